@@ -1,0 +1,42 @@
+"""Apply ha-pair's DHCP settings to /etc/config/dhcp, remembering exactly what it changed."""
+
+from __future__ import annotations
+
+import json
+
+from ..config.model import Model
+from ..paths import Paths
+from ..render import dhcp as dhcp_render
+from ..uci import Package, dump
+from .files import atomic_write
+
+
+def read_record(paths: Paths) -> list[dhcp_render.SectionChange]:
+    try:
+        data = json.loads(paths.dhcp_record.read_text())
+        return [dhcp_render.SectionChange.from_dict(item) for item in data.get("sections", [])]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RuntimeError(f"{paths.dhcp_record}: unreadable record of ha-pair's DHCP changes: {exc}") from exc
+
+
+def plan(paths: Paths, dhcp: Package | None, model: Model | None) -> tuple[str | None, list[dhcp_render.SectionChange]]:
+    """The new /etc/config/dhcp text (None when it stays as it is) and the new record."""
+    if dhcp is None:
+        return None, []
+    previous = read_record(paths)
+    updated, changes = dhcp_render.apply(dhcp, model, previous)
+    if updated.content() == dhcp.content():
+        return None, changes
+    return dump(updated), changes
+
+
+def write(paths: Paths, text: str | None, changes: list[dhcp_render.SectionChange]) -> bool:
+    """Record first, then the file: a crash in between leaves a record the next run can undo."""
+    record = json.dumps({"sections": [c.as_dict() for c in changes]}, indent=1) + "\n"
+    if changes or paths.dhcp_record.exists():
+        atomic_write(paths.dhcp_record, record, 0o600)
+    if text is None:
+        return False
+    return atomic_write(paths.config("dhcp"), text)

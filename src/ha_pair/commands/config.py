@@ -1,0 +1,99 @@
+"""check, render, show: from /etc/config/ha to the generated files."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+
+from ..apply import dhcp_config
+from ..apply.files import atomic_write
+from ..apply.keepalived_test import keepalived_test
+from ..config.load import read_inputs, validate
+from ..paths import Paths
+from ..render import generated_files, redact
+from ..render.keepalived import render_keepalived
+from .output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, fail, print_json, report_problems
+
+
+def check(args: argparse.Namespace, paths: Paths) -> int:
+    result = validate(paths)
+    test = None
+    if result.model is not None and not args.no_keepalived_test:
+        test = keepalived_test(render_keepalived(result.model))
+    ok = result.ok and (test is None or test.ok)
+    if args.json:
+        print_json({
+            "ok": ok,
+            "errors": [p.as_dict() for p in result.errors],
+            "warnings": [p.as_dict() for p in result.warnings],
+            "digest": result.model.digest if result.model else None,
+            "keepalived_test": None if test is None else {
+                "ran": test.ran, "returncode": test.returncode, "output": test.output},
+        })
+    else:
+        report_problems(result.errors, result.warnings)
+        if test is not None and test.ran and not test.ok:
+            print(f"error: keepalived -t exited {test.returncode}:\n{test.output}", file=sys.stderr)
+        elif test is not None and not test.ran:
+            print(f"note: {test.output}", file=sys.stderr)
+        if ok:
+            print(f"configuration valid ({len(result.warnings)} warnings)")
+    return EXIT_OK if ok else EXIT_INVALID
+
+
+def render(args: argparse.Namespace, paths: Paths) -> int:
+    """Write the generated files; with an invalid configuration write nothing at all."""
+    result = validate(paths)
+    report_problems(result.errors, result.warnings)
+    if result.model is None:
+        return fail(f"{paths.config('ha')} is invalid ({len(result.errors)} errors); nothing was written",
+                    EXIT_INVALID)
+    inputs, _ = read_inputs(paths)
+    try:
+        dhcp_text, dhcp_changes = dhcp_config.plan(paths, inputs.dhcp if inputs else None, result.model)
+        changed = [str(path) for path, text in generated_files(result.model).items()
+                   if atomic_write(path, text, 0o600)]
+        if not result.model.conntrack.enabled and paths.conntrackd_conf.exists():
+            paths.conntrackd_conf.unlink()
+            changed.append(str(paths.conntrackd_conf))
+        if dhcp_config.write(paths, dhcp_text, dhcp_changes):
+            changed.append(str(paths.config("dhcp")))
+    except (OSError, RuntimeError) as exc:
+        return fail(str(exc), EXIT_FAILED)
+    if args.json:
+        print_json({"ok": True, "changed": changed, "digest": result.model.digest})
+    else:
+        for path in changed:
+            print(f"wrote {path}")
+        if not changed:
+            print("nothing changed")
+    return EXIT_OK
+
+
+def show(args: argparse.Namespace, paths: Paths) -> int:
+    """Print what render would write, secrets masked, without writing anything."""
+    result = validate(paths)
+    report_problems(result.errors, result.warnings)
+    if result.model is None:
+        return EXIT_INVALID
+    inputs, _ = read_inputs(paths)
+    files = {str(path): redact(text) for path, text in generated_files(result.model).items()}
+    try:
+        dhcp_text, _ = dhcp_config.plan(paths, inputs.dhcp if inputs else None, result.model)
+    except RuntimeError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    dhcp_diff = ""
+    if dhcp_text is not None:
+        current = paths.config("dhcp").read_text(errors="surrogateescape")
+        dhcp_diff = "".join(difflib.unified_diff(
+            current.splitlines(keepends=True), dhcp_text.splitlines(keepends=True),
+            str(paths.config("dhcp")), f"{paths.config('dhcp')} (after render)"))
+    if args.json:
+        print_json({"files": files, "dhcp_diff": dhcp_diff})
+        return EXIT_OK
+    for path, text in files.items():
+        print(f"==> {path} <==\n{text}")
+    print(f"==> {paths.config('dhcp')} <==")
+    print(dhcp_diff or "(no change)")
+    return EXIT_OK

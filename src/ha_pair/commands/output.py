@@ -1,0 +1,30 @@
+"""How commands speak: text for people, JSON (--json) for programs, errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable
+
+from ..config.values import Problem
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the configuration is fine but something on the system failed
+EXIT_INVALID = 2  # the configuration (or the request) is invalid
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def report_problems(errors: Iterable[Problem], warnings: Iterable[Problem]) -> None:
+    for problem in errors:
+        print(f"error: {problem}", file=sys.stderr)
+    for problem in warnings:
+        print(f"warning: {problem}", file=sys.stderr)
+
+
+def fail(message: str, status: int = EXIT_FAILED) -> int:
+    print(f"ha-pair: {message}", file=sys.stderr)
+    return status

@@ -1,0 +1,124 @@
+"""The validated configuration of one node: frozen values, built only by validate.build_model().
+
+Renderers take this and nothing else, so whatever they emit was checked first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..paths import Paths
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Node:
+    enabled: bool
+    role: str  # primary | secondary
+    name: str
+    priority: int
+    vrrp_version: int
+    advert_int: Decimal
+    preempt: bool
+    preempt_delay: int
+    initial_state: str  # backup | master
+    unicast: bool
+    auth_type: str  # none | pass
+    auth_pass: str | None = field(default=None, repr=False)  # a secret: never printed
+    peer: ipaddress.IPv4Address | None = None
+    sync_interface: str | None = None
+    sync_device: str | None = None
+    sync_address: ipaddress.IPv4Interface | None = None
+
+
+@dataclass(frozen=True)
+class Vip:
+    name: str  # the vrrp_instance name
+    interface: str  # OpenWrt logical interface
+    device: str  # Linux device
+    vrid: int
+    addresses: tuple[IPInterface, ...]
+    virtual_routes: tuple[str, ...] = ()
+    virtual_rules: tuple[str, ...] = ()
+    use_vmac: bool = False
+    unicast_src: IPAddress | None = None
+    unicast_peer: IPAddress | None = None
+
+    @property
+    def family(self) -> int:
+        """The instance's address family: the first address's (IPv4 first when both)."""
+        versions = {a.version for a in self.addresses}
+        return 4 if 4 in versions else 6
+
+    @property
+    def advertised(self) -> tuple[IPInterface, ...]:
+        return tuple(a for a in self.addresses if a.version == self.family)
+
+    @property
+    def excluded(self) -> tuple[IPInterface, ...]:
+        """Addresses of the other family: moved with the instance, not advertised."""
+        return tuple(a for a in self.addresses if a.version != self.family)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # the vrrp_script / tracker name
+    kind: str  # ping | script | interface
+    interval: int
+    timeout: int
+    fall: int
+    rise: int
+    failure: str  # weight | fault
+    weight: int
+    target: IPAddress | None = None
+    script: str | None = None
+    interface: str | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class ConntrackSync:
+    enabled: bool
+    mode: str  # ftfw | notrack | alarm
+    transport: str  # unicast | multicast
+    multicast_group: ipaddress.IPv4Address
+    port: int
+    disable_external_cache: bool
+    ignore: tuple[IPNetwork, ...]  # everything whose own traffic is not synced
+
+
+@dataclass(frozen=True)
+class DhcpSection:
+    """A /etc/config/dhcp section that ha-pair manages, with the VIP it hands out."""
+
+    section: str
+    interface: str
+    gateway: ipaddress.IPv4Address
+
+
+@dataclass(frozen=True)
+class Dhcp:
+    managed: bool
+    sections: tuple[DhcpSection, ...]
+    lease_sync: bool
+
+
+@dataclass(frozen=True)
+class Model:
+    node: Node
+    vips: tuple[Vip, ...]
+    checks: tuple[Check, ...]
+    conntrack: ConntrackSync
+    dhcp: Dhcp
+    paths: Paths
+    digest: str  # of the validated configuration, secrets left out
+
+    @property
+    def sync_group(self) -> bool:
+        """keepalived warns about a one-member group, so only two or more instances get one."""
+        return len(self.vips) > 1

@@ -1,0 +1,179 @@
+"""The /etc/config/ha schema: every section type and option, its type, default and meaning.
+
+This table is the one source for three things: reading values (types and defaults),
+warning about unknown options, and the configuration reference in README.md
+(a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Kinds understood by values.read_option(); "list" options may repeat.
+BOOL, INT, DECIMAL, ENUM, IPV4, IP, CIDR, STRING, PATH = (
+    "bool", "int", "decimal", "enum", "ipv4", "ip", "cidr", "string", "path",
+)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: str
+    default: str | None
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    is_list: bool = False
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class SectionType:
+    type: str
+    doc: str
+    options: tuple[Option, ...]
+    single: bool  # at most one section of this type
+
+    def option(self, name: str) -> Option | None:
+        for option in self.options:
+            if option.name == name:
+                return option
+        return None
+
+
+GLOBAL = SectionType(
+    "global",
+    "The node and the pair: one section, named `global`.",
+    (
+        Option("enabled", BOOL, "0", "Run ha-pair on this node. Shipped disabled."),
+        Option("role", ENUM, "primary", "This node's role; sets the default priority.",
+               choices=("primary", "secondary")),
+        Option("priority", INT, "150 / 100",
+               "VRRP priority; default 150 for the primary, 100 for the secondary.",
+               minimum=1, maximum=254),
+        Option("node_name", STRING, "hostname",
+               "Name of this node (keepalived router_id); default the hostname from /etc/config/system."),
+        Option("peer", IPV4, None,
+               "The peer's IPv4 address on the sync link (conntrack sync, lease sync)."),
+        Option("sync_interface", STRING, None,
+               "OpenWrt logical interface of the dedicated link to the peer, e.g. `sync`."),
+        Option("profile", ENUM, "default",
+               "`default`: VRRPv2, 1 s adverts (takeover ≈ 3.6 s). `fast`: VRRPv3, 0.1 s adverts "
+               "(takeover ≈ 0.35 s). Explicit vrrp_version/advert_int win over the profile.",
+               choices=("default", "fast")),
+        Option("vrrp_version", ENUM, "2 (fast: 3)", "VRRP protocol version.", choices=("2", "3")),
+        Option("advert_int", DECIMAL, "1 (fast: 0.1)",
+               "Seconds between adverts. Below 1 s needs VRRPv3 (centisecond steps).",
+               minimum=0.01, maximum=255),
+        Option("preempt", BOOL, "1",
+               "The higher priority node takes mastership back when it returns."),
+        Option("preempt_delay", INT, "0",
+               "Seconds a returning higher-priority node waits before taking over.",
+               minimum=0, maximum=1000),
+        Option("initial_state", ENUM, "backup",
+               "State keepalived starts in. `backup` on both nodes is the robust choice; "
+               "`master` cannot be combined with preempt 0.",
+               choices=("backup", "master")),
+        Option("unicast", BOOL, "0",
+               "Send VRRP adverts by unicast to each VIP's `unicast_peer` instead of multicast."),
+        Option("auth_type", ENUM, "none",
+               "VRRP authentication. `pass` is clear text, VRRPv2 only, at most 8 characters.",
+               choices=("none", "pass")),
+        Option("auth_pass", STRING, None, "Password for auth_type pass (1-8 characters).",
+               secret=True),
+    ),
+    single=True,
+)
+
+VIP = SectionType(
+    "vip",
+    "One virtual IP group: one VRRP instance on one interface. All vip sections move together.",
+    (
+        Option("interface", STRING, None, "OpenWrt logical interface (`lan`, `wan`, ...)."),
+        Option("vrid", INT, None, "VRRP virtual router id, unique per interface (1-255).",
+               minimum=1, maximum=255),
+        Option("address", CIDR, None,
+               "Virtual address with prefix, IPv4 or IPv6 (IPv6 needs VRRPv3); repeatable.",
+               is_list=True),
+        Option("unicast_peer", IP, None,
+               "With unicast: the peer's address on this interface."),
+        Option("unicast_src", IP, "interface address",
+               "With unicast: this node's source address; default its static address on the interface."),
+        Option("virtual_routes", STRING, None,
+               "Route added on the master, keepalived syntax (e.g. `0.0.0.0/0 via 192.0.2.1 dev eth1`); repeatable.",
+               is_list=True),
+        Option("virtual_rules", STRING, None,
+               "Policy rule added on the master, keepalived syntax "
+               "(single dynamic WAN IP recipe: `to all lookup 250 priority 32770`); repeatable.",
+               is_list=True),
+        Option("use_vmac", BOOL, "0",
+               "Put the addresses on a macvlan with the VRRP virtual MAC (switches see no MAC move)."),
+    ),
+    single=False,
+)
+
+CHECK = SectionType(
+    "check",
+    "A health check. A failing check makes this node give up mastership.",
+    (
+        Option("type", ENUM, None,
+               "`ping`: a target answers ping; `script`: an executable exits 0; "
+               "`interface`: an interface's link is up.",
+               choices=("ping", "script", "interface")),
+        Option("target", IP, None, "ping: address to ping."),
+        Option("script", PATH, None, "script: absolute path of an executable, run with no arguments."),
+        Option("interface", STRING, None, "interface: OpenWrt logical interface to track."),
+        Option("interval", INT, "2", "Seconds between checks (ping, script).", minimum=1, maximum=3600),
+        Option("timeout", INT, "1", "Seconds a ping or script may take.", minimum=1, maximum=3600),
+        Option("fall", INT, "3", "Failures in a row that mark the check down.", minimum=1, maximum=255),
+        Option("rise", INT, "2", "Successes in a row that mark it up again.", minimum=1, maximum=255),
+        Option("failure", ENUM, "weight",
+               "`weight`: lower this node's priority by `weight`, so the peer takes over while it is "
+               "healthy; `fault`: enter FAULT (no mastership even if the peer is also failing).",
+               choices=("weight", "fault")),
+        Option("weight", INT, "-60", "Priority change while the check is down (failure weight).",
+               minimum=-253, maximum=253),
+    ),
+    single=False,
+)
+
+CONNTRACK = SectionType(
+    "conntrack",
+    "Connection tracking state sync with conntrackd over the sync link: one section, `conntrack`.",
+    (
+        Option("enabled", BOOL, "1", "Sync connection (and NAT) state to the peer."),
+        Option("mode", ENUM, "ftfw", "conntrackd sync mode: `ftfw` (reliable), `notrack`, `alarm`.",
+               choices=("ftfw", "notrack", "alarm")),
+        Option("transport", ENUM, "unicast",
+               "`unicast`: UDP to the peer address; `multicast`: UDP multicast on the sync link.",
+               choices=("unicast", "multicast")),
+        Option("multicast_group", IPV4, "225.0.0.50", "Multicast group for transport multicast."),
+        Option("port", INT, "3780", "UDP port of the sync traffic.", minimum=1, maximum=65535),
+        Option("disable_external_cache", BOOL, "0",
+               "Inject the peer's flows straight into the kernel table (no commit at takeover)."),
+        Option("ignore_address", CIDR, None,
+               "More addresses or networks whose own traffic is not synced (own, peer, VIP and sync "
+               "link addresses are always ignored); repeatable.",
+               is_list=True),
+    ),
+    single=True,
+)
+
+DHCP = SectionType(
+    "dhcp",
+    "How ha-pair treats dnsmasq's DHCP: one section, `dhcp`.",
+    (
+        Option("managed", BOOL, "1",
+               "Give clients the VIP as gateway (option 3) and DNS server (option 6) and set `force` "
+               "in the managed /etc/config/dhcp sections. Turning it off undoes exactly those changes."),
+        Option("section", STRING, "all with a VIP",
+               "Name of a `dhcp` section in /etc/config/dhcp to manage; repeatable. Default: every "
+               "dhcp section whose interface carries an IPv4 VIP.",
+               is_list=True),
+        Option("lease_sync", BOOL, "1", "Synchronise DHCP leases with the peer over SSH."),
+    ),
+    single=True,
+)
+
+SECTION_TYPES: dict[str, SectionType] = {s.type: s for s in (GLOBAL, VIP, CHECK, CONNTRACK, DHCP)}

@@ -1,0 +1,495 @@
+"""Build the frozen Model from the UCI packages, reporting every problem at once.
+
+Rules enforced here (each error names its UCI path, e.g. `ha.lan.vrid`):
+types and ranges from the schema; VRID unique per device; priority 1-254; VIP inside the
+interface's known subnet and not an own address; advert interval > 0, whole seconds with
+VRRPv2, centiseconds up to 40.95 s with VRRPv3; IPv6 VIPs need VRRPv3; PASS only with VRRPv2
+and at most 8 characters; peer not an own address and inside the sync subnet; known
+interfaces; health-check scripts that exist and are executable; preempt delay 0-1000;
+preempt 0 (nopreempt) not with initial_state master; managed DHCP sections that exist and
+serve an interface with an IPv4 VIP. Unknown sections and options are warnings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
+
+from ..paths import Paths
+from ..uci import Package, Section
+from . import schema
+from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, Vip
+from .network import Interface, resolve
+from .values import Problem, Reader
+
+DEFAULT_PRIORITY = {"primary": 150, "secondary": 100}
+FAST_ADVERT = Decimal("0.1")
+VRRP3_MAX_ADVERT = Decimal("40.95")  # 12 bits of centiseconds
+
+
+@dataclass(frozen=True)
+class Inputs:
+    ha: Package
+    network: Package | None = None
+    dhcp: Package | None = None
+    system: Package | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    model: Model | None
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None
+
+
+def build_model(inputs: Inputs, paths: Paths, is_executable: Callable[[str], bool]) -> Result:
+    """The one way to get a Model. `is_executable` answers for router paths (under the root)."""
+    reader = Reader(inputs.ha)
+    interfaces = resolve(inputs.network) if inputs.network is not None else {}
+    if inputs.network is None:
+        reader.warnings.append(Problem("network", "no /etc/config/network: interfaces cannot be resolved"))
+    sections = _sections_by_type(reader)
+
+    global_section = sections["global"][0] if sections["global"] else None
+    if global_section is None:
+        reader.errors.append(Problem("ha.global", "missing: add `config global 'global'`", inputs.ha.path))
+        global_section = Section(type="global", name="global")
+    node = _node(reader, global_section, interfaces, inputs.system)
+    vips = _vips(reader, sections["vip"], node, interfaces)
+    checks = _checks(reader, sections["check"], node, vips, interfaces, is_executable)
+    conntrack = _conntrack(reader, sections["conntrack"], node, vips, interfaces)
+    dhcp = _dhcp(reader, sections["dhcp"], vips, inputs.dhcp)
+    _cross_checks(reader, global_section, node, vips, conntrack, dhcp, interfaces)
+
+    if reader.errors:
+        return Result(None, tuple(reader.errors), tuple(reader.warnings))
+    model = Model(node, vips, checks, conntrack, dhcp, paths, _digest(inputs.ha))
+    return Result(model, (), tuple(reader.warnings))
+
+
+def _sections_by_type(reader: Reader) -> dict[str, list[Section]]:
+    found: dict[str, list[Section]] = {name: [] for name in schema.SECTION_TYPES}
+    for section in reader.package.sections:
+        section_type = schema.SECTION_TYPES.get(section.type)
+        if section_type is None:
+            known = ", ".join(schema.SECTION_TYPES)
+            reader.warn(section, None, f"unknown section type {section.type!r} (ignored); known: {known}")
+            continue
+        if section_type.single and found[section.type]:
+            reader.error(section, None, f"only one {section.type!r} section is allowed")
+            continue
+        reader.check_unknown(section, section_type)
+        found[section.type].append(section)
+    return found
+
+
+def _opt(section_type: schema.SectionType, name: str) -> schema.Option:
+    option = section_type.option(name)
+    assert option is not None, name
+    return option
+
+
+def _own_addresses(interfaces: dict[str, Interface]) -> dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str]:
+    return {address.ip: name for name, iface in interfaces.items() for address in iface.addresses}
+
+
+def _interface(reader: Reader, section: Section, option: str, interfaces: dict[str, Interface]) -> Interface | None:
+    name = reader.value(section, schema.Option(option, schema.STRING, None, ""))
+    if name is None:
+        return None
+    iface = interfaces.get(name)
+    if iface is None:
+        known = ", ".join(sorted(interfaces)) or "none"
+        reader.error(section, option, f"unknown interface {name!r} (interfaces in /etc/config/network: {known})")
+        return None
+    if not iface.device:
+        reader.error(section, option, f"interface {name!r} has no device in /etc/config/network")
+        return None
+    return iface
+
+
+def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], system: Package | None) -> Node:
+    g = schema.GLOBAL
+    enabled = reader.value(section, _opt(g, "enabled"), False)
+    role = reader.value(section, _opt(g, "role"), "primary")
+    profile = reader.value(section, _opt(g, "profile"), "default")
+    priority = reader.value(section, _opt(g, "priority"), DEFAULT_PRIORITY[role])
+    version_text = reader.value(section, _opt(g, "vrrp_version"), "3" if profile == "fast" else "2")
+    version = int(version_text)
+    fast_default = profile == "fast" and version == 3
+    advert_int = reader.value(section, _opt(g, "advert_int"), FAST_ADVERT if fast_default else Decimal(1))
+    _check_advert(reader, section, version, advert_int)
+
+    preempt = reader.value(section, _opt(g, "preempt"), True)
+    preempt_delay = reader.value(section, _opt(g, "preempt_delay"), 0)
+    initial_state = reader.value(section, _opt(g, "initial_state"), "backup")
+    if not preempt and initial_state == "master":
+        reader.error(section, "preempt",
+                     "0 (nopreempt) cannot be combined with initial_state master: keepalived only honours "
+                     "nopreempt in state BACKUP")
+    if not preempt and "preempt_delay" in section.options:
+        reader.warn(section, "preempt_delay", "has no effect with preempt 0")
+
+    auth_type = reader.value(section, _opt(g, "auth_type"), "none")
+    auth_pass = reader.value(section, _opt(g, "auth_pass"), None)
+    if auth_type == "pass":
+        if not auth_pass:
+            reader.error(section, "auth_pass", "missing: auth_type pass needs a password")
+        elif len(auth_pass) > 8:
+            reader.error(section, "auth_pass",
+                         f"is {len(auth_pass)} characters; keepalived uses only the first 8 and silently "
+                         "drops the rest: use at most 8")
+        elif any(c.isspace() for c in auth_pass):
+            reader.error(section, "auth_pass", "must not contain whitespace")
+        if version == 3:
+            reader.error(section, "auth_type",
+                         "pass is ignored by keepalived with VRRPv3 (RFC 5798 has no authentication): "
+                         "use vrrp_version 2 or auth_type none")
+        else:
+            reader.warn(section, "auth_type", "pass is sent in clear text; it only guards against accidents")
+    elif auth_pass:
+        reader.warn(section, "auth_pass", "is ignored with auth_type none")
+
+    sync_iface = _interface(reader, section, "sync_interface", interfaces)
+    sync_address = None
+    if sync_iface is not None:
+        v4 = [a for a in sync_iface.addresses if a.version == 4]
+        sync_address = v4[0] if v4 else None
+        if sync_address is None:
+            reader.error(section, "sync_interface",
+                         f"interface {sync_iface.name!r} has no static IPv4 address (set proto static and ipaddr)")
+
+    peer = reader.value(section, _opt(g, "peer"), None)
+    if peer is not None:
+        owner = _own_addresses(interfaces).get(peer)
+        if owner is not None:
+            reader.error(section, "peer", f"{peer} is this node's own address (on {owner!r}): give the peer's address")
+        elif sync_address is not None and peer not in sync_address.network:
+            reader.error(section, "peer",
+                         f"{peer} is not in the sync link's subnet {sync_address.network} ({sync_iface.name})")
+
+    return Node(
+        enabled=enabled,
+        role=role,
+        name=reader.value(section, _opt(g, "node_name"), None) or _hostname(system) or f"ha-{role}",
+        priority=priority,
+        vrrp_version=version,
+        advert_int=advert_int,
+        preempt=preempt,
+        preempt_delay=preempt_delay,
+        initial_state=initial_state,
+        unicast=reader.value(section, _opt(g, "unicast"), False),
+        auth_type=auth_type,
+        auth_pass=auth_pass if auth_type == "pass" else None,
+        peer=peer,
+        sync_interface=sync_iface.name if sync_iface else None,
+        sync_device=sync_iface.device if sync_iface else None,
+        sync_address=sync_address,
+    )
+
+
+def _check_advert(reader: Reader, section: Section, version: int, advert: Decimal) -> None:
+    explicit = "advert_int" in section.options
+    where = "advert_int" if explicit else "vrrp_version"
+    if version == 2 and advert != advert.to_integral_value():
+        reader.error(section, where,
+                     f"advert_int {advert} is not whole seconds: VRRPv2 rounds it; sub-second adverts need "
+                     "vrrp_version 3")
+    if version == 3:
+        if advert > VRRP3_MAX_ADVERT:
+            reader.error(section, where, f"advert_int {advert} is above {VRRP3_MAX_ADVERT} s, the VRRPv3 maximum")
+        if advert * 100 != (advert * 100).to_integral_value():
+            reader.error(section, where, f"advert_int {advert} is not a multiple of 0.01 s (VRRPv3 centiseconds)")
+
+
+def _hostname(system: Package | None) -> str | None:
+    if system is None:
+        return None
+    for section in system.of_type("system"):
+        name = section.get("hostname")
+        if name and all(c.isalnum() or c in "-_." for c in name):
+            return name
+    return None
+
+
+def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[str, Interface]) -> tuple[Vip, ...]:
+    v = schema.VIP
+    own = _own_addresses(interfaces)
+    vips: list[Vip] = []
+    used_vrid: dict[tuple[str, int], str] = {}
+    vmac_vrid: dict[int, str] = {}
+    used_address: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
+    for index, section in enumerate(sections):
+        name = section.name or f"vip{index}"
+        iface = _interface(reader, section, "interface", interfaces)
+        if "interface" not in section.options:
+            reader.error(section, "interface", "missing (required): the OpenWrt interface, e.g. 'lan'")
+        vrid = reader.value(section, _opt(v, "vrid"), None)
+        if vrid is None and "vrid" not in section.options:
+            reader.error(section, "vrid", "missing (required): a VRRP id 1-255, the same on both nodes")
+        addresses = _vip_addresses(reader, section, node, iface, own, used_address)
+        use_vmac = reader.value(section, _opt(v, "use_vmac"), False)
+        unicast_src, unicast_peer = _unicast(reader, section, node, iface, addresses)
+
+        if iface is not None and vrid is not None:
+            key = (iface.device, vrid)
+            if key in used_vrid:
+                reader.error(section, "vrid", f"{vrid} is already used by {used_vrid[key]} on {iface.device}")
+            used_vrid[key] = reader.path(section)
+        if use_vmac and vrid is not None:
+            if vrid in vmac_vrid:
+                reader.error(section, "use_vmac",
+                             f"vrid {vrid} with use_vmac is also used by {vmac_vrid[vrid]}: keepalived names the "
+                             f"macvlan vrrp.{vrid} on every interface; use distinct vrids")
+            vmac_vrid[vrid] = reader.path(section)
+        if iface is None or vrid is None or not addresses:
+            continue
+        vips.append(Vip(
+            name=name,
+            interface=iface.name,
+            device=iface.device or "",
+            vrid=vrid,
+            addresses=tuple(addresses),
+            virtual_routes=tuple(reader.values(section, _opt(v, "virtual_routes"))),
+            virtual_rules=tuple(reader.values(section, _opt(v, "virtual_rules"))),
+            use_vmac=use_vmac,
+            unicast_src=unicast_src,
+            unicast_peer=unicast_peer,
+        ))
+    return tuple(vips)
+
+
+def _vip_addresses(reader: Reader, section: Section, node: Node, iface: Interface | None,
+                   own: dict, used: dict) -> list:
+    texts = section.get_list("address")
+    if not texts:
+        reader.error(section, "address", "missing (required): at least one address/prefix")
+        return []
+    addresses = []
+    for text, address in zip(texts, [_safe_interface(t) for t in texts]):
+        if address is None:
+            reader.error(section, "address", f"{text!r} is not an address or address/prefix")
+            continue
+        subnets = iface.subnets(address.version) if iface else []
+        if "/" not in text:
+            fitting = [n for n in subnets if address.ip in n]
+            if fitting:
+                address = ipaddress.ip_interface(f"{address.ip}/{fitting[0].prefixlen}")
+            else:
+                reader.warn(section, "address", f"{text} has no prefix length; using /{address.network.prefixlen}")
+        if address.version == 6 and node.vrrp_version == 2:
+            reader.error(section, "address", f"{address} is IPv6: VRRPv2 is IPv4 only, set vrrp_version 3")
+        if subnets and not any(address.ip in n for n in subnets):
+            shown = ", ".join(str(n) for n in subnets)
+            reader.error(section, "address", f"{address.ip} is not in {iface.name}'s subnet {shown}")
+        if address.ip in own:
+            reader.error(section, "address",
+                         f"{address.ip} is this node's own address on {own[address.ip]!r}: a VIP must be an unused "
+                         "address")
+        if address.ip in used:
+            reader.error(section, "address", f"{address.ip} is also a VIP of {used[address.ip]}")
+        used[address.ip] = reader.path(section)
+        addresses.append(address)
+    return addresses
+
+
+def _safe_interface(text: str):
+    try:
+        return ipaddress.ip_interface(text)
+    except ValueError:
+        return None
+
+
+def _unicast(reader: Reader, section: Section, node: Node, iface: Interface | None, addresses: list):
+    v = schema.VIP
+    peer = reader.value(section, _opt(v, "unicast_peer"), None)
+    src = reader.value(section, _opt(v, "unicast_src"), None)
+    if not node.unicast:
+        for option in ("unicast_peer", "unicast_src"):
+            if option in section.options:
+                reader.warn(section, option, "is ignored unless ha.global.unicast is 1")
+        return None, None
+    family = 4 if any(a.version == 4 for a in addresses) or not addresses else 6
+    if peer is None:
+        if "unicast_peer" not in section.options:
+            reader.error(section, "unicast_peer", "missing: unicast VRRP needs the peer's address on this interface")
+    elif peer.version != family:
+        reader.error(section, "unicast_peer", f"{peer} is IPv{peer.version} but the instance is IPv{family}")
+    if src is None and iface is not None and "unicast_src" not in section.options:
+        src = iface.address(family)
+        if src is None:
+            reader.error(section, "unicast_src",
+                         f"missing: {iface.name} has no static IPv{family} address to send unicast VRRP from")
+    if src is not None and peer is not None and src == peer:
+        reader.error(section, "unicast_peer", f"{peer} is this node's own unicast source address")
+    return src, peer
+
+
+def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip, ...],
+            interfaces: dict[str, Interface], is_executable: Callable[[str], bool]) -> tuple[Check, ...]:
+    c = schema.CHECK
+    vip_devices = {vip.device: vip.name for vip in vips}
+    checks: list[Check] = []
+    for index, section in enumerate(sections):
+        name = section.name or f"check{index}"
+        kind = reader.value(section, _opt(c, "type"), None)
+        if kind is None and "type" not in section.options:
+            reader.error(section, "type", "missing (required): ping, script or interface")
+        target = reader.value(section, _opt(c, "target"), None)
+        script = reader.value(section, _opt(c, "script"), None)
+        iface = None
+        relevant = {"ping": "target", "script": "script", "interface": "interface"}
+        for other_kind, option in relevant.items():
+            if kind and other_kind != kind and option in section.options:
+                reader.warn(section, option, f"is ignored for type {kind}")
+        if kind == "ping" and target is None and "target" not in section.options:
+            reader.error(section, "target", "missing: a ping check needs a target address")
+        if kind == "script":
+            if script is None and "script" not in section.options:
+                reader.error(section, "script", "missing: a script check needs an executable's absolute path")
+            elif script is not None and not is_executable(script):
+                reader.error(section, "script", f"missing check script: {script} does not exist or is not executable")
+        if kind == "interface":
+            if "interface" not in section.options:
+                reader.error(section, "interface", "missing: an interface check needs the interface to track")
+            iface = _interface(reader, section, "interface", interfaces)
+            if iface is not None and iface.device in vip_devices:
+                reader.warn(section, "interface",
+                            f"{iface.name} carries VIP {vip_devices[iface.device]}: keepalived already leaves "
+                            "mastership when that link goes down, so this check is not rendered for it")
+        failure = reader.value(section, _opt(c, "failure"), "weight")
+        weight = reader.value(section, _opt(c, "weight"), -60)
+        if failure == "weight" and weight == 0:
+            reader.error(section, "weight", "0 never changes anything: use a non-zero weight or failure fault")
+        if failure == "fault" and "weight" in section.options:
+            reader.warn(section, "weight", "is ignored with failure fault")
+        if (failure == "weight" and weight < 0 and node.role == "primary"
+                and node.priority + weight >= DEFAULT_PRIORITY["secondary"]):
+            reader.warn(section, "weight",
+                        f"{weight} leaves priority {node.priority + weight}, not below the secondary's default "
+                        f"{DEFAULT_PRIORITY['secondary']}: a failure of this check may not move the VIPs")
+        if kind is None:
+            continue
+        checks.append(Check(
+            name=name,
+            kind=kind,
+            interval=reader.value(section, _opt(c, "interval"), 2),
+            timeout=reader.value(section, _opt(c, "timeout"), 1),
+            fall=reader.value(section, _opt(c, "fall"), 3),
+            rise=reader.value(section, _opt(c, "rise"), 2),
+            failure=failure,
+            weight=weight,
+            target=target if kind == "ping" else None,
+            script=script if kind == "script" else None,
+            interface=iface.name if iface else None,
+            device=iface.device if iface else None,
+        ))
+    return tuple(checks)
+
+
+def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip, ...],
+               interfaces: dict[str, Interface]) -> ConntrackSync:
+    t = schema.CONNTRACK
+    section = sections[0] if sections else Section(type="conntrack", name="conntrack")
+    group = reader.value(section, _opt(t, "multicast_group"), ipaddress.IPv4Address("225.0.0.50"))
+    transport = reader.value(section, _opt(t, "transport"), "unicast")
+    if transport == "multicast" and not group.is_multicast:
+        reader.error(section, "multicast_group", f"{group} is not a multicast address")
+    ignore: list[IPNetwork] = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+    ignore += [ipaddress.ip_network(a.ip) for iface in interfaces.values() for a in iface.addresses]
+    if node.sync_address is not None:
+        ignore.append(node.sync_address.network)
+    if node.peer is not None:
+        ignore.append(ipaddress.ip_network(node.peer))
+    for vip in vips:
+        ignore += [ipaddress.ip_network(a.ip) for a in vip.addresses]
+        if vip.unicast_peer is not None:
+            ignore.append(ipaddress.ip_network(vip.unicast_peer))
+    ignore += [a.network for a in reader.values(section, _opt(t, "ignore_address"))]
+    return ConntrackSync(
+        enabled=reader.value(section, _opt(t, "enabled"), True),
+        mode=reader.value(section, _opt(t, "mode"), "ftfw"),
+        transport=transport,
+        multicast_group=group,
+        port=reader.value(section, _opt(t, "port"), 3780),
+        disable_external_cache=reader.value(section, _opt(t, "disable_external_cache"), False),
+        ignore=tuple(dict.fromkeys(ignore)),
+    )
+
+
+def _dhcp(reader: Reader, sections: list[Section], vips: tuple[Vip, ...], dhcp: Package | None) -> Dhcp:
+    d = schema.DHCP
+    section = sections[0] if sections else Section(type="dhcp", name="dhcp")
+    managed = reader.value(section, _opt(d, "managed"), True)
+    lease_sync = reader.value(section, _opt(d, "lease_sync"), True)
+    gateways: dict[str, ipaddress.IPv4Address] = {}
+    for vip in vips:
+        for address in vip.addresses:
+            if address.version == 4:
+                gateways.setdefault(vip.interface, address.ip)
+    chosen: list[DhcpSection] = []
+    explicit = reader.values(section, _opt(d, "section"))
+    if not managed:
+        return Dhcp(False, (), lease_sync)
+    if dhcp is None:
+        if explicit:
+            reader.error(section, "section", "no /etc/config/dhcp to manage")
+        else:
+            reader.warnings.append(Problem("ha.dhcp.managed", "no /etc/config/dhcp: no DHCP settings to manage"))
+        return Dhcp(managed, (), lease_sync)
+    if explicit:
+        for name in explicit:
+            target = dhcp.find(name)
+            if target is None or target.type != "dhcp":
+                reader.error(section, "section", f"{name!r} is not a `config dhcp` section in /etc/config/dhcp")
+                continue
+            interface = target.get("interface") or ""
+            if interface not in gateways:
+                reader.error(section, "section",
+                             f"dhcp section {name!r} serves interface {interface!r}, which has no IPv4 VIP")
+                continue
+            chosen.append(DhcpSection(dhcp.ref(target), interface, gateways[interface]))
+    else:
+        for target in dhcp.of_type("dhcp"):
+            interface = target.get("interface") or ""
+            if interface in gateways and target.get("ignore", "0") not in ("1", "yes", "on", "true"):
+                chosen.append(DhcpSection(dhcp.ref(target), interface, gateways[interface]))
+    return Dhcp(managed, tuple(chosen), lease_sync)
+
+
+def _cross_checks(reader: Reader, global_section: Section, node: Node, vips: tuple[Vip, ...],
+                  conntrack: ConntrackSync, dhcp: Dhcp, interfaces: dict[str, Interface]) -> None:
+    if not node.enabled:
+        return
+    if not reader.package.of_type("vip"):
+        reader.errors.append(Problem("ha", "no `config vip` section: nothing to make highly available",
+                                     reader.package.path))
+    needs_peer = [name for name, on in (("ha.conntrack.enabled", conntrack.enabled),
+                                        ("ha.dhcp.lease_sync", dhcp.lease_sync)) if on]
+    if needs_peer and "peer" not in global_section.options:
+        reader.error(global_section, "peer", f"missing: needed by {', '.join(needs_peer)}")
+    if needs_peer and "sync_interface" not in global_section.options:
+        reader.error(global_section, "sync_interface", f"missing: needed by {', '.join(needs_peer)}")
+    sync_devices = {node.sync_device} if node.sync_device else set()
+    for vip in vips:
+        if vip.device in sync_devices:
+            reader.warn(global_section, "sync_interface",
+                        f"is also the interface of VIP {vip.name}: a dedicated link is what keeps state sync "
+                        "independent of the LAN")
+
+
+def _digest(ha: Package) -> str:
+    """A fingerprint of the configuration, so both nodes can compare theirs; the password is left out."""
+    content = []
+    for section_type, name, options in ha.content():
+        shown = {k: ("<secret>" if k == "auth_pass" else v) for k, v in options.items()}
+        content.append([section_type, name, shown])
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()

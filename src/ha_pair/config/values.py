@@ -1,0 +1,169 @@
+"""Turn UCI strings into typed values, reporting problems against their UCI path."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..uci import Package, Section
+from . import schema
+
+_TRUE = {"1", "yes", "on", "true", "enabled"}
+_FALSE = {"0", "no", "off", "false", "disabled"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding, named by its UCI path (`ha.lan.vrid`) and, when known, file and line."""
+
+    path: str
+    message: str
+    file: str = ""
+    line: int = 0
+
+    def __str__(self) -> str:
+        where = f" ({self.file}:{self.line})" if self.file and self.line else f" ({self.file})" if self.file else ""
+        return f"{self.path}: {self.message}{where}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "message": self.message, "file": self.file, "line": self.line}
+
+
+class Reader:
+    """Reads the options of one package, collecting every problem instead of stopping."""
+
+    def __init__(self, package: Package) -> None:
+        self.package = package
+        self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def path(self, section: Section, option: str | None = None) -> str:
+        base = f"{self.package.name}.{self.package.ref(section)}"
+        return f"{base}.{option}" if option else base
+
+    def _problem(self, section: Section, option: str | None, message: str) -> Problem:
+        line = section.option_lines.get(option, section.line) if option else section.line
+        return Problem(self.path(section, option), message, self.package.path, line)
+
+    def error(self, section: Section, option: str | None, message: str) -> None:
+        self.errors.append(self._problem(section, option, message))
+
+    def warn(self, section: Section, option: str | None, message: str) -> None:
+        self.warnings.append(self._problem(section, option, message))
+
+    def raw(self, section: Section, option: str) -> str | None:
+        value = section.options.get(option)
+        if isinstance(value, list):
+            self.error(section, option, "is a list; expected a single value (use `option`, not `list`)")
+            return value[-1] if value else None
+        return value
+
+    def value(self, section: Section, spec: schema.Option, fallback: Any = None) -> Any:
+        """The typed value of a single-valued option, or `fallback` when absent or invalid."""
+        text = self.raw(section, spec.name)
+        if text is None:
+            return fallback
+        parsed = self._convert(section, spec, text)
+        return fallback if parsed is None else parsed
+
+    def values(self, section: Section, spec: schema.Option) -> list[Any]:
+        """The typed items of a repeatable option; invalid items are reported and left out."""
+        out = []
+        for text in section.get_list(spec.name):
+            parsed = self._convert(section, spec, text)
+            if parsed is not None:
+                out.append(parsed)
+        return out
+
+    def _convert(self, section: Section, spec: schema.Option, text: str) -> Any:
+        shown = "'***'" if spec.secret else repr(text)
+        try:
+            return convert(spec, text)
+        except ValueError as exc:
+            self.error(section, spec.name, f"{shown} {exc}")
+            return None
+
+    def check_unknown(self, section: Section, section_type: schema.SectionType) -> None:
+        for option in section.options:
+            if section_type.option(option) is None:
+                known = ", ".join(o.name for o in section_type.options)
+                self.warn(section, option, f"unknown option (ignored); known: {known}")
+
+
+def convert(spec: schema.Option, text: str) -> Any:
+    """Convert one string; ValueError says what is wrong (the caller adds the value)."""
+    kind = spec.kind
+    if kind == schema.BOOL:
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("is not a boolean (use 1 or 0)")
+    if kind == schema.INT:
+        try:
+            number = int(text, 10)
+        except ValueError:
+            raise ValueError("is not an integer") from None
+        _check_range(spec, number)
+        return number
+    if kind == schema.DECIMAL:
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValueError("is not a number") from None
+        if not number.is_finite():
+            raise ValueError("is not a number")
+        _check_range(spec, number)
+        return number
+    if kind == schema.ENUM:
+        if text not in spec.choices:
+            raise ValueError(f"is not one of {', '.join(spec.choices)}")
+        return text
+    if kind == schema.IPV4:
+        try:
+            return ipaddress.IPv4Address(text)
+        except ValueError:
+            raise ValueError("is not an IPv4 address") from None
+    if kind == schema.IP:
+        try:
+            return ipaddress.ip_address(text)
+        except ValueError:
+            raise ValueError("is not an IP address") from None
+    if kind == schema.CIDR:
+        try:
+            return ipaddress.ip_interface(text)
+        except ValueError:
+            raise ValueError("is not an address or address/prefix") from None
+    if kind == schema.PATH:
+        if not text.startswith("/"):
+            raise ValueError("is not an absolute path")
+        _check_plain(text)
+        return text
+    if kind == schema.STRING:
+        _check_plain(text)
+        return text
+    raise AssertionError(f"unknown kind {kind}")
+
+
+def _check_range(spec: schema.Option, number: Any) -> None:
+    low, high = spec.minimum, spec.maximum
+    if (low is not None and number < Decimal(str(low))) or (high is not None and number > Decimal(str(high))):
+        low_text = _plain_number(low)
+        high_text = _plain_number(high)
+        raise ValueError(f"is outside {low_text}-{high_text}")
+
+
+def _plain_number(number: float | None) -> str:
+    if number is None:
+        return "?"
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _check_plain(text: str) -> None:
+    # Values end up inside keepalived/conntrackd files: refuse what could break out of a line or a block.
+    bad = [c for c in text if c in '\n\r"{}#!' or ord(c) < 32]
+    if bad:
+        raise ValueError(f"contains a character not allowed here ({bad[0]!r})")

@@ -1,0 +1,29 @@
+"""Renderers: pure functions from the validated Model to configuration text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config.model import Model
+from .conntrackd import render_conntrackd
+from .keepalived import render_keepalived
+
+
+def generated_files(model: Model) -> dict[Path, str]:
+    """Every file ha-pair generates under /var/etc/ha-pair, by its path under the root."""
+    files = {model.paths.keepalived_conf: render_keepalived(model)}
+    if model.conntrack.enabled:
+        files[model.paths.conntrackd_conf] = render_conntrackd(model)
+    return files
+
+
+def redact(text: str) -> str:
+    """The text with secrets masked, for anything shown to a person or another program."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        stripped = line.lstrip()
+        if stripped.startswith("auth_pass "):
+            indent = line[: len(line) - len(stripped)]
+            line = f"{indent}auth_pass ********\n"
+        lines.append(line)
+    return "".join(lines)

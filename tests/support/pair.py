@@ -1,0 +1,111 @@
+"""The example pair used by the demo, the lab and many tests: UCI files of r1 and r2.
+
+Address plan (same as tests/lab/topology.py): LAN 192.168.50.0/24 (VIP .1, r1 .2, r2 .3),
+WAN 198.51.100.0/24 (VIP .1, r1 .2, r2 .3, upstream .254), sync link 10.255.0.0/30.
+"""
+
+from __future__ import annotations
+
+ROUTERS = {
+    "r1": {"role": "primary", "lan": "192.168.50.2", "wan": "198.51.100.2", "sync": "10.255.0.1", "peer": "10.255.0.2"},
+    "r2": {"role": "secondary", "lan": "192.168.50.3", "wan": "198.51.100.3", "sync": "10.255.0.2", "peer": "10.255.0.1"},
+}
+LAN_VIP = "192.168.50.1"
+WAN_VIP = "198.51.100.1"
+UPSTREAM = "198.51.100.254"
+
+
+def network(router: str) -> str:
+    r = ROUTERS[router]
+    return f"""
+config interface 'loopback'
+	option device 'lo'
+	option proto 'static'
+	option ipaddr '127.0.0.1'
+	option netmask '255.0.0.0'
+
+config device
+	option name 'br-lan'
+	option type 'bridge'
+	list ports 'lan1'
+
+config interface 'lan'
+	option device 'br-lan'
+	option proto 'static'
+	option ipaddr '{r["lan"]}'
+	option netmask '255.255.255.0'
+
+config interface 'wan'
+	option device 'eth1'
+	option proto 'static'
+	option ipaddr '{r["wan"]}'
+	option netmask '255.255.255.0'
+	option gateway '{UPSTREAM}'
+
+config interface 'sync'
+	option device 'eth2'
+	option proto 'static'
+	option ipaddr '{r["sync"]}'
+	option netmask '255.255.255.252'
+"""
+
+
+def dhcp() -> str:
+    return """
+config dnsmasq
+	option domainneeded '1'
+	option localise_queries '1'
+	option local '/lan/'
+	option domain 'lan'
+	option leasefile '/tmp/dhcp.leases'
+	option nonwildcard '1'
+
+config dhcp 'lan'
+	option interface 'lan'
+	option start '100'
+	option limit '150'
+	option leasetime '12h'
+
+config dhcp 'wan'
+	option interface 'wan'
+	option ignore '1'
+"""
+
+
+def system(router: str) -> str:
+    return f"""
+config system
+	option hostname '{router}'
+	option timezone 'UTC'
+"""
+
+
+def ha(router: str, extra_global: str = "", extra: str = "") -> str:
+    r = ROUTERS[router]
+    return f"""
+config global 'global'
+	option enabled '1'
+	option role '{r["role"]}'
+	option peer '{r["peer"]}'
+	option sync_interface 'sync'
+{extra_global}
+config vip 'lan'
+	option interface 'lan'
+	option vrid '51'
+	list address '{LAN_VIP}/24'
+
+config vip 'wan'
+	option interface 'wan'
+	option vrid '52'
+	list address '{WAN_VIP}/24'
+
+config conntrack 'conntrack'
+	option enabled '1'
+
+config dhcp 'dhcp'
+	option managed '1'
+{extra}"""
+
+
+def configs(router: str, **ha_options: str) -> dict[str, str]:
+    return {"network": network(router), "dhcp": dhcp(), "system": system(router), "ha": ha(router, **ha_options)}
