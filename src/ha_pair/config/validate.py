@@ -141,8 +141,10 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     auth_type = reader.value(section, _opt(g, "auth_type"), "none")
     auth_pass = reader.value(section, _opt(g, "auth_pass"), None)
     if auth_type == "pass":
-        if not auth_pass:
+        if "auth_pass" not in section.options:
             reader.error(section, "auth_pass", "missing: auth_type pass needs a password")
+        elif not auth_pass:
+            pass  # already reported as invalid
         elif len(auth_pass) > 8:
             reader.error(section, "auth_pass",
                          f"is {len(auth_pass)} characters; keepalived uses only the first 8 and silently "
@@ -337,6 +339,7 @@ def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip
             interfaces: dict[str, Interface], is_executable: Callable[[str], bool]) -> tuple[Check, ...]:
     c = schema.CHECK
     vip_devices = {vip.device: vip.name for vip in vips}
+    tracked: dict[str, tuple[str, str]] = {}  # device -> (first check tracking it, its failure mode)
     checks: list[Check] = []
     for index, section in enumerate(sections):
         name = section.name or f"check{index}"
@@ -366,6 +369,13 @@ def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip
                             f"{iface.name} carries VIP {vip_devices[iface.device]}: keepalived already leaves "
                             "mastership when that link goes down, so this check is not rendered for it")
         failure = reader.value(section, _opt(c, "failure"), "weight")
+        if iface is not None and iface.device in tracked and tracked[iface.device][1] != failure:
+            reader.error(section, "interface",
+                         f"{iface.name} is also tracked by {tracked[iface.device][0]} with failure "
+                         f"{tracked[iface.device][1]}: keepalived cannot track one interface on the instances "
+                         "(weight) and on the sync group (fault) at once")
+        if iface is not None:
+            tracked.setdefault(iface.device, (reader.path(section), failure))
         weight = reader.value(section, _opt(c, "weight"), -60)
         if failure == "weight" and weight == 0:
             reader.error(section, "weight", "0 never changes anything: use a non-zero weight or failure fault")
@@ -403,6 +413,10 @@ def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[
     transport = reader.value(section, _opt(t, "transport"), "unicast")
     if transport == "multicast" and not group.is_multicast:
         reader.error(section, "multicast_group", f"{group} is not a multicast address")
+    mode = reader.value(section, _opt(t, "mode"), "ftfw")
+    disable_external_cache = reader.value(section, _opt(t, "disable_external_cache"), False)
+    if mode == "alarm" and disable_external_cache:
+        reader.error(section, "disable_external_cache", "is not supported by conntrackd in mode alarm")
     ignore: list[IPNetwork] = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
     ignore += [ipaddress.ip_network(a.ip) for iface in interfaces.values() for a in iface.addresses]
     if node.sync_address is not None:
@@ -416,13 +430,20 @@ def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[
     ignore += [a.network for a in reader.values(section, _opt(t, "ignore_address"))]
     return ConntrackSync(
         enabled=reader.value(section, _opt(t, "enabled"), True),
-        mode=reader.value(section, _opt(t, "mode"), "ftfw"),
+        mode=mode,
         transport=transport,
         multicast_group=group,
         port=reader.value(section, _opt(t, "port"), 3780),
-        disable_external_cache=reader.value(section, _opt(t, "disable_external_cache"), False),
-        ignore=tuple(dict.fromkeys(ignore)),
+        disable_external_cache=disable_external_cache,
+        ignore=_without_covered(ignore),
     )
+
+
+def _without_covered(networks: list[IPNetwork]) -> tuple[IPNetwork, ...]:
+    """In order, without duplicates and without entries inside another entry."""
+    unique = list(dict.fromkeys(networks))
+    return tuple(n for n in unique
+                 if not any(o != n and o.version == n.version and n.subnet_of(o) for o in unique))
 
 
 def _dhcp(reader: Reader, sections: list[Section], vips: tuple[Vip, ...], dhcp: Package | None) -> Dhcp:

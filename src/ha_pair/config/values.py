@@ -166,4 +166,5 @@ def _check_plain(text: str) -> None:
     # Values end up inside keepalived/conntrackd files: refuse what could break out of a line or a block.
     bad = [c for c in text if c in '\n\r"{}#!' or ord(c) < 32]
     if bad:
-        raise ValueError(f"contains a character not allowed here ({bad[0]!r})")
+        raise ValueError(f"contains {bad[0]!r}, which would end the line or start a comment or block "
+                         "in the generated keepalived/conntrackd file")

@@ -30,11 +30,7 @@ def _mode(model: Model) -> list[str]:
             f"DisableExternalCache {'On' if c.disable_external_cache else 'Off'}",
         ])
     if c.mode == "alarm":
-        return _block("Mode ALARM", [
-            "RefreshTime 15",
-            "CacheTimeout 180",
-            f"DisableExternalCache {'On' if c.disable_external_cache else 'Off'}",
-        ])
+        return _block("Mode ALARM", ["RefreshTime 15", "CacheTimeout 180"])  # no DisableExternalCache here
     return _block("Mode NOTRACK", [
         f"DisableExternalCache {'On' if c.disable_external_cache else 'Off'}",
     ])

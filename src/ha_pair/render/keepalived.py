@@ -42,7 +42,7 @@ def _vrrp_script(model: Model, check: Check) -> list[str]:
     if check.kind == "ping":
         command = f"{model.paths.ping_check_script} {check.target} {check.timeout}"
     else:
-        command = str(check.script)
+        command = str(model.paths.under(str(check.script)))  # a router path: under the root like every other
     return _block(f"vrrp_script {script_name(check)}", [
         f'script "{command}"',
         f"interval {check.interval}",
