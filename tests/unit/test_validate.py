@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -98,19 +97,22 @@ def test_advert_interval_positive():
 def test_sub_second_advert_needs_vrrp3():
     assert_error(model_for(base("\toption advert_int '0.5'\n")), "ha.global.advert_int", "need vrrp_version 3")
     result = model_for(base("\toption advert_int '0.5'\n\toption vrrp_version '3'\n"))
-    assert result.ok and result.model.node.advert_int == Decimal("0.5")
+    assert result.ok and result.model.node.advert_centis == 50
 
 
 def test_vrrp3_advert_in_centiseconds():
     assert_error(model_for(base("\toption vrrp_version '3'\n\toption advert_int '0.015'\n")),
                  "ha.global.advert_int", "multiple of 0.01")
+    assert_error(model_for(base("\toption vrrp_version '3'\n\toption advert_int '41'\n")),
+                 "ha.global.advert_int", "above 40.95 s")
+    assert_error(model_for(base("\toption advert_int '1e3'\n")), "ha.global.advert_int", "not a number")
 
 
 def test_fast_profile_defaults():
     result = model_for(base("\toption profile 'fast'\n"))
     assert result.ok
     assert result.model.node.vrrp_version == 3
-    assert result.model.node.advert_int == Decimal("0.1")
+    assert result.model.node.advert_centis == 10
 
 
 def test_pass_with_vrrp3_is_an_error():

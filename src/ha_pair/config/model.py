@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from ..paths import Paths
 
@@ -23,7 +22,7 @@ class Node:
     name: str
     priority: int
     vrrp_version: int
-    advert_int: Decimal
+    advert_centis: int  # advert interval in centiseconds (VRRPv3 resolution)
     preempt: bool
     preempt_delay: int
     initial_state: str  # backup | master

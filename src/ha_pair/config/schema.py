@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Kinds understood by values.read_option(); "list" options may repeat.
-BOOL, INT, DECIMAL, ENUM, IPV4, IP, CIDR, STRING, PATH = (
-    "bool", "int", "decimal", "enum", "ipv4", "ip", "cidr", "string", "path",
+# "seconds" are decimal seconds with at most two decimals, read as whole centiseconds.
+BOOL, INT, SECONDS, ENUM, IPV4, IP, CIDR, STRING, PATH = (
+    "bool", "int", "seconds", "enum", "ipv4", "ip", "cidr", "string", "path",
 )
 
 
@@ -63,7 +64,7 @@ GLOBAL = SectionType(
                "(takeover ≈ 0.35 s). Explicit vrrp_version/advert_int win over the profile.",
                choices=("default", "fast")),
         Option("vrrp_version", ENUM, "2 (fast: 3)", "VRRP protocol version.", choices=("2", "3")),
-        Option("advert_int", DECIMAL, "1 (fast: 0.1)",
+        Option("advert_int", SECONDS, "1 (fast: 0.1)",
                "Seconds between adverts. Below 1 s needs VRRPv3 (centisecond steps).",
                minimum=0.01, maximum=255),
         Option("preempt", BOOL, "1",

@@ -16,7 +16,6 @@ import hashlib
 import ipaddress
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Callable
 
 from ..paths import Paths
@@ -24,11 +23,11 @@ from ..uci import Package, Section
 from . import schema
 from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, Vip
 from .network import Interface, resolve
-from .values import Problem, Reader
+from .values import Problem, Reader, format_centiseconds
 
 DEFAULT_PRIORITY = {"primary": 150, "secondary": 100}
-FAST_ADVERT = Decimal("0.1")
-VRRP3_MAX_ADVERT = Decimal("40.95")  # 12 bits of centiseconds
+FAST_ADVERT = 10  # centiseconds
+VRRP3_MAX_ADVERT = 4095  # 12 bits of centiseconds
 
 
 @dataclass(frozen=True)
@@ -125,8 +124,8 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     version_text = reader.value(section, _opt(g, "vrrp_version"), "3" if profile == "fast" else "2")
     version = int(version_text)
     fast_default = profile == "fast" and version == 3
-    advert_int = reader.value(section, _opt(g, "advert_int"), FAST_ADVERT if fast_default else Decimal(1))
-    _check_advert(reader, section, version, advert_int)
+    advert_centis = reader.value(section, _opt(g, "advert_int"), FAST_ADVERT if fast_default else 100)
+    _check_advert(reader, section, version, advert_centis)
 
     preempt = reader.value(section, _opt(g, "preempt"), True)
     preempt_delay = reader.value(section, _opt(g, "preempt_delay"), 0)
@@ -184,7 +183,7 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
         name=reader.value(section, _opt(g, "node_name"), None) or _hostname(system) or f"ha-{role}",
         priority=priority,
         vrrp_version=version,
-        advert_int=advert_int,
+        advert_centis=advert_centis,
         preempt=preempt,
         preempt_delay=preempt_delay,
         initial_state=initial_state,
@@ -198,18 +197,16 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     )
 
 
-def _check_advert(reader: Reader, section: Section, version: int, advert: Decimal) -> None:
-    explicit = "advert_int" in section.options
-    where = "advert_int" if explicit else "vrrp_version"
-    if version == 2 and advert != advert.to_integral_value():
+def _check_advert(reader: Reader, section: Section, version: int, centis: int) -> None:
+    where = "advert_int" if "advert_int" in section.options else "vrrp_version"
+    shown = format_centiseconds(centis)
+    if version == 2 and centis % 100:
         reader.error(section, where,
-                     f"advert_int {advert} is not whole seconds: VRRPv2 rounds it; sub-second adverts need "
+                     f"advert_int {shown} is not whole seconds: VRRPv2 rounds it; sub-second adverts need "
                      "vrrp_version 3")
-    if version == 3:
-        if advert > VRRP3_MAX_ADVERT:
-            reader.error(section, where, f"advert_int {advert} is above {VRRP3_MAX_ADVERT} s, the VRRPv3 maximum")
-        if advert * 100 != (advert * 100).to_integral_value():
-            reader.error(section, where, f"advert_int {advert} is not a multiple of 0.01 s (VRRPv3 centiseconds)")
+    if version == 3 and centis > VRRP3_MAX_ADVERT:
+        reader.error(section, where,
+                     f"advert_int {shown} is above {format_centiseconds(VRRP3_MAX_ADVERT)} s, the VRRPv3 maximum")
 
 
 def _hostname(system: Package | None) -> str | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..uci import Package, Section
 from . import schema
 
+_SECONDS_RE = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")
 _TRUE = {"1", "yes", "on", "true", "enabled"}
 _FALSE = {"0", "no", "off", "false", "disabled"}
 
@@ -109,15 +110,10 @@ def convert(spec: schema.Option, text: str) -> Any:
             raise ValueError("is not an integer") from None
         _check_range(spec, number)
         return number
-    if kind == schema.DECIMAL:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError("is not a number") from None
-        if not number.is_finite():
-            raise ValueError("is not a number")
-        _check_range(spec, number)
-        return number
+    if kind == schema.SECONDS:
+        centis = centiseconds(text)
+        _check_range(spec, centis / 100)
+        return centis
     if kind == schema.ENUM:
         if text not in spec.choices:
             raise ValueError(f"is not one of {', '.join(spec.choices)}")
@@ -148,9 +144,26 @@ def convert(spec: schema.Option, text: str) -> Any:
     raise AssertionError(f"unknown kind {kind}")
 
 
+def centiseconds(text: str) -> int:
+    """'1' -> 100, '0.1' -> 10, '0.25' -> 25; exact, no floating point (and no decimal module,
+    which is not in OpenWrt's python3-light)."""
+    match = _SECONDS_RE.match(text)
+    if not match:
+        raise ValueError("is not a number of seconds")
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(fraction) > 2 and fraction[2:].strip("0"):
+        raise ValueError("is not a multiple of 0.01 s")
+    return int(whole) * 100 + int((fraction + "00")[:2])
+
+
+def format_centiseconds(centis: int) -> str:
+    whole, part = divmod(centis, 100)
+    return str(whole) if part == 0 else f"{whole}.{part:02d}".rstrip("0")
+
+
 def _check_range(spec: schema.Option, number: Any) -> None:
     low, high = spec.minimum, spec.maximum
-    if (low is not None and number < Decimal(str(low))) or (high is not None and number > Decimal(str(high))):
+    if (low is not None and number < low) or (high is not None and number > high):
         low_text = _plain_number(low)
         high_text = _plain_number(high)
         raise ValueError(f"is outside {low_text}-{high_text}")

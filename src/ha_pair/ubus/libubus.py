@@ -67,7 +67,6 @@ import ctypes
 import ctypes.util
 import glob
 import json
-import logging
 import os
 import signal
 import threading
@@ -89,7 +88,8 @@ from ctypes import (
 )
 from typing import Any, Callable
 
-log = logging.getLogger(__name__)
+from .. import log
+
 
 LIBDIR_ENV = "HA_PAIR_UBUS_LIBDIR"
 
@@ -640,7 +640,7 @@ class UbusConnection:
             try:
                 args = self._parse_args(msg)
             except ValueError as exc:
-                log.warning("ubus %s: unparsable arguments: %s", name, exc)
+                log.warning(f"ubus {name}: unparsable arguments: {exc}")
                 return UBUS_STATUS_INVALID_ARGUMENT
             handler = handlers.get(name)
             if handler is None:
@@ -650,10 +650,10 @@ class UbusConnection:
             ret = self._libs.ubus.ubus_send_reply(self._ctx, req, head)
             return UBUS_STATUS_OK if ret == 0 else ret
         except UbusError as exc:
-            log.info("ubus %s: %s", name, exc)
+            log.info(f"ubus {name}: {exc}")
             return exc.status or UBUS_STATUS_UNKNOWN_ERROR
         except Exception:
-            log.exception("ubus method %s failed", name)
+            log.exception(f"ubus method {name} failed")
             return UBUS_STATUS_UNKNOWN_ERROR
         except BaseException as exc:  # KeyboardInterrupt/SystemExit: re-raise after C returns
             self._deferred_exc = exc

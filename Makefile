@@ -1,0 +1,24 @@
+# Developer entry points. Run as root on Debian/Ubuntu: each target installs what it needs.
+PYTHON ?= python3
+export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: test demo bench deps unit lab
+
+deps:
+	@tests/support/install-deps.sh
+
+test: deps
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+unit: deps
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
+
+lab: deps
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/lab
+
+demo: deps
+	$(PYTHON) -m tests.demo
+
+bench: deps
+	$(PYTHON) -m tests.bench

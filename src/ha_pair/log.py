@@ -1,0 +1,37 @@
+"""Log lines to syslog (read them with `logread -e ha-pair`) and, when attached to a terminal
+or run by procd, to stderr. Not the logging module: that is python3-logging on OpenWrt."""
+
+from __future__ import annotations
+
+import sys
+import syslog
+import traceback
+
+_opened = False
+
+
+def _emit(priority: int, label: str, message: str) -> None:
+    global _opened
+    if not _opened:
+        syslog.openlog("ha-pair", syslog.LOG_PID, syslog.LOG_DAEMON)
+        _opened = True
+    for line in message.splitlines() or [""]:
+        syslog.syslog(priority, line)
+    print(f"ha-pair: {label}: {message}", file=sys.stderr, flush=True)
+
+
+def info(message: str) -> None:
+    _emit(syslog.LOG_INFO, "info", message)
+
+
+def warning(message: str) -> None:
+    _emit(syslog.LOG_WARNING, "warning", message)
+
+
+def error(message: str) -> None:
+    _emit(syslog.LOG_ERR, "error", message)
+
+
+def exception(message: str) -> None:
+    """An error with the traceback of the exception being handled."""
+    _emit(syslog.LOG_ERR, "error", f"{message}\n{traceback.format_exc().rstrip()}")

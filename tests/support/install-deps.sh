@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install what `make test`, `make demo` and `make bench` need, only when it is missing.
+# Debian/Ubuntu, as root. Services of the installed packages are not started (policy-rc.d),
+# so nothing runs outside the lab's own network namespaces.
+set -eu
+APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping"
+PIP_MODULES="pytest hypothesis"
+
+missing=""
+for pkg in $APT_PACKAGES; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: need root to install:$missing" >&2
+		exit 1
+	fi
+	echo "install-deps: apt-get install$missing"
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+for module in $PIP_MODULES; do
+	if ! python3 -c "import $module" 2>/dev/null; then
+		echo "install-deps: pip install $module"
+		python3 -m pip install -q "$module" 2>/dev/null || python3 -m pip install -q --break-system-packages "$module"
+	fi
+done
