@@ -46,6 +46,10 @@ class Paths:
         return self.generated_dir / "conntrackd.conf"
 
     @property
+    def dhcp_guard(self) -> Path:
+        return self.generated_dir / "dhcp-guard.nft"
+
+    @property
     def notify_fifo(self) -> Path:
         return self.run_dir / "notify.fifo"
 

@@ -172,3 +172,15 @@ def test_atomic_write_leaves_no_temp_files(root: Path):
     assert run(root, "render").returncode == 0
     leftovers = [p.name for p in root.rglob(".*") if p.is_file()]
     assert leftovers == []
+
+
+def test_disabled_node_generates_nothing(root: Path):
+    assert run(root, "render").returncode == 0
+    ha = root / "etc/config/ha"
+    ha.write_text(ha.read_text().replace("option enabled '1'", "option enabled '0'"))
+    result = run(root, "--json", "render")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert data["enabled"] is False
+    assert not (generated(root) / "keepalived.conf").exists()
+    assert not (generated(root) / "conntrackd.conf").exists()

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def namespace():
-    require_root_and("keepalived", "conntrackd")
+    require_root_and("keepalived", "conntrackd", "nft")
     name = f"hpkt-{uuid.uuid4().hex[:6]}"  # not the lab's "hap-" prefix: the lab clears those
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
@@ -75,6 +75,16 @@ def test_conntrackd_parses_rendered_config(name: str, namespace: str, tmp_path: 
     output = proc.stdout + proc.stderr
     assert "can't connect" in output, output
     assert "parsing config file" not in output and "warning" not in output.lower(), output
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n.startswith("pair") or n == "dhcp-sections"))
+def test_nft_accepts_rendered_dhcp_guard(name: str, namespace: str, tmp_path: Path):
+    generated = render_in_tree(tmp_path / "root", name)
+    guard = generated / "dhcp-guard.nft"
+    assert guard.exists()
+    proc = subprocess.run(["ip", "netns", "exec", namespace, "nft", "-c", "-f", str(guard)], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_check_command_runs_keepalived_test(namespace: str, tmp_path: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from pathlib import Path
 
 from ..apply import dhcp_config
 from ..apply.files import atomic_write
@@ -49,25 +50,30 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
     if result.model is None:
         return fail(f"{paths.config('ha')} is invalid ({len(result.errors)} errors); nothing was written",
                     EXIT_INVALID)
+    model = result.model
     inputs, _ = read_inputs(paths)
+    # A disabled node generates nothing (the init script starts nothing) and undoes its DHCP changes.
+    wanted = generated_files(model) if model.node.enabled else {}
     try:
-        dhcp_text, dhcp_changes = dhcp_config.plan(paths, inputs.dhcp if inputs else None, result.model)
-        changed = [str(path) for path, text in generated_files(result.model).items()
-                   if atomic_write(path, text, 0o600)]
-        if not result.model.conntrack.enabled and paths.conntrackd_conf.exists():
-            paths.conntrackd_conf.unlink()
-            changed.append(str(paths.conntrackd_conf))
+        dhcp_text, dhcp_changes = dhcp_config.plan(paths, inputs.dhcp if inputs else None, model)
+        changed = [str(path) for path, text in wanted.items() if atomic_write(path, text, 0o600)]
+        for stale in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard):
+            if stale not in wanted and stale.exists():
+                stale.unlink()
+                changed.append(str(stale))
         if dhcp_config.write(paths, dhcp_text, dhcp_changes):
             changed.append(str(paths.config("dhcp")))
     except (OSError, RuntimeError) as exc:
         return fail(str(exc), EXIT_FAILED)
     if args.json:
-        print_json({"ok": True, "changed": changed, "digest": result.model.digest})
-    else:
-        for path in changed:
-            print(f"wrote {path}")
-        if not changed:
-            print("nothing changed")
+        print_json({"ok": True, "enabled": model.node.enabled, "changed": changed, "digest": model.digest})
+        return EXIT_OK
+    for path in changed:
+        print(f"{'removed' if not Path(path).exists() else 'wrote'} {path}")
+    if not model.node.enabled:
+        print("ha-pair is disabled (ha.global.enabled is 0): nothing to run")
+    elif not changed:
+        print("nothing changed")
     return EXIT_OK
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from ..config.model import Model
 from .conntrackd import render_conntrackd
+from .dhcp_guard import devices as dhcp_guard_devices
+from .dhcp_guard import render_dhcp_guard
 from .keepalived import render_keepalived
 
 
@@ -14,6 +16,8 @@ def generated_files(model: Model) -> dict[Path, str]:
     files = {model.paths.keepalived_conf: render_keepalived(model)}
     if model.conntrack.enabled:
         files[model.paths.conntrackd_conf] = render_conntrackd(model)
+    if model.dhcp.managed and dhcp_guard_devices(model):
+        files[model.paths.dhcp_guard] = render_dhcp_guard(model)
     return files
 
 

@@ -1,0 +1,236 @@
+"""Leases as dnsmasq stores them (one line of its lease file each), and what the pair adds.
+
+Identity -- whose lease it is -- is decided here once so that parse, merge and diff agree:
+- IPv4: the client-id when the lease has one, else the hardware address. dnsmasq's own
+  lease_find_by_client() (src/lease.c) looks a client up by client-id first, by MAC only for
+  leases stored without one.
+- DHCPv6: (client DUID, IA_NA or IA_TA, IAID, address). dnsmasq gives one IA an address per
+  dhcp-range (rfc3315.c) and keys a v6 lease by all four (lease6_find()): two addresses of one
+  IA are two leases, never rivals, so none of them is dropped for the other.
+A lease's *slot* is (identity, address): older and renewed copies of one lease share it.
+
+Order ("which is later"): expiry, 0 (infinite) being latest; then a copy that has a hostname
+(a peer that never learnt the name cannot erase it); then the serialised line. The order is
+total, so merging never depends on which side came first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MAX_EXPIRY = 2**63 - 1  # time_t; dnsmasq reads it with atol()
+INFINITE_RANK = 2**64  # expiry 0 sorts after every real time
+MAX_HOSTNAME = 255  # read with fscanf("%255s"): longer would split into two fields
+MAX_HWADDR = 16  # DHCP_CHADDR_MAX
+MAX_CLIENT_ID = 255  # parse_hex(..., 255)
+# The duid line is read with "%255s": 85 bytes (254 characters) is the most dnsmasq reads back.
+MAX_SERVER_DUID = 85
+MAX_IAID = 2**32 - 1
+_BAD_HOSTNAME_BYTES = bytes(range(0x21)) + b"\x7f"  # NUL, controls, whitespace, DEL
+_HEX = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2})*")
+_HWADDR = re.compile(r"(?:([0-9a-f]{2})-)?([0-9a-f]{2}(?::[0-9a-f]{2}){0,%d})?" % (MAX_HWADDR - 1))
+
+
+class LeaseError(ValueError):
+    """An invalid lease field; `kind` names the field, for counting rejected lines by cause."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def canonical_hex(text: str, max_bytes: int, kind: str) -> str:
+    """Colon-separated hex bytes as dnsmasq writes them ("%.2x:"), lower case."""
+    low = text.lower() if isinstance(text, str) and text.isascii() else ""
+    if not _HEX.fullmatch(low) or (len(low) + 1) // 3 > max_bytes:
+        raise LeaseError(kind, f"{kind} is not 1-{max_bytes} colon-separated hex bytes: {text!r}")
+    return low
+
+
+def canonical_hwaddr(text: str) -> str:
+    """dnsmasq's hardware address field: `aa:bb:..` for Ethernet, else `<type>-aa:bb:..`."""
+    low = text.lower() if isinstance(text, str) and text.isascii() else ""
+    match = _HWADDR.fullmatch(low)
+    if not match or not any(match.groups()):
+        raise LeaseError("mac", f"not a hardware address (up to {MAX_HWADDR} hex bytes): {text!r}")
+    hwtype, octets = match.groups()
+    if octets is None:
+        return f"{hwtype}-"
+    return octets if hwtype in (None, "01") else f"{hwtype}-{octets}"  # 01 = ARPHRD_ETHER
+
+
+def check_hostname(name: bytes) -> None:
+    """One whitespace-free field of 1-255 bytes other than the `*` placeholder. Any other byte,
+    UTF-8 or not, is kept as is: the name is client data, never interpreted here."""
+    if not isinstance(name, bytes):
+        raise LeaseError("hostname", f"hostname must be bytes, not {type(name).__name__}")
+    if not 1 <= len(name) <= MAX_HOSTNAME or name == b"*":
+        raise LeaseError("hostname", f"hostname must be 1-{MAX_HOSTNAME} bytes and not '*'")
+    if len(name.translate(None, _BAD_HOSTNAME_BYTES)) != len(name):
+        bad = next(b for b in name if b in _BAD_HOSTNAME_BYTES)
+        raise LeaseError("hostname", f"hostname contains byte 0x{bad:02x} (whitespace or control)")
+
+
+def _check_int(value: int, low: int, high: int, kind: str) -> None:
+    if type(value) is not int or not low <= value <= high:
+        raise LeaseError(kind, f"{kind} must be an integer {low}-{high}, not {value!r}")
+
+
+def to_address(value: object) -> Address:
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return value
+    try:
+        if not isinstance(value, str) or "%" in value:  # no scope ids: inet_pton refuses them
+            raise ValueError(value)
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise LeaseError("address", f"not an IPv4 or IPv6 address: {value!r}") from None
+
+
+def _derived():  # noqa: ANN202
+    return field(init=False, repr=False, compare=False)
+
+
+def _put(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)  # frozen dataclasses: only while constructing
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One lease. For DHCPv6, `client_id` is the client's DUID (required) and `iaid`/`temporary`
+    are set; for IPv4, `mac` is set. vendorclass/agent_info are dnsmasq's optional extra lines
+    (only written with --leasequery)."""
+
+    expiry: int  # absolute Unix time; 0 = infinite
+    address: Address
+    hostname: bytes | None = None
+    client_id: str | None = None
+    mac: str | None = None
+    iaid: int | None = None
+    temporary: bool = False  # IA_TA: dnsmasq writes "T<iaid>"
+    vendorclass: str | None = None
+    agent_info: str | None = None
+    # Derived, set by __post_init__:
+    address_key: tuple = _derived()  # (version, int): the address as a cheap dict key
+    identity: tuple = _derived()  # the client (see the module docstring)
+    slot: tuple = _derived()  # (identity, address_key): all copies of one lease
+    line: bytes = _derived()  # the lease file line, without the newline
+    sort_key: tuple = _derived()  # the order: later sorts higher
+
+    def __post_init__(self) -> None:
+        put = _put.__get__(self)
+        put("address", to_address(self.address))
+        _check_int(self.expiry, 0, MAX_EXPIRY, "expiry")
+        if self.address.version == 4:  # checked in the order of the line's fields
+            if self.iaid is not None or self.temporary is not False:
+                raise LeaseError("iaid", "an IPv4 lease has no IAID")
+            put("mac", canonical_hwaddr(self.mac))
+        else:
+            if self.mac is not None:
+                raise LeaseError("mac", "dnsmasq stores no hardware address for DHCPv6 leases")
+            _check_int(self.iaid, 0, MAX_IAID, "iaid")
+            if type(self.temporary) is not bool:
+                raise LeaseError("iaid", f"temporary must be True or False, not {self.temporary!r}")
+        if isinstance(self.hostname, str):
+            put("hostname", self.hostname.encode())
+        if self.hostname is not None:
+            check_hostname(self.hostname)
+        if self.client_id is not None:
+            put("client_id", canonical_hex(self.client_id, MAX_CLIENT_ID, "client-id"))
+        elif self.address.version == 6:
+            raise LeaseError("client-id", "a DHCPv6 lease needs the client's DUID")
+        for name in ("vendorclass", "agent_info"):
+            if getattr(self, name) is not None:
+                put(name, canonical_hex(getattr(self, name), MAX_CLIENT_ID, name))
+        # Keys computed once: merge looks them up many times, and ipaddress objects hash slowly.
+        put("address_key", (self.address.version, int(self.address)))
+        if self.version == 6:
+            put("identity", (6, self.client_id, self.temporary, self.iaid, self.address_key))
+        else:
+            put("identity", (4, "id", self.client_id) if self.client_id else (4, "hw", self.mac))
+        put("slot", (self.identity, self.address_key))
+        first = self.mac if self.version == 4 else f"{'T' if self.temporary else ''}{self.iaid}"
+        put("line", b"%d %s %s %s %s" % (self.expiry, first.encode(), str(self.address).encode(),
+                                         self.hostname or b"*", (self.client_id or "*").encode()))
+        put("sort_key", (self.rank, self.hostname is not None, self.line,
+                         self.vendorclass or "", self.agent_info or ""))
+
+    @property
+    def version(self) -> int:
+        return self.address.version
+
+    @property
+    def rank(self) -> int:
+        """Expiry for comparisons: infinite after everything."""
+        return self.expiry or INFINITE_RANK
+
+    def expired(self, now: int) -> bool:
+        return 0 < self.expiry <= now  # dnsmasq's lease_prune(): gone once now >= expires
+
+    def describe(self) -> str:
+        """For logs: the client and name, hostile bytes escaped."""
+        who = self.client_id if self.version == 6 or self.client_id else self.mac
+        name = self.hostname.decode("ascii", "backslashreplace") if self.hostname else "*"
+        return f"{who} ({name}, expires {self.expiry or 'never'})"
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A lease this node saw released or expired. It kills copies of that lease (same slot, expiry
+    no later), so a peer's stale copy cannot bring it back; a later grant beats it. It is
+    forgotten once now > expires."""
+
+    lease: Lease  # the lease that went (extras dropped: they play no part)
+    deleted_at: int
+    expires: int
+
+    def __post_init__(self) -> None:
+        _check_int(self.deleted_at, 0, MAX_EXPIRY, "deleted_at")
+        _check_int(self.expires, 1, MAX_EXPIRY, "expires")
+        if self.lease.vendorclass or self.lease.agent_info:
+            _put(self, "lease", replace(self.lease, vendorclass=None, agent_info=None))
+
+    @property
+    def key(self) -> tuple:
+        return self.lease.slot
+
+    @property
+    def killed_expiry(self) -> int:
+        return self.lease.expiry
+
+    def kills(self, lease: Lease) -> bool:
+        return lease.slot == self.key and lease.rank <= self.lease.rank
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.lease.rank, self.expires, self.deleted_at, self.lease.line)
+
+
+def _address_order(lease: Lease) -> tuple:
+    return (lease.address_key, lease.sort_key)
+
+
+@dataclass(frozen=True)
+class LeaseDb:
+    """A lease file's content plus the pair's memory. `leases` and `duid` are what dnsmasq reads;
+    `superseded` (leases that lost to a later one, kept until they expire so they come back if
+    the winner goes) and `tombstones` live only in the pair's own state file. Stored sorted, so
+    equal content compares equal."""
+
+    leases: tuple[Lease, ...] = ()
+    duid: str | None = None
+    tombstones: tuple[Tombstone, ...] = ()
+    superseded: tuple[Lease, ...] = ()
+
+    def __post_init__(self) -> None:
+        put = _put.__get__(self)
+        put("leases", tuple(sorted(self.leases, key=_address_order)))
+        put("superseded", tuple(sorted(self.superseded, key=_address_order)))
+        put("tombstones", tuple(sorted(self.tombstones,
+                                       key=lambda t: (_address_order(t.lease), t.sort_key))))
+        if self.duid is not None:
+            put("duid", canonical_hex(self.duid, MAX_SERVER_DUID, "duid"))

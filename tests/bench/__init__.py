@@ -1,0 +1,1 @@
+"""Benchmarks: functions returning measurements, called by the benchmark harness."""

@@ -1,0 +1,283 @@
+"""The two-router lab driven by ha-pair: the topology, a router file tree per router, and the
+router's services started the way the package starts them.
+
+Each router gets its own tree (`--root`): the package's files, /etc/config/{network,dhcp,system,ha}
+for that router. Its services are started like on OpenWrt:
+- ha-pair's own init script (files/etc/init.d/ha-pair) under mini_procd, the lab's procd
+  stand-in: keepalived and conntrackd run with the configuration ha-pair generated;
+- dnsmasq from /etc/config/dhcp (after ha-pair's render) through the OpenWrt init stand-in.
+The baseline variant runs a hand-written keepalived.conf with raw keepalived instead (no ha-pair),
+so benchmarks can compare against it.
+
+Failures are injected as on real hardware: power loss = the switch ports go dark, every process of
+the router dies and its tmpfs and conntrack table are gone on the next boot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tests.lab import netns, openwrt_dnsmasq
+from tests.lab.topology import Topology
+from tests.support import pair, tree
+
+REPO = Path(__file__).resolve().parents[2]
+PROCD = Path(__file__).resolve().parent / "procd"
+TMPFS = ("var/run", "var/etc", "tmp")  # what a reboot clears on OpenWrt (/var is /tmp)
+
+
+@dataclass(frozen=True)
+class LabOptions:
+    profile: str = "default"  # "default" (VRRPv2, 1 s) or "fast" (VRRPv3, 0.1 s)
+    conntrack: bool = True
+    preempt: bool = True
+    preempt_delay: int = 0
+    checks: str = ""  # extra `config check` sections, UCI text
+    dhcp: bool = True  # run dnsmasq on both routers
+    baseline: bool = False  # raw keepalived from a hand-written config, no ha-pair
+
+    @property
+    def advert_int(self) -> float:
+        return 0.1 if self.profile == "fast" else 1.0
+
+
+def router_configs(router: str, options: LabOptions) -> dict[str, str]:
+    extra_global = f"\toption profile '{options.profile}'\n"
+    if not options.preempt:
+        extra_global += "\toption preempt '0'\n"
+    if options.preempt_delay:
+        extra_global += f"\toption preempt_delay '{options.preempt_delay}'\n"
+    configs = pair.configs(router, extra_global=extra_global, extra=options.checks)
+    if not options.conntrack:
+        configs["ha"] = configs["ha"].replace("config conntrack 'conntrack'\n\toption enabled '1'",
+                                              "config conntrack 'conntrack'\n\toption enabled '0'")
+    return configs
+
+
+def baseline_keepalived_conf(router: str, options: LabOptions) -> str:
+    """A hand-written keepalived.conf for the same topology, as the OpenWrt wiki recipe would
+    have it: what ha-pair's generated file is compared against."""
+    r = pair.ROUTERS[router]
+    priority = 150 if r["role"] == "primary" else 100
+    version = 3 if options.profile == "fast" else 2
+    advert = "0.1" if options.profile == "fast" else "1"
+    preempt = "" if options.preempt else "    nopreempt\n"
+    if options.preempt and options.preempt_delay:
+        preempt = f"    preempt_delay {options.preempt_delay}\n"
+    instances = ""
+    for name, vrid, dev, vip in (("LAN", 51, "br-lan", pair.LAN_VIP), ("WAN", 52, "eth1", pair.WAN_VIP)):
+        instances += (f"vrrp_instance {name} {{\n    state BACKUP\n    interface {dev}\n"
+                      f"    virtual_router_id {vrid}\n    priority {priority}\n    advert_int {advert}\n"
+                      f"    version {version}\n{preempt}    virtual_ipaddress {{\n        {vip}/24 dev {dev}\n"
+                      "    }\n}\n")
+    return (f"global_defs {{\n    router_id {router}-baseline\n}}\n{instances}"
+            "vrrp_sync_group G {\n    group {\n        LAN\n        WAN\n    }\n}\n")
+
+
+@dataclass
+class Router:
+    name: str
+    namespace: str
+    root: Path
+    options: LabOptions
+    procd: object | None = None
+    dnsmasq: object | None = None
+    keepalived_raw: object | None = None
+    dnsmasq_cmdline: list[str] = field(default_factory=list)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "var/log/lab"
+
+    def env(self) -> dict[str, str]:
+        return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+                "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(self.root / "root")}
+
+    def boot(self) -> None:
+        """Start the router's services (after a fresh tmpfs, as after a power-on)."""
+        for directory in TMPFS:
+            shutil.rmtree(self.root / directory, ignore_errors=True)
+            (self.root / directory).mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.options.baseline:
+            self.start_raw_keepalived()
+        else:
+            self.start_ha_pair()
+        if self.options.dhcp:
+            self.start_dnsmasq()
+
+    def start_ha_pair(self) -> None:
+        self.procd = netns.spawn(self.namespace, [
+            sys.executable, str(PROCD / "mini_procd.py"), "--init", str(self.root / "etc/init.d/ha-pair"),
+            "--rc", str(PROCD / "rc.common"), "--root", str(self.root), "--state", str(self.procd_state_path),
+            "--log-dir", str(self.log_dir)], env=self.env())
+
+    def start_raw_keepalived(self) -> None:
+        conf = self.root / "etc/keepalived/keepalived.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(baseline_keepalived_conf(self.name, self.options))
+        run = self.root / "var/run"
+        log = open(self.log_dir / "keepalived.log", "ab")
+        self.keepalived_raw = netns.spawn(self.namespace, [
+            "keepalived", "-n", "-P", "-l", "-G", "-D", "-f", str(conf), "-p", str(run / "keepalived.pid"),
+            "-r", str(run / "keepalived-vrrp.pid")], stdout=log, stderr=log, env=self.env(), text=False)
+        log.close()
+
+    def start_dnsmasq(self) -> None:
+        self.dnsmasq_cmdline = openwrt_dnsmasq.command(self.root, self.namespace)
+        self.dnsmasq = netns.spawn(self.namespace, self.dnsmasq_cmdline, env=self.env())
+
+    @property
+    def procd_state_path(self) -> Path:
+        return self.root / "var/run/procd-lab.json"
+
+    def procd_state(self) -> dict:
+        try:
+            return json.loads(self.procd_state_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def instance_pid(self, name: str) -> int | None:
+        if self.options.baseline and name == "keepalived":
+            return self.keepalived_raw.pid if self.keepalived_raw else None
+        return (self.procd_state().get("instances", {}).get(name) or {}).get("pid")
+
+    def service(self, action: str) -> None:
+        """`/etc/init.d/ha-pair stop|reload` through the procd stand-in (or raw keepalived)."""
+        if self.options.baseline:
+            if action == "stop" and self.keepalived_raw is not None:
+                netns.kill_pid(self.keepalived_raw.pid, timeout=10)
+                self.keepalived_raw = None
+            return
+        if self.procd is None:
+            return
+        if action == "stop":
+            netns.kill_pid(self.procd.pid, timeout=15)
+            self.procd = None
+        elif action == "reload":
+            os.kill(self.procd.pid, signal.SIGHUP)
+
+    def kill_everything(self) -> None:
+        """Power loss: every process of this router dies at once."""
+        for pid in netns.ns_pids(self.namespace):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for proc in (self.procd, self.dnsmasq, self.keepalived_raw):
+            if proc is not None:
+                netns.kill_pid(proc.pid, timeout=2)
+        self.procd = self.dnsmasq = self.keepalived_raw = None
+
+    def transitions(self) -> list[str]:
+        try:
+            return (self.root / "var/run/ha-pair/transitions.log").read_text().splitlines()
+        except OSError:
+            return []
+
+
+class Lab:
+    """`with Lab(LabOptions(...)) as lab:` builds everything and always tears it down."""
+
+    def __init__(self, options: LabOptions = LabOptions(), prefix: str = "hap-") -> None:
+        self.options = options
+        self.topo = Topology(prefix=prefix)
+        self.dir = Path(tempfile.mkdtemp(prefix="ha-pair-lab."))
+        self.routers: dict[str, Router] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def __enter__(self) -> "Lab":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, wait_master: str | None = "r1") -> None:
+        self.topo.build()
+        for name in self.topo.routers:
+            root = tree.make_tree(self.dir / name, router_configs(name, self.options))
+            (root / "root").mkdir(exist_ok=True)
+            self.routers[name] = Router(name, self.topo.ns(name), root, self.options)
+        for router in self.routers.values():
+            router.boot()
+        if wait_master:
+            self.wait_for(lambda: self.master() == wait_master, 30, f"{wait_master} becomes master at start")
+
+    def stop(self) -> None:
+        try:
+            for router in self.routers.values():
+                router.kill_everything()
+        finally:
+            self.topo.teardown()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- observing ----------------------------------------------------------------------------
+    def vips(self, router: str) -> set[str]:
+        return self.topo.vips_on(router)
+
+    def master(self) -> str | None:
+        """The router holding both VIPs while the other holds none; None otherwise."""
+        held = {name: self.vips(name) for name in self.routers}
+        both = {pair.LAN_VIP, pair.WAN_VIP}
+        for name, vips in held.items():
+            others = [v for n, v in held.items() if n != name]
+            if vips == both and not any(others):
+                return name
+        return None
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.02) -> float:
+        """Poll until `condition` holds; returns the seconds it took; fails with `what` on timeout."""
+        start = time.monotonic()
+        while True:
+            if condition():
+                return time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                state = {name: sorted(self.vips(name)) for name in self.routers}
+                raise AssertionError(f"timed out after {timeout} s waiting for: {what} (VIPs now: {state})")
+            time.sleep(interval)
+
+    def random_phase(self) -> None:
+        """Sleep a random part of an advert interval, so failures do not always hit the same phase."""
+        time.sleep(random.uniform(0, self.options.advert_int))
+
+    # -- failures -----------------------------------------------------------------------------
+    def power_off(self, router: str) -> None:
+        self.topo.set_links(router, False, side="switch")  # sync link first, then LAN and WAN
+        self.routers[router].kill_everything()
+        netns.ns_run(self.topo.ns(router), "conntrack", "-F", check=False)
+
+    def power_on(self, router: str) -> None:
+        """Boot again: what a reboot clears is gone (VIPs, neighbours, conntrack, tmpfs)."""
+        self.topo.del_vips(router)
+        netns.ip(self.topo.ns(router), "neigh", "flush", "all", check=False)
+        netns.ns_run(self.topo.ns(router), "conntrack", "-F", check=False)
+        self.topo.set_links(router, True, side="switch")
+        self.routers[router].boot()
+
+    def lan_link(self, router: str, up: bool) -> None:
+        self.topo.set_links(router, up, which=("lan",), side="switch")
+
+    def sync_link(self, up: bool) -> None:
+        self.topo.set_links("r1", up, which=("sync",), side="both")
+
+    def upstream_answers(self, router: str, answering: bool) -> None:
+        address = self.topo.router_wan[router]
+        if answering:
+            self.topo.unblock_icmp_from(address)
+        else:
+            self.topo.block_icmp_from(address)

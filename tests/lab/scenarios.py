@@ -1,0 +1,123 @@
+"""Failover scenarios on a running Lab, each returning what was measured.
+
+Shared by the scenario tests (which assert on these facts), `make demo` (which tells them as a
+story) and `make bench` (which repeats them). Client gap = the longest interval without ping
+replies for a client pinging the inet host through the VIP about every 16 ms.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tests.lab.pair_lab import Lab
+from tests.lab.traffic import Flows, Pinger
+
+FLOW_RESUME_TIMEOUT = 25.0  # a paused flow may wait for TCP's retransmission backoff; a dead one for keepalive
+
+
+@dataclass
+class Measurement:
+    gap_ms: float  # longest interval without replies
+    lost: int  # pings without reply
+    takeover_s: float  # from the failure until the expected router held every VIP
+    sent: int = 0
+
+
+@dataclass
+class FlowOutcome:
+    total: int
+    survived_failover: int
+    survived_failback: int
+    broken_failover: dict[str, int] = field(default_factory=dict)  # kind -> flows broken
+    broken_failback: dict[str, int] = field(default_factory=dict)
+
+
+def measure(lab: Lab, inject: Callable[[], None], master: str, timeout: float, what: str,
+            random_phase: bool = True) -> Measurement:
+    """Ping through the VIP, inject a failure, wait until `master` holds the VIPs and pings flow."""
+    topo = lab.topo
+    with Pinger(topo.client_ns, topo.inet_addr) as ping:
+        if not ping.wait_flowing(timeout=15):
+            raise AssertionError(f"{what}: no ping replies through the VIP before the failure")
+        if random_phase:
+            lab.random_phase()
+        start = ping.mark()
+        inject()
+        took = lab.wait_for(lambda: lab.master() == master, timeout, what)
+        if not ping.wait_flowing(timeout=15, min_replies=10, since=time.monotonic()):
+            raise AssertionError(f"{what}: traffic through the VIP did not resume on {master}")
+        result = ping.stop()
+    return Measurement(gap_ms=result.longest_gap_ms, lost=result.lost, takeover_s=took, sent=result.sent)
+
+
+def _timeout(lab: Lab) -> float:
+    return 10 * lab.options.advert_int + 10
+
+
+def power_loss(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measurement:
+    return measure(lab, lambda: lab.power_off(victim), survivor, _timeout(lab), f"{survivor} takes over")
+
+
+def lan_link_failure(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measurement:
+    return measure(lab, lambda: lab.lan_link(victim, False), survivor, _timeout(lab),
+                   f"{survivor} takes over both VIPs after {victim}'s LAN link fails")
+
+
+def graceful_stop(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measurement:
+    return measure(lab, lambda: lab.routers[victim].service("stop"), survivor, _timeout(lab),
+                   f"{survivor} takes over after {victim} stops cleanly")
+
+
+def power_return(lab: Lab, router: str = "r1") -> Measurement:
+    """Power the router on and measure the client's gap when it preempts."""
+    wait = _timeout(lab) + lab.options.preempt_delay
+    return measure(lab, lambda: lab.power_on(router), router, wait, f"{router} preempts after power-on",
+                   random_phase=False)
+
+
+def restore(lab: Lab) -> None:
+    """Back to the start state: both routers up with all links, r1 master."""
+    for name, router in lab.routers.items():
+        lab.topo.set_links(name, True, side="switch")
+        if router.procd is None and router.keepalived_raw is None:
+            lab.power_on(name)
+    lab.sync_link(True)
+    for name in lab.routers:
+        lab.upstream_answers(name, True)
+    lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay + 10, "r1 master again")
+
+
+def _broken_by_kind(flows: Flows, since: float) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for flow in flows.status():
+        if flow.broken and (flow.broken_at or 0) >= since:
+            counts[flow.kind] = counts.get(flow.kind, 0) + 1
+    return counts
+
+
+def tcp_flows(lab: Lab, n: int = 10) -> FlowOutcome:
+    """n echo flows (client talks) and n push flows (server talks first after the takeover)
+    through NAT: how many survive a power-loss failover to r2 and the failback to r1."""
+    # Keepalive only after 10 s idle: a push flow must meet the new master with the server's packet
+    # first (as a download does), not with a client keepalive probe that loose TCP pickup would adopt.
+    with Flows(lab.topo, n=n, keepalive=(10, 1, 5)) as flows:
+        if not flows.wait_all_established(timeout=15):
+            raise AssertionError(f"flows did not establish: {[f for f in flows.status() if not f.established]}")
+        total = len(flows.status())
+        lab.random_phase()
+        failover = time.monotonic()
+        lab.power_off("r1")
+        lab.wait_for(lambda: lab.master() == "r2", _timeout(lab), "r2 takes over (flows)")
+        flows.wait_resumed(failover, timeout=FLOW_RESUME_TIMEOUT)
+        survived_failover = len(flows.survivors_since(failover))
+        broken_failover = _broken_by_kind(flows, failover)
+
+        lab.power_on("r1")
+        lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay, "r1 preempts (flows)")
+        failback = time.monotonic()
+        flows.wait_resumed(failback, timeout=FLOW_RESUME_TIMEOUT)
+        survived_failback = len(flows.survivors_since(failback))
+        broken_failback = _broken_by_kind(flows, failback)
+    return FlowOutcome(total, survived_failover, survived_failback, broken_failover, broken_failback)
