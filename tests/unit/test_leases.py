@@ -251,6 +251,19 @@ def test_parse_never_raises_and_reports_every_refused_line(text):
     assert len(result.db.leases) + result.count() <= len(nonblank)
 
 
+@settings(max_examples=200)
+@given(st.lists(st.one_of(st.builds(lambda lease: ("lease", lease), st.deferred(lambda: leases)),
+                          st.builds(lambda junk: ("junk", b"!" + junk),
+                                    st.binary(max_size=30).filter(lambda b: b"\n" not in b))),
+                max_size=12))
+def test_malformed_lines_never_stop_the_rest_and_are_always_reported(lines):
+    text = b"".join((item.line if kind == "lease" else item) + b"\n" for kind, item in lines)
+    result = parse_leases(text)
+    assert result.db.leases == LeaseDb(tuple(item for kind, item in lines if kind == "lease")).leases
+    assert [p.line_number for p in result.problems] == [
+        number for number, (kind, _) in enumerate(lines, 1) if kind == "junk"]
+
+
 # --- merge rules -----------------------------------------------------------------------------
 
 def test_later_expiry_wins_for_the_same_lease():

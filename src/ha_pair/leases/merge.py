@@ -35,6 +35,13 @@ class MergeResult:
     conflict_descriptions: tuple[str, ...] = ()  # for the log; hostnames escaped
 
 
+def _describe(lease: Lease) -> str:
+    """For the log: the client and its name, hostile bytes escaped."""
+    who = lease.client_id if lease.version == 6 or lease.client_id else lease.mac
+    name = lease.hostname.decode("ascii", "backslashreplace") if lease.hostname else "*"
+    return f"{who} ({name}, expires {lease.expiry or 'never'})"
+
+
 def _tombstones(tombstones: tuple[Tombstone, ...], now: int) -> dict[tuple, Tombstone]:
     """One per slot, the one killing the most (ties: the longest lived), unexpired."""
     best: dict[tuple, Tombstone] = {}
@@ -49,7 +56,8 @@ def _tombstones(tombstones: tuple[Tombstone, ...], now: int) -> dict[tuple, Tomb
 def merge(a: LeaseDb, b: LeaseDb, now: int) -> MergeResult:
     """One database from two: see the module docstring for the rules."""
     tombs = _tombstones(a.tombstones + b.tombstones, now)
-    pool = {lease.sort_key: lease for lease in chain(a.leases, a.superseded, b.leases, b.superseded)}
+    everything = chain(a.leases, a.superseded, b.leases, b.superseded)
+    pool = {lease.sort_key: lease for lease in everything}  # one of each
     expired = killed = 0
     latest: dict[tuple, Lease] = {}
     for lease in pool.values():
@@ -78,10 +86,10 @@ def merge(a: LeaseDb, b: LeaseDb, now: int) -> MergeResult:
             continue
         lost.append(lease)
         if holder is not None and live is None:
-            live = {lease.sort_key for lease in chain(a.leases, b.leases)}
+            live = {other.sort_key for other in chain(a.leases, b.leases)}
         if holder is not None and lease.sort_key in live:
-            descriptions.append(f"address conflict on {lease.address}: kept {holder.describe()}, "
-                                f"set aside {lease.describe()}")
+            descriptions.append(f"address conflict on {lease.address}: kept {_describe(holder)}, "
+                                f"set aside {_describe(lease)}")
 
     conflicts = len(descriptions)
     # Each dnsmasq makes its own server DUID. Both nodes settling on one (the lower) is what HA
@@ -89,7 +97,7 @@ def merge(a: LeaseDb, b: LeaseDb, now: int) -> MergeResult:
     duids = sorted({d for d in (a.duid, b.duid) if d is not None})
     if len(duids) > 1:
         descriptions.append(f"server DUIDs differ ({duids[0]} and {duids[1]}): kept {duids[0]}")
-    db = LeaseDb(tuple(kept), duids[0] if duids else None, tuple(tombs.values()), ())
+    db = LeaseDb(tuple(kept), duids[0] if duids else None, tuple(tombs.values()), tuple(lost))
     return MergeResult(db, conflicts, expired, killed, tuple(descriptions))
 
 

@@ -27,8 +27,7 @@ INFINITE_RANK = 2**64  # expiry 0 sorts after every real time
 MAX_HOSTNAME = 255  # read with fscanf("%255s"): longer would split into two fields
 MAX_HWADDR = 16  # DHCP_CHADDR_MAX
 MAX_CLIENT_ID = 255  # parse_hex(..., 255)
-# The duid line is read with "%255s": 85 bytes (254 characters) is the most dnsmasq reads back.
-MAX_SERVER_DUID = 85
+MAX_SERVER_DUID = 85  # the duid line is read with "%255s": 85 bytes are 254 characters
 MAX_IAID = 2**32 - 1
 _BAD_HOSTNAME_BYTES = bytes(range(0x21)) + b"\x7f"  # NUL, controls, whitespace, DEL
 _HEX = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2})*")
@@ -36,7 +35,7 @@ _HWADDR = re.compile(r"(?:([0-9a-f]{2})-)?([0-9a-f]{2}(?::[0-9a-f]{2}){0,%d})?" 
 
 
 class LeaseError(ValueError):
-    """An invalid lease field; `kind` names the field, for counting rejected lines by cause."""
+    """An invalid lease field; `kind` names the field, to count refused lines by cause."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -171,12 +170,6 @@ class Lease:
     def expired(self, now: int) -> bool:
         return 0 < self.expiry <= now  # dnsmasq's lease_prune(): gone once now >= expires
 
-    def describe(self) -> str:
-        """For logs: the client and name, hostile bytes escaped."""
-        who = self.client_id if self.version == 6 or self.client_id else self.mac
-        name = self.hostname.decode("ascii", "backslashreplace") if self.hostname else "*"
-        return f"{who} ({name}, expires {self.expiry or 'never'})"
-
 
 @dataclass(frozen=True)
 class Tombstone:
@@ -196,6 +189,7 @@ class Tombstone:
 
     @property
     def key(self) -> tuple:
+        """The slot whose copies it kills."""
         return self.lease.slot
 
     @property
