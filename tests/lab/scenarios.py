@@ -14,6 +14,7 @@ from typing import Callable
 from tests.lab.pair_lab import Lab
 from tests.lab.traffic import Flows, Pinger
 
+MIN_OFF_S = 2.0
 FLOW_RESUME_TIMEOUT = 25.0  # a paused flow may wait for TCP's retransmission backoff; a dead one for keepalive
 
 
@@ -71,7 +72,12 @@ def graceful_stop(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measure
 
 
 def power_return(lab: Lab, router: str = "r1") -> Measurement:
-    """Power the router on and measure the client's gap when it preempts."""
+    """Power the router on and measure the client's gap when it preempts.
+
+    The router stays off for at least MIN_OFF_S first: a real reboot takes far longer, and a
+    takeover within a second of the previous one meets the client's neighbour `locktime` (1 s),
+    which ignores the new master's gratuitous ARPs until keepalived repeats them 5 s later."""
+    time.sleep(MIN_OFF_S)
     wait = _timeout(lab) + lab.options.preempt_delay
     return measure(lab, lambda: lab.power_on(router), router, wait, f"{router} preempts after power-on",
                    random_phase=False)

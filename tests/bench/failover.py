@@ -1,0 +1,85 @@
+"""Failover benchmark: each scenario repeated for both profiles, with ha-pair and with a
+hand-written keepalived.conf (raw keepalived, no ha-pair) on the same topology, so results
+compare against a baseline instead of standing alone."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from tests.lab import scenarios
+from tests.lab.pair_lab import Lab, LabOptions
+
+SCENARIOS = ("power", "lan_link", "graceful", "preempt")
+
+
+def _sample(m: scenarios.Measurement) -> tuple[float, int, float]:
+    return round(m.gap_ms, 1), m.lost, round(m.takeover_s * 1000, 1)
+
+
+def run_variant(profile: str, baseline: bool, runs: int, flow_runs: int, log) -> dict[str, Any]:
+    """One profile, ha-pair or baseline: {scenario: {gap_ms, lost, takeover_ms}, tcp_flows: {...}}."""
+    options = LabOptions(profile=profile, baseline=baseline, conntrack=not baseline, dhcp=False)
+    result: dict[str, Any] = {name: {"gap_ms": [], "lost": [], "takeover_ms": []} for name in SCENARIOS}
+    flows = {"total": 0, "survived_failover": 0, "survived_failback": 0}
+    with Lab(options) as lab:
+        for run in range(runs):
+            for name, measured in (("power", scenarios.power_loss(lab)),
+                                   ("preempt", scenarios.power_return(lab))):
+                _record(result[name], measured)
+            _record(result["lan_link"], scenarios.lan_link_failure(lab))
+            scenarios.restore(lab)
+            _record(result["graceful"], scenarios.graceful_stop(lab))
+            scenarios.restore(lab)
+            log(f"  {profile:7} {'baseline' if baseline else 'ha-pair':8} run {run + 1}/{runs}: "
+                + ", ".join(f"{n} {result[n]['gap_ms'][-1]:.0f} ms" for n in SCENARIOS))
+        for _ in range(flow_runs):
+            outcome = scenarios.tcp_flows(lab)
+            scenarios.restore(lab)
+            flows["total"] += outcome.total
+            flows["survived_failover"] += outcome.survived_failover
+            flows["survived_failback"] += outcome.survived_failback
+    result["tcp_flows"] = flows
+    return result
+
+
+def _record(series: dict[str, list], measured: scenarios.Measurement) -> None:
+    gap, lost, takeover = _sample(measured)
+    series["gap_ms"].append(gap)
+    series["lost"].append(lost)
+    series["takeover_ms"].append(takeover)
+
+
+def run(runs: int, flow_runs: int, log) -> dict[str, Any]:
+    out: dict[str, Any] = {"profiles": {}, "baseline": {}}
+    for profile in ("default", "fast"):
+        for baseline in (False, True):
+            started = time.monotonic()
+            section = "baseline" if baseline else "profiles"
+            out[section][profile] = run_variant(profile, baseline, runs, flow_runs, log)
+            log(f"  {profile} {section}: {time.monotonic() - started:.0f} s")
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| profile | scenario | ha-pair gap ms (median, min-max) | lost | baseline gap ms | lost | "
+             "Δ median gap ms |", "|---|---|---|---|---|---|---|"]
+    for profile in ("default", "fast"):
+        ours, base = results["profiles"][profile], results["baseline"][profile]
+        for name in SCENARIOS:
+            a, b = ours[name], base[name]
+            delta = statistics.median(a["gap_ms"]) - statistics.median(b["gap_ms"])
+            lines.append(f"| {profile} | {name} | {_spread(a['gap_ms'])} | {_spread(a['lost'])} | "
+                         f"{_spread(b['gap_ms'])} | {_spread(b['lost'])} | {delta:+.0f} |")
+        f, g = ours["tcp_flows"], base["tcp_flows"]
+        lines.append(f"| {profile} | tcp flows survived failover / failback | "
+                     f"{f['survived_failover']}/{f['total']} / {f['survived_failback']}/{f['total']} | | "
+                     f"{g['survived_failover']}/{g['total']} / {g['survived_failback']}/{g['total']} | | |")
+    return "\n".join(lines)
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
