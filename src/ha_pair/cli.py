@@ -1,13 +1,24 @@
-"""The `ha-pair` command line."""
+"""The `ha-pair` command line. Command modules are imported only when used, so that
+`ha-pair status` starts fast on a small router."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from .commands import config
 from .paths import Paths
+
+# subcommand -> (module in ha_pair.commands, function, help)
+COMMANDS = {
+    "check": ("config", "check", "validate /etc/config/ha and test the rendered keepalived.conf"),
+    "render": ("config", "render", "write the generated files (nothing when the config is invalid)"),
+    "show": ("config", "show", "print what render would write, without writing"),
+    "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
+    "history": ("status", "history", "the last transitions with their reasons"),
+    "agent": ("status", "agent", "run the agent (procd starts it)"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,25 +27,27 @@ def _parser() -> argparse.ArgumentParser:
                         help="treat DIR as the router's / (tests and the lab); default /")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("check", help="validate /etc/config/ha and test the rendered keepalived.conf")
-    p.add_argument("--no-keepalived-test", action="store_true", help="skip `keepalived -t`")
-    p.set_defaults(handler=config.check)
-
-    p = sub.add_parser("render", help="write the generated files (nothing when the config is invalid)")
-    p.set_defaults(handler=config.render)
-
-    p = sub.add_parser("show", help="print what render would write, without writing")
-    p.set_defaults(handler=config.show)
+    for name, (module, function, text) in COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        p.set_defaults(module=module, function=function)
+        if name == "check":
+            p.add_argument("--no-keepalived-test", action="store_true", help="skip `keepalived -t`")
+        # --json also after the subcommand (`ha-pair status --json`), without hiding a global one
+        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+        if name == "agent":
+            p.add_argument("--ubus-socket", default=None, help="ubusd socket (default: libubus's own)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = getattr(importlib.import_module(f".commands.{args.module}", __package__), args.function)
     try:
-        return args.handler(args, Paths(args.root))
+        return handler(args, Paths(args.root))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return 0
 
 
 if __name__ == "__main__":

@@ -58,8 +58,28 @@ class Paths:
         return self.libexec_dir / "notify"
 
     @property
-    def ping_check_script(self) -> Path:
-        return self.libexec_dir / "check-ping"
+    def check_helper(self) -> Path:
+        return self.libexec_dir / "check"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.run_dir / "agent.sock"
+
+    @property
+    def history(self) -> Path:
+        return self.run_dir / "history.json"
+
+    @property
+    def state_file(self) -> Path:  # written by the notify script: master|backup|fault|stop
+        return self.run_dir / "state"
+
+    @property
+    def transitions_log(self) -> Path:  # appended by the notify script
+        return self.run_dir / "transitions.log"
+
+    @property
+    def checks_dir(self) -> Path:  # one result file per health check, written by the check helper
+        return self.run_dir / "checks"
 
     @property
     def conntrackd_lock(self) -> Path:

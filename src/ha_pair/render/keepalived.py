@@ -40,10 +40,12 @@ def _global_defs(model: Model) -> list[str]:
 
 
 def _vrrp_script(model: Model, check: Check) -> list[str]:
+    # Through the package's check helper, which records each result for `ha-pair status`.
     if check.kind == "ping":
-        command = f"{model.paths.ping_check_script} {check.target} {check.timeout}"
+        command = f"{model.paths.check_helper} ping {check.name} {check.target} {check.timeout}"
     else:
-        command = str(model.paths.under(str(check.script)))  # a router path: under the root like every other
+        # a router path: under the root like every other
+        command = f"{model.paths.check_helper} script {check.name} {model.paths.under(str(check.script))}"
     return _block(f"vrrp_script {script_name(check)}", [
         f'script "{command}"',
         f"interval {check.interval}",

@@ -1,0 +1,21 @@
+"""The transition history, kept in the run directory so an agent restart does not lose it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..apply.files import atomic_write
+from .state import HISTORY_SIZE, Transition
+
+
+def load(path: Path) -> list[Transition]:
+    try:
+        data = json.loads(path.read_text())
+        return [Transition.from_dict(item) for item in data[-HISTORY_SIZE:]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # a missing or damaged history is not a reason to stop
+
+
+def save(path: Path, history: tuple[Transition, ...]) -> None:
+    atomic_write(path, json.dumps([t.as_dict() for t in history[-HISTORY_SIZE:]]) + "\n", 0o644)

@@ -1,0 +1,247 @@
+"""The agent's one event loop: keepalived's notify FIFO, the control socket, ubus, signals.
+
+It sleeps until something happens: no timer runs while ubus is connected (or absent for good),
+and a missing ubusd is retried at most every UBUS_RETRY_S seconds. Everything the data plane
+needs is done by keepalived's notify script; this loop only follows and reports.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, log
+from ..config.load import validate
+from ..paths import Paths
+from ..status.build import Snapshot, build_status, check_down
+from . import history, probes
+from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
+from .control import ControlServer
+from .reasons import ReasonContext, infer_reason
+from .state import Transition, apply_event, with_history
+
+UBUS_RETRY_S = 10.0
+CONNTRACK_CACHE_S = 1.0
+
+
+def open_fifo(path: Path) -> int:
+    """Open keepalived's notify FIFO for reading, creating it if needed. O_RDWR: the agent is a
+    writer too, so the FIFO never reports end-of-file when keepalived restarts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if not stat.S_ISFIFO(path.stat().st_mode):
+            path.unlink()
+            os.mkfifo(path, 0o600)
+    except FileNotFoundError:
+        os.mkfifo(path, 0o600)
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+
+class Agent:
+    def __init__(self, paths: Paths, ubus_socket: str | None = None) -> None:
+        self.paths = paths
+        self.ubus_socket = ubus_socket
+        self.model = None
+        self.config_errors: list[str] = []
+        self.load_config()
+        self.state = with_history(history.load(paths.history))
+        self.started = time.time()
+        self.selector = selectors.DefaultSelector()
+        self.lines = LineBuffer()
+        self.stop_requested = False
+        self.reload_requested = False
+        self.ubus: Any = None
+        self.ubus_disabled = ""  # why ubus will not be tried again (no libubus on this system)
+        self.next_ubus_attempt = 0.0
+        self._conntrack_cache: tuple[float, dict] = (0.0, {})
+
+    # -- configuration ------------------------------------------------------------------------
+    def load_config(self) -> None:
+        result = validate(self.paths)
+        if result.model is None:
+            self.config_errors = [str(e) for e in result.errors]
+            log.error(f"configuration invalid, keeping the previous one: {'; '.join(self.config_errors)}")
+            return
+        self.model, self.config_errors = result.model, []
+
+    # -- handlers (control socket and ubus) ---------------------------------------------------
+    def status(self, _args: dict) -> dict:
+        return build_status(self.model, self.state, self.snapshot(), self.agent_info(), self.config_errors)
+
+    def history(self, _args: dict) -> dict:
+        return {"history": [t.as_dict() for t in self.state.history]}
+
+    def agent_info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "version": __version__, "started": round(self.started, 3),
+                "uptime_s": round(time.time() - self.started), "ubus": self.ubus is not None,
+                "ubus_note": self.ubus_disabled or None}
+
+    def snapshot(self) -> Snapshot:
+        model = self.model
+        if model is None:
+            return Snapshot(time.time())
+        devices = sorted({v.device for v in model.vips})
+        watched = devices + [c.device for c in model.checks if c.device] + \
+            ([model.node.sync_device] if model.node.sync_device else [])
+        return Snapshot(
+            time=time.time(),
+            addresses=probes.addresses_on(devices),
+            carriers={device: probes.carrier(device) for device in watched},
+            checks={c.name: probes.check_result(self.paths.run_dir, c.name) for c in model.checks},
+            conntrack=self.conntrack_stats() if model.conntrack.enabled else {},
+            dhcp_answering=probes.dhcp_answering() if model.dhcp.managed else None,
+        )
+
+    def conntrack_stats(self) -> dict:
+        taken, stats = self._conntrack_cache
+        if time.monotonic() - taken > CONNTRACK_CACHE_S:
+            stats = probes.conntrackd_stats(self.paths.conntrackd_conf)
+            self._conntrack_cache = (time.monotonic(), stats)
+        return stats
+
+    # -- transitions --------------------------------------------------------------------------
+    def reason_context(self, to_state: str) -> ReasonContext:
+        model = self.model
+        if model is None:
+            return ReasonContext(stopping=self.stop_requested)
+        down = []
+        for check in model.checks:
+            if check.kind == "interface":
+                if not probes.carrier(check.device or ""):
+                    down.append((check.name, check.failure))
+            elif check_down(check, probes.check_result(self.paths.run_dir, check.name)):
+                down.append((check.name, check.failure))
+        links = tuple(v.device for v in model.vips if probes.carrier(v.device) is False)
+        reachable = None
+        if to_state == "master" and model.node.peer is not None:
+            reachable = probes.peer_reachable(str(model.node.peer))
+        return ReasonContext(tuple(down), tuple(dict.fromkeys(links)), reachable, self.stop_requested)
+
+    def on_fifo_readable(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        for line in self.lines.feed(data):
+            try:
+                event = parse_line(line)
+            except FifoLineError as exc:
+                log.warning(f"ignoring keepalived FIFO line: {exc}")
+                continue
+            if event is None:
+                continue
+            uses_group = self.model.sync_group if self.model is not None else event.kind == "GROUP"
+            self.state, transition = apply_event(
+                self.state, event, time.time(), uses_group, lambda f, t: infer_reason(f, t, self.reason_context(t)))
+            if transition is not None:
+                self.on_transition(transition)
+
+    def on_transition(self, transition: Transition) -> None:
+        log.info(f"{transition.scope}: {transition.from_state} -> {transition.to_state} ({transition.reason})")
+        try:
+            history.save(self.paths.history, self.state.history)
+        except OSError as exc:
+            log.warning(f"could not save the history: {exc}")
+        if self.ubus is not None:
+            node = self.model.node.name if self.model else None
+            try:
+                self.ubus.send_event("ha.transition", {**transition.as_dict(), "node": node})
+            except Exception as exc:  # ubusd gone: reconnect later, never fail the transition
+                log.warning(f"ubus event ha.transition not sent: {exc}")
+                self.drop_ubus()
+
+    # -- ubus ---------------------------------------------------------------------------------
+    def connect_ubus(self) -> None:
+        self.next_ubus_attempt = time.monotonic() + UBUS_RETRY_S
+        try:
+            from ..ubus import UbusConnection, UbusUnavailable
+            from ..ubus.libubus import load_libs
+        except ImportError as exc:  # no ctypes (python3-ctypes missing)
+            self.ubus_disabled = f"ubus unavailable: {exc}"
+            return
+        try:
+            load_libs()
+        except UbusUnavailable as exc:
+            self.ubus_disabled = f"libubus not found ({exc}): status only on the control socket"
+            log.info(self.ubus_disabled)
+            return
+        try:
+            connection = UbusConnection(self.ubus_socket)
+            connection.add_object("ha", {"status": self.status, "history": self.history})
+        except UbusUnavailable as exc:
+            log.warning(f"ubus not reachable, retrying in {UBUS_RETRY_S:.0f} s: {exc}")
+            return
+        self.ubus = connection
+        self.selector.register(connection.fileno(), selectors.EVENT_READ, self.on_ubus_readable)
+        log.info("registered ubus object ha")
+
+    def on_ubus_readable(self, _fd: int) -> None:
+        from ..ubus import UbusUnavailable
+        try:
+            self.ubus.handle_readable()
+        except UbusUnavailable as exc:
+            log.warning(f"lost ubus: {exc}")
+            self.drop_ubus()
+
+    def drop_ubus(self) -> None:
+        if self.ubus is None:
+            return
+        try:
+            self.selector.unregister(self.ubus.fileno())
+        except (KeyError, ValueError, OSError):
+            pass
+        try:
+            self.ubus.close()
+        except Exception:
+            pass
+        self.ubus = None
+        self.next_ubus_attempt = time.monotonic() + UBUS_RETRY_S
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _timeout(self) -> float | None:
+        if self.ubus is not None or self.ubus_disabled:
+            return None  # nothing to do until something happens
+        return max(0.0, self.next_ubus_attempt - time.monotonic())
+
+    def _signal(self, signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_requested = True
+        else:
+            self.stop_requested = True
+
+    def run(self) -> int:
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._signal)
+        fifo = open_fifo(self.paths.notify_fifo)
+        control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history})
+        self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
+        self.selector.register(fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        self.selector.register(control.fileno(), selectors.EVENT_READ, lambda _fd: control.serve_one())
+        self.connect_ubus()
+        log.info(f"agent started (pid {os.getpid()}), {len(self.state.history)} transitions in history")
+        try:
+            while not self.stop_requested:
+                for key, _ in self.selector.select(self._timeout()):
+                    key.data(key.fd)
+                if self.reload_requested:
+                    self.reload_requested = False
+                    self.load_config()
+                    log.info("configuration reloaded")
+                if self.ubus is None and not self.ubus_disabled and time.monotonic() >= self.next_ubus_attempt:
+                    self.connect_ubus()
+        finally:
+            self.drop_ubus()
+            control.close()
+            os.close(fifo)
+            signal.set_wakeup_fd(-1)
+            log.info("agent stopped")
+        return 0

@@ -1,0 +1,1 @@
+"""Events from outside the agent: keepalived's notify FIFO, DHCP lease hotplug calls."""
