@@ -37,11 +37,7 @@ except ImportError:  # running from a checkout without an installed package
 
 from ha_pair.ubus import UBUS_STATUS_INVALID_ARGUMENT, UbusConnection, UbusError, UbusUnavailable
 from ha_pair.ubus.libubus import load_libs
-
-SKIP_HINT = (
-    "set HA_PAIR_UBUS_LIBDIR to a directory with libubus.so, libubox.so and "
-    "libblobmsg_json.so, and HA_PAIR_UBUSD to a ubusd binary"
-)
+from tests.support.ubusd import Ubusd, child_env, find_tools
 
 STATUS = {
     "role": "primary",
@@ -79,88 +75,9 @@ METHODS = {
 }
 
 
-# ---------------------------------------------------------------------------
-# Environment discovery
-# ---------------------------------------------------------------------------
-
-
-def _find_ubusd() -> str | None:
-    cand = os.environ.get("HA_PAIR_UBUSD") or shutil.which("ubusd") or "/sbin/ubusd"
-    return cand if os.access(cand, os.X_OK) else None
-
-
-def _find_cli(ubusd: str) -> str | None:
-    cands = [os.environ.get("HA_PAIR_UBUS_CLI")]
-    d = Path(ubusd).resolve().parent
-    cands += [str(d / "ubus"), str(d.parent / "bin" / "ubus"), shutil.which("ubus"), "/bin/ubus"]
-    for c in cands:
-        if c and os.access(c, os.X_OK):
-            return c
-    return None
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    libdir = os.environ.get("HA_PAIR_UBUS_LIBDIR")
-    if libdir:
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            p for p in (libdir, env.get("LD_LIBRARY_PATH")) if p
-        )
-    return env
-
-
-class Ubusd:
-    """A private ubusd on a socket under /tmp, killed by PID in stop()."""
-
-    def __init__(self, binary: str, cli: str) -> None:
-        self.dir = tempfile.mkdtemp(prefix="ha-ubus-", dir="/tmp")
-        self.sock = os.path.join(self.dir, "ubus.sock")
-        self.cli = cli
-        self.env = _child_env()
-        self.proc = subprocess.Popen(
-            [binary, "-s", self.sock], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 5
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                self.stop()
-                pytest.fail(f"ubusd did not start on {self.sock}: {err}")
-            time.sleep(0.02)
-
-    def ubus(self, *args: str, timeout: float = 10) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [self.cli, "-s", self.sock, *args], env=self.env,
-            capture_output=True, text=True, timeout=timeout,
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def tools() -> tuple[str, str]:
-    try:
-        load_libs()
-    except UbusUnavailable as exc:
-        pytest.skip(f"libubus not found: {SKIP_HINT} ({exc})")
-    ubusd = _find_ubusd()
-    if not ubusd:
-        pytest.skip(f"ubusd not found: {SKIP_HINT}")
-    cli = _find_cli(ubusd)
-    if not cli:
-        pytest.skip("ubus CLI not found: set HA_PAIR_UBUS_CLI")
-    return ubusd, cli
+    return find_tools()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,98 @@
+"""`ubus call ha status` against a real ubusd: the agent process registers `ha` itself.
+
+Needs a local libubox/ubus build (see tests/support/ubusd.py); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import pair, tree
+from tests.support.ubusd import Ubusd, find_tools
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def ubusd():
+    daemon = Ubusd(*find_tools())
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def agent(ubusd, tmp_path: Path):
+    root = tree.make_tree(tmp_path / "r1", pair.configs(
+        "r1", extra_global="\toption auth_type 'pass'\n\toption auth_pass 'Xs3cret'\n"))
+    env = {**ubusd.env, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "ha_pair", "--root", str(root), "agent", "--ubus-socket",
+                             ubusd.sock], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 10
+    while "ha" not in ubusd.ubus("list").stdout.split():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the agent did not register ubus object ha"
+        time.sleep(0.05)
+    yield root, proc, env
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+
+
+def call(ubusd: Ubusd, method: str) -> dict:
+    result = ubusd.ubus("call", "ha", method, "{}")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_ubus_status_and_history(ubusd, agent):
+    root, _, env = agent
+    listener = subprocess.Popen([ubusd.cli, "-s", ubusd.sock, "listen", "ha.transition"], env=ubusd.env,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        fd = os.open(root / "var/run/ha-pair/notify.fifo", os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b'GROUP "ha" MASTER 0\n')
+        os.close(fd)
+        deadline = time.monotonic() + 10
+        while call(ubusd, "status")["state"] != "master":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        status = call(ubusd, "status")
+        local = json.loads(subprocess.run([sys.executable, "-m", "ha_pair", "--root", str(root), "status", "--json"],
+                                          env=env, capture_output=True, text=True, timeout=30).stdout)
+        assert status.keys() == local.keys(), "ubus and the control socket answer the same object"
+        assert status["node"]["name"] == "r1" and status["agent"]["ubus"] is True
+        assert "Xs3cret" not in json.dumps(status)
+        assert [h["to"] for h in call(ubusd, "history")["history"]] == ["master"]
+        # the transition was published as a ubus event
+        line = ""
+        deadline = time.monotonic() + 5
+        while "ha.transition" not in line and time.monotonic() < deadline:
+            line = listener.stdout.readline()
+        assert '"to": "master"' in line or '"to":"master"' in line, line
+    finally:
+        listener.terminate()
+        listener.wait(5)
+
+
+def test_agent_survives_ubusd_restart(ubusd, agent):
+    root, proc, _ = agent
+    binary = find_tools()[0]
+    ubusd.proc.send_signal(signal.SIGTERM)
+    ubusd.proc.wait(5)
+    restarted = subprocess.Popen([binary, "-s", ubusd.sock], env=ubusd.env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    ubusd.proc = restarted
+    deadline = time.monotonic() + 30  # the agent retries every 10 s
+    while "ha" not in ubusd.ubus("list").stdout.split():
+        assert proc.poll() is None, "the agent must survive losing ubusd"
+        assert time.monotonic() < deadline, "the agent did not register again"
+        time.sleep(0.2)
+    assert call(ubusd, "status")["agent"]["pid"] == proc.pid
