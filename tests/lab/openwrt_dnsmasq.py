@@ -54,10 +54,12 @@ def pools(root: Path) -> list[DhcpPool]:
     return out
 
 
-def other_server_on(namespace: str, device: str) -> bool:
-    """OpenWrt's start-up probe: does any DHCP server answer on this link?"""
-    probe = subprocess.run(["ip", "netns", "exec", namespace, "udhcpc", "-n", "-q", "-s", "/bin/true", "-t", "1",
-                            "-T", "1", "-i", device], capture_output=True, timeout=15)
+def other_server_on(namespace: str, device: str, tries: int = 1) -> bool:
+    """OpenWrt's start-up probe (`udhcpc -n -q -s /bin/true -t 1 -i DEV`): does any DHCP server
+    answer on this link? More tries give a slow server (dnsmasq pings a new address for ~3 s
+    before offering it) a fair chance."""
+    probe = subprocess.run(["ip", "netns", "exec", namespace, "udhcpc", "-n", "-q", "-s", "/bin/true", "-t",
+                            str(tries), "-i", device], capture_output=True, timeout=15 * tries)
     return probe.returncode == 0
 
 

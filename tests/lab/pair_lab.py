@@ -113,6 +113,13 @@ class Router:
             self.start_raw_keepalived()
         else:
             self.start_ha_pair()
+            # OpenWrt runs init scripts one after the other: ha-pair (START=18) has rendered the
+            # DHCP settings before dnsmasq (START=19) reads /etc/config/dhcp
+            deadline = time.monotonic() + 30
+            while not self.procd_state_path.exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name}: the init script did not finish starting")
+                time.sleep(0.02)
         if self.options.dhcp:
             self.start_dnsmasq()
 

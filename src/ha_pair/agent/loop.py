@@ -48,6 +48,8 @@ class Agent:
         self.ubus_socket = ubus_socket
         self.model = None
         self.config_errors: list[str] = []
+        self.config_stamp: tuple = ()
+        self.disk_digest: str | None = None
         self.load_config()
         self.state = with_history(history.load(paths.history))
         self.started = time.time()
@@ -62,16 +64,44 @@ class Agent:
 
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
+        """(Re)load the configuration in effect: at start and on SIGHUP (procd's reload)."""
+        self.config_stamp = self._config_stamp()
         result = validate(self.paths)
+        self.config_errors = [str(e) for e in result.errors]
+        self.disk_digest = result.model.digest if result.model else None
         if result.model is None:
-            self.config_errors = [str(e) for e in result.errors]
             log.error(f"configuration invalid, keeping the previous one: {'; '.join(self.config_errors)}")
             return
-        self.model, self.config_errors = result.model, []
+        self.model = result.model
+
+    def _config_stamp(self) -> tuple:
+        stamp = []
+        for package in ("ha", "network", "dhcp", "system"):
+            try:
+                info = self.paths.config(package).stat()
+                stamp.append((package, info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamp.append((package, None, None))
+        return tuple(stamp)
+
+    def check_config_on_disk(self) -> None:
+        """On demand (status): has /etc/config changed since it was validated? Then validate it
+        again, to report errors or unapplied changes; the configuration in effect stays."""
+        stamp = self._config_stamp()
+        if stamp == self.config_stamp:
+            return
+        self.config_stamp = stamp
+        result = validate(self.paths)
+        self.config_errors = [str(e) for e in result.errors]
+        self.disk_digest = result.model.digest if result.model else None
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
     def status(self, _args: dict) -> dict:
-        return build_status(self.model, self.state, self.snapshot(), self.agent_info(), self.config_errors)
+        self.check_config_on_disk()
+        status = build_status(self.model, self.state, self.snapshot(), self.agent_info(), self.config_errors)
+        status["config"]["valid"] = not self.config_errors
+        status["config"]["pending_changes"] = self.model is not None and self.disk_digest != self.model.digest
+        return status
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}

@@ -11,6 +11,8 @@ procd_* calls), then plays procd with these rules from procd's service/instance 
 - stop: SIGTERM, then SIGKILL after `term_timeout` (default 5 s).
 
 Control: SIGHUP = `/etc/init.d/ha-pair reload`; SIGTERM/SIGINT = stop everything and exit.
+A start or reload changes the instances only when the init script reached procd_close_service,
+as with procd (an empty declaration stops every instance).
 State (instances, PIDs, restarts) is written as JSON to --state after every change.
 
 usage: mini_procd.py --init INIT --rc RC --root ROOT --state FILE --log-dir DIR
@@ -112,11 +114,13 @@ class MiniProcd:
             proc = subprocess.run(["sh", self.args.rc, self.args.init, action], env=env, capture_output=True,
                                   text=True, timeout=120)
             self.log(f"init {action}: exit {proc.returncode} {proc.stderr.strip()}")
-            if proc.returncode != 0:
-                self.start_error = proc.stderr.strip() or f"exit {proc.returncode}"
+            self.start_error = proc.stderr.strip() if proc.returncode else ""
+            text = Path(out.name).read_text()
+            # procd acts on what procd_close_service sent, whatever the script's exit status;
+            # when the script never got there (a reload_service that refused), nothing changes
+            if "close_service" not in text.splitlines():
                 return None
-            self.start_error = ""
-            return parse_specs(Path(out.name).read_text())
+            return parse_specs(text)
 
     # -- instances --------------------------------------------------------------------------
     def spawn(self, instance: Instance) -> None:

@@ -1,0 +1,414 @@
+'use strict';
+'require view';
+'require dom';
+'require poll';
+'require rpc';
+'require uci';
+
+/*
+ * Read-only status of the ha-pair agent: `ubus call ha status` and
+ * `ubus call ha history`, refreshed every 5 seconds.
+ *
+ * Both calls are declared without `expect`: when a ubus call fails, rpc.js
+ * then resolves with the numeric ubus status (4 when there is no `ha`
+ * object, i.e. the agent is not running) instead of an empty default that
+ * would hide why the page is empty.
+ */
+const callStatus = rpc.declare({
+	object: 'ha',
+	method: 'status'
+});
+
+const callHistory = rpc.declare({
+	object: 'ha',
+	method: 'history'
+});
+
+const UBUS_STATUS_NOT_FOUND = 4;
+const UBUS_STATUS_TIMEOUT = 7;
+
+const STATES = {
+	master: [ _('Master'), 'good' ],
+	backup: [ _('Backup'), null ],
+	fault: [ _('Fault'), 'bad' ],
+	stopped: [ _('Stopped'), 'bad' ],
+	unknown: [ _('Unknown'), 'warn' ]
+};
+
+const COLOURS = { good: 'color:#2e7d32', warn: 'color:#ef6c00', bad: 'color:#c62828' };
+
+/* A promise that always resolves: { value } or { error }. */
+function settle(promise) {
+	return promise.then((value) => ({ value: value }), (error) => ({ error: error }));
+}
+
+/* Fields may be missing or null: read sub-objects through obj(). */
+function obj(value) {
+	return L.isObject(value) ? value : {};
+}
+
+function uciTrue(value) {
+	return [ '1', 'yes', 'on', 'true', 'enabled' ].indexOf(String(value).toLowerCase()) > -1;
+}
+
+function coloured(text, kind) {
+	return kind ? E('strong', { 'style': COLOURS[kind] }, [ text ]) : E('strong', {}, [ text ]);
+}
+
+function stateLabel(state) {
+	const known = STATES[state];
+
+	if (known)
+		return coloured(known[0], known[1]);
+
+	return (state != null) ? coloured(String(state), 'warn') : null;
+}
+
+function stateText(state) {
+	return STATES[state] ? STATES[state][0] : (state != null ? String(state) : '?');
+}
+
+function roleText(role) {
+	if (role == 'primary')
+		return _('Primary');
+	if (role == 'secondary')
+		return _('Secondary');
+	return role;
+}
+
+/* true / false as a coloured answer; null (unknown) stays empty. kinds: colours of [true, false]. */
+const GOOD_BAD = [ 'good', 'bad' ];
+const NEUTRAL = [ null, null ];
+const BAD_GOOD = [ 'bad', 'good' ];
+
+function answer(value, yes, no, kinds) {
+	kinds = kinds || GOOD_BAD;
+
+	if (value === true)
+		return coloured(yes || _('yes'), kinds[0]);
+	if (value === false)
+		return coloured(no || _('no'), kinds[1]);
+	return null;
+}
+
+function signed(n) {
+	return isNumber(n) ? ((n > 0) ? '+' + n : String(n)) : '?';
+}
+
+function isNumber(value) {
+	return typeof(value) == 'number' && isFinite(value);
+}
+
+function fmtTime(t) {
+	return isNumber(t) ? new Date(t * 1000).toLocaleString() : null;
+}
+
+/* "since" times are shown with their age, measured on the router's clock (status.time). */
+function fmtSince(t, now) {
+	if (!isNumber(t))
+		return null;
+
+	return _('%s (%s ago)').format(fmtTime(t), '%t'.format(Math.max(0, Math.round(now - t))));
+}
+
+function cell(value) {
+	return (value == null || value === '') ? '-' : value;
+}
+
+function kvTable(rows) {
+	return E('table', { 'class': 'table' }, rows.filter((row) => row != null).map((row) =>
+		E('tr', { 'class': 'tr' }, [
+			E('td', { 'class': 'td left', 'width': '33%' }, [ row[0] ]),
+			E('td', { 'class': 'td left' }, [ cell(row[1]) ])
+		])));
+}
+
+function gridTable(headers, rows, empty) {
+	const table = E('table', { 'class': 'table' }, [
+		E('tr', { 'class': 'tr table-titles' }, headers.map((h) => E('th', { 'class': 'th' }, [ h ])))
+	]);
+
+	if (!rows.length)
+		table.appendChild(E('tr', { 'class': 'tr placeholder' }, [
+			E('td', { 'class': 'td', 'colspan': headers.length }, [ E('em', {}, [ empty ]) ])
+		]));
+
+	rows.forEach((row) => table.appendChild(E('tr', { 'class': 'tr' }, row.map((value, i) =>
+		E('td', { 'class': 'td', 'data-title': headers[i] }, [ cell(value) ])))));
+
+	return table;
+}
+
+function section(title, content) {
+	return E('div', { 'class': 'cbi-section' }, [ E('h3', {}, [ title ]), content ]);
+}
+
+function list(items) {
+	return E('ul', {}, items.map((item) => E('li', {}, [ String(item) ])));
+}
+
+/* Why there is no status to show, or null when there is one. */
+function failureText(res, enabled) {
+	if (res.error) {
+		const message = String(res.error.message || res.error);
+
+		if (/-32002|Access denied/.test(message))
+			return _('Access denied: this login may not call ubus ha status (ACL luci-app-ha).');
+
+		return _('Cannot query the ha-pair agent: %s').format(message);
+	}
+
+	if (res.value === UBUS_STATUS_NOT_FOUND) {
+		if (!enabled)
+			return _('ha-pair is disabled on this router: enable it under Settings, or run: uci set ha.global.enabled=1; uci commit ha');
+
+		return _('The ha-pair agent is not running: /etc/init.d/ha-pair start (if it does not stay up, ha-pair check shows what is wrong with /etc/config/ha).');
+	}
+
+	if (res.value === UBUS_STATUS_TIMEOUT)
+		return _('The ha-pair agent did not answer in time.');
+
+	if (typeof(res.value) == 'number')
+		return _('ubus call ha status failed: %s').format(rpc.getStatusText(res.value));
+
+	if (!L.isObject(res.value))
+		return _('The ha-pair agent sent no status.');
+
+	if (res.value.error != null)
+		return _('The ha-pair agent reported an error: %s').format(res.value.error);
+
+	return null;
+}
+
+function renderPair(st, now) {
+	const node = obj(st.node);
+	const agent = obj(st.agent);
+	const grp = obj(st.sync_group);
+
+	return section(_('This node'), kvTable([
+		[ _('State'), stateLabel(st.state) ],
+		[ _('Since'), fmtSince(st.since, now) ],
+		[ _('Node name'), node.name ],
+		[ _('Role'), roleText(node.role) ],
+		[ _('Priority'), node.priority ],
+		[ _('Enabled'), answer(node.enabled) ],
+		isNumber(node.vrrp_version) ? [ _('VRRP'), _('version %d, adverts every %s s').format(
+			node.vrrp_version, isNumber(node.advert_int_cs) ? node.advert_int_cs / 100 : '?') ] : null,
+		(grp.name != null) ? [ _('Sync group'), '%s (%s)'.format(grp.name, stateText(grp.state)) ] : null,
+		isNumber(agent.pid) ? [ _('Agent'), _('version %s, pid %d, up %s').format(
+			agent.version || '?', agent.pid, '%t'.format(agent.uptime_s || 0)) ] : null
+	]));
+}
+
+function renderTransition(st, now) {
+	const lt = obj(st.last_transition);
+
+	if (!isNumber(lt.time))
+		return section(_('Last transition'), E('em', {}, [ _('No transition recorded yet.') ]));
+
+	return section(_('Last transition'), kvTable([
+		[ _('Time'), fmtSince(lt.time, now) ],
+		[ _('Change'), '%s → %s'.format(stateText(lt.from), stateText(lt.to)) ],
+		[ _('Scope'), lt.scope ],
+		[ _('Reason'), lt.reason ]
+	]));
+}
+
+function renderConfig(st) {
+	const cfg = obj(st.config);
+	const errors = Array.isArray(cfg.errors) ? cfg.errors : [];
+
+	return section(_('Configuration'), kvTable([
+		[ _('Valid'), answer(cfg.valid) ],
+		errors.length ? [ _('Errors'), list(errors) ] : null,
+		cfg.digest ? [ _('Digest'), String(cfg.digest).substring(0, 12) ] : null
+	]));
+}
+
+function renderInstances(st, now) {
+	const instances = obj(st.instances);
+
+	return section(_('Virtual IPs'), gridTable([
+		_('Name'), _('State'), _('Interface'), _('Device'), _('VRID'), _('Virtual IPs'),
+		_('Addresses present'), _('Link'), _('Since')
+	], Object.keys(instances).sort().map((name) => {
+		const inst = obj(instances[name]);
+
+		return [
+			name,
+			stateLabel(inst.state),
+			inst.interface,
+			inst.device,
+			inst.vrid,
+			Array.isArray(inst.vips) ? inst.vips.join(', ') : null,
+			answer(inst.vips_present),
+			answer(inst.link, _('up'), _('down')),
+			fmtSince(inst.since, now)
+		];
+	}), _('No virtual IPs configured.')));
+}
+
+function renderChecks(st, now) {
+	const checks = obj(st.checks);
+
+	return section(_('Health checks'), gridTable([
+		_('Name'), _('Type'), _('Target'), _('Result'), _('Down'), _('In a row'), _('On failure'), _('Last run')
+	], Object.keys(checks).sort().map((name) => {
+		const chk = obj(checks[name]);
+		const polled = (chk.type != 'interface');  /* interface checks follow the link: never run */
+		let target = null;
+
+		if (chk.type == 'ping')
+			target = chk.target;
+		else if (chk.type == 'script')
+			target = chk.script;
+		else if (chk.type == 'interface')
+			target = (chk.device != null) ? '%s (%s)'.format(chk.interface, chk.device) : chk.interface;
+
+		return [
+			name,
+			chk.type,
+			target,
+			(chk.result == 'ok') ? coloured(_('ok'), 'good')
+				: (chk.result == 'fail') ? coloured(_('failing'), 'bad') : coloured(_('unknown'), 'warn'),
+			answer(chk.down, _('yes'), _('no'), BAD_GOOD),
+			polled ? chk.consecutive : null,
+			(chk.failure == 'weight') ? _('priority %s while down').format(signed(chk.weight))
+				: (chk.failure == 'fault') ? _('fault') : chk.failure,
+			polled ? fmtSince(chk.last_run, now) : null
+		];
+	}), _('No health checks configured.')));
+}
+
+function renderConntrack(st) {
+	const ct = obj(st.conntrack);
+	const sync = obj(ct.sync);
+	const warnings = Array.isArray(ct.warnings) ? ct.warnings : [];
+
+	if (ct.enabled === false)
+		return section(_('Connection sync'), E('em', {}, [ _('Disabled (ha.conntrack.enabled is 0): connections break at a takeover.') ]));
+
+	return section(_('Connection sync'), kvTable([
+		[ _('conntrackd'), answer(ct.running, _('running'), _('not running')) ],
+		[ _('Mode'), (ct.mode != null) ? '%s, %s'.format(ct.mode, ct.transport) : null ],
+		[ _('Flows of this node'), ct.internal_active ],
+		[ _('Flows of the peer'), ct.external_active ],
+		(sync.device != null) ? [ _('Sync device'), sync.device ] : null,
+		isNumber(sync.bytes_sent) ? [ _('Sent / received'), '%1024.2mB / %1024.2mB'.format(sync.bytes_sent, sync.bytes_recv || 0) ] : null,
+		[ _('Warnings'), warnings.length ? list(warnings) : _('none') ]
+	]));
+}
+
+function renderDhcp(st) {
+	const dhcp = obj(st.dhcp);
+	const sections = Array.isArray(dhcp.sections) ? dhcp.sections : [];
+
+	return section(_('DHCP'), kvTable([
+		[ _('Managed by ha-pair'), answer(dhcp.managed, _('yes'), _('no'), NEUTRAL) ],
+		[ _('Sections'), sections.length ? sections.join(', ') : null ],
+		[ _('This node answers DHCP'), answer(dhcp.answering, _('yes'), _('no'), NEUTRAL) ],
+		[ _('Consistent with the state'), answer(dhcp.consistent, _('yes'),
+			_('no: only the master should answer DHCP')) ]
+	]));
+}
+
+function renderPeer(st) {
+	const peer = obj(st.peer);
+
+	return section(_('Peer'), kvTable([
+		[ _('Address'), peer.address ],
+		[ _('Sync interface'), (peer.sync_device != null) ? '%s (%s)'.format(peer.sync_interface, peer.sync_device) : peer.sync_interface ],
+		[ _('Sync link'), answer(peer.sync_link, _('up'), _('down')) ]
+	]));
+}
+
+function renderLeaseSync(st, now) {
+	const ls = obj(st.lease_sync);
+
+	if (ls.enabled === false)
+		return section(_('Lease sync'), E('em', {}, [ _('Disabled (ha.dhcp.lease_sync is 0).') ]));
+
+	return section(_('Lease sync'), kvTable([
+		[ _('Peer reachable'), answer(ls.peer_reachable) ],
+		[ _('Last push'), fmtSince(ls.last_push, now) ],
+		[ _('Last pull'), fmtSince(ls.last_pull, now) ],
+		isNumber(ls.lag_s) ? [ _('Lag'), _('%.1f s').format(ls.lag_s) ] : null,
+		[ _('Leases here / on the peer'), isNumber(ls.leases_local) ? '%d / %s'.format(ls.leases_local, cell(ls.leases_peer)) : null ],
+		[ _('Conflicts'), ls.conflicts ],
+		[ _('Tombstones'), ls.tombstones ],
+		isNumber(ls.clock_offset_s) ? [ _('Clock offset to the peer'), _('%.1f s').format(ls.clock_offset_s) ] : null,
+		(ls.last_error != null) ? [ _('Last error'), coloured(String(ls.last_error), 'bad') ] : null
+	]));
+}
+
+function renderHistory(history, now) {
+	if (!Array.isArray(history))
+		return section(_('History'), E('em', {}, [ _('The history could not be read.') ]));
+
+	return section(_('History'), gridTable([ _('Time'), _('Scope'), _('From'), _('To'), _('Reason') ],
+		history.slice().reverse().map((item) => {
+			const entry = obj(item);
+			return [ fmtSince(entry.time, now), entry.scope, stateLabel(entry.from), stateLabel(entry.to), entry.reason ];
+		}), _('No transition recorded yet.')));
+}
+
+return view.extend({
+	load() {
+		return Promise.all([
+			settle(callStatus()),
+			settle(callHistory()),
+			L.resolveDefault(uci.load('ha'), null)
+		]);
+	},
+
+	renderContent(data) {
+		const res = data[0];
+		const hist = data[1];
+		const failure = failureText(res, uciTrue(uci.get('ha', 'global', 'enabled')));
+
+		if (failure)
+			return E('div', { 'class': 'alert-message warning' }, [ failure ]);
+
+		const st = res.value;
+		const now = isNumber(st.time) ? st.time : Date.now() / 1000;
+		const history = (hist.value && Array.isArray(hist.value.history)) ? hist.value.history : null;
+		const nodes = [];
+
+		if (obj(st.config).valid === false)
+			nodes.push(E('div', { 'class': 'alert-message warning' }, [
+				_('/etc/config/ha is invalid: fix the errors listed under Configuration (ha-pair check on the router shows them too).')
+			]));
+
+		nodes.push(renderPair(st, now), renderTransition(st, now), renderConfig(st));
+
+		if (L.isObject(st.instances))
+			nodes.push(renderInstances(st, now), renderChecks(st, now), renderConntrack(st),
+				renderDhcp(st), renderPeer(st));
+
+		if (L.isObject(st.lease_sync))
+			nodes.push(renderLeaseSync(st, now));
+
+		nodes.push(renderHistory(history, now));
+
+		return E('div', {}, nodes);
+	},
+
+	render(data) {
+		const container = E('div', {}, [ this.renderContent(data) ]);
+
+		poll.add(() => Promise.all([ settle(callStatus()), settle(callHistory()), null ])
+			.then((fresh) => dom.content(container, this.renderContent(fresh))), 5);
+
+		return E('div', { 'class': 'cbi-map' }, [
+			E('h2', {}, [ _('High Availability') ]),
+			E('div', { 'class': 'cbi-map-descr' }, [
+				_('State of this router in its active/backup pair, as the ha-pair agent reports it (refreshed every 5 seconds).')
+			]),
+			container
+		]);
+	},
+
+	handleSave: null,
+	handleSaveApply: null,
+	handleReset: null
+});
