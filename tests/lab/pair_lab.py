@@ -234,6 +234,13 @@ class Lab:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- observing ----------------------------------------------------------------------------
+    def status(self, router: str) -> dict:
+        """`ha-pair status --json` run on the router, as an operator would."""
+        r = self.routers[router]
+        out = netns.ns_run(r.namespace, sys.executable, "-m", "ha_pair", "--root", str(r.root), "status", "--json",
+                           check=False)
+        return json.loads(out.stdout)
+
     def vips(self, router: str) -> set[str]:
         return self.topo.vips_on(router)
 

@@ -108,24 +108,33 @@ def _broken_by_kind(flows: Flows, since: float) -> dict[str, int]:
     return counts
 
 
-def tcp_flows(lab: Lab, n: int = 10) -> FlowOutcome:
+FAILURES: dict[str, tuple[Callable[[Lab], None], Callable[[Lab], None]]] = {
+    # name: (fail r1, bring r1 back)
+    "power": (lambda lab: lab.power_off("r1"), lambda lab: (time.sleep(MIN_OFF_S), lab.power_on("r1"))),
+    "lan_link": (lambda lab: lab.lan_link("r1", False), lambda lab: lab.lan_link("r1", True)),
+    "graceful": (lambda lab: lab.routers["r1"].service("stop"), lambda lab: lab.power_on("r1")),
+}
+
+
+def tcp_flows(lab: Lab, n: int = 10, failure: str = "power", interval: float = 0.1) -> FlowOutcome:
     """n echo flows (client talks) and n push flows (server talks first after the takeover)
-    through NAT: how many survive a power-loss failover to r2 and the failback to r1."""
+    through NAT: how many survive a failover of r1 to r2 and the failback to r1."""
+    fail, recover = FAILURES[failure]
     # Keepalive only after 10 s idle: a push flow must meet the new master with the server's packet
     # first (as a download does), not with a client keepalive probe that loose TCP pickup would adopt.
-    with Flows(lab.topo, n=n, keepalive=(10, 1, 5)) as flows:
+    with Flows(lab.topo, n=n, interval=interval, keepalive=(10, 1, 5)) as flows:
         if not flows.wait_all_established(timeout=15):
             raise AssertionError(f"flows did not establish: {[f for f in flows.status() if not f.established]}")
         total = len(flows.status())
         lab.random_phase()
         failover = time.monotonic()
-        lab.power_off("r1")
-        lab.wait_for(lambda: lab.master() == "r2", _timeout(lab), "r2 takes over (flows)")
+        fail(lab)
+        lab.wait_for(lambda: lab.master() == "r2", _timeout(lab), f"r2 takes over ({failure}, flows)")
         flows.wait_resumed(failover, timeout=FLOW_RESUME_TIMEOUT)
         survived_failover = len(flows.survivors_since(failover))
         broken_failover = _broken_by_kind(flows, failover)
 
-        lab.power_on("r1")
+        recover(lab)
         lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay, "r1 preempts (flows)")
         failback = time.monotonic()
         flows.wait_resumed(failback, timeout=FLOW_RESUME_TIMEOUT)

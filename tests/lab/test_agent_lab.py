@@ -7,29 +7,22 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.lab import netns, openwrt_dnsmasq, scenarios
+
+from tests.lab import openwrt_dnsmasq, scenarios
 from tests.lab.pair_lab import REPO, Lab, LabOptions
 from tests.lab.test_failover import DAEMONS, dhcp_lease, start_lab
 from tests.lab.traffic import Flows
 
 
-def ha_status(lab: Lab, router: str) -> dict:
-    r = lab.routers[router]
-    out = netns.ns_run(r.namespace, sys.executable, "-m", "ha_pair", "--root", str(r.root), "status", "--json",
-                       check=False)
-    return json.loads(out.stdout)
-
-
 def wait_status(lab: Lab, router: str, predicate, what: str, timeout: float = 15) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        status = ha_status(lab, router)
+        status = lab.status(router)
         if predicate(status):
             return status
         assert time.monotonic() < deadline, f"{what}: {json.dumps(status)[:2000]}"
@@ -58,7 +51,7 @@ def healthy(lab):
 def test_status_follows_failover_with_reasons(healthy):
     lab = healthy
     wait_status(lab, "r1", lambda s: s.get("state") == "master", "r1 reports master")
-    status = ha_status(lab, "r2")
+    status = lab.status("r2")
     assert status["state"] == "backup"
     assert status["conntrack"]["running"] is True and status["dhcp"]["answering"] is False
     scenarios.power_loss(lab)

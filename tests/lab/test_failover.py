@@ -98,15 +98,18 @@ def udp_probe(lab: Lab, port: int) -> None:
     netns.ns_run(lab.topo.client_ns, sys.executable, "-c", code)
 
 
-def external_cache(lab: Lab, router: str) -> str:
+def synced_to(lab: Lab, router: str) -> str:
+    """The peer's connections as this router holds them: injected into its kernel table
+    (ha-pair's default hand-over), or in conntrackd's external cache (the commit hand-over)."""
     conf = lab.routers[router].root / "var/etc/ha-pair/conntrackd.conf"
-    return netns.ns_run(lab.topo.ns(router), "conntrackd", "-C", str(conf), "-e").stdout
+    cache = netns.ns_run(lab.topo.ns(router), "conntrackd", "-C", str(conf), "-e").stdout
+    return cache + lab.topo.conntrack(router, "-L", "-p", "udp")
 
 
 def test_sync_link_cut_keeps_vrrp_and_stops_state_sync_visibly(healthy):
     lab = healthy
     udp_probe(lab, 40001)
-    lab.wait_for(lambda: "dport=40001" in external_cache(lab, "r2"), 10, "state sync works before the cut")
+    lab.wait_for(lambda: "dport=40001" in synced_to(lab, "r2"), 10, "state sync works before the cut")
     lab.sync_link(False)
     try:
         # VRRP runs on LAN and WAN, not on the sync link: nothing moves for three master-down intervals
@@ -117,14 +120,16 @@ def test_sync_link_cut_keeps_vrrp_and_stops_state_sync_visibly(healthy):
             time.sleep(0.1)
         # the new connection exists on the master but never reached the backup: sync stopped ...
         assert "dport=40002" in lab.topo.conntrack("r1", "-L", "-p", "udp")
-        assert "dport=40002" not in external_cache(lab, "r2")
-        # ... and that is visible in conntrackd's own log on the master
+        assert "dport=40002" not in synced_to(lab, "r2")
+        # ... and that is visible: in `ha-pair status` and in conntrackd's own log on the master
+        status = lab.status("r1")
+        assert status["peer"]["sync_link"] is False and status["state"] == "master"
         log = (lab.routers["r1"].log_dir / "conntrackd.log").read_text()
         assert "no dedicated links available" in log
     finally:
         lab.sync_link(True)
     udp_probe(lab, 40003)
-    lab.wait_for(lambda: "dport=40003" in external_cache(lab, "r2"), 15, "state sync resumes after the cut")
+    lab.wait_for(lambda: "dport=40003" in synced_to(lab, "r2"), 15, "state sync resumes after the cut")
 
 
 def test_dual_failure_is_an_outage_and_the_first_to_return_serves(healthy):

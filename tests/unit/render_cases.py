@@ -121,7 +121,7 @@ config vip 'lan6'
         ""), None),
     "conntrack-external": ("r1", pair.ha("r1").replace(
         "config conntrack 'conntrack'\n\toption enabled '1'\n",
-        "config conntrack 'conntrack'\n\toption enabled '1'\n\toption disable_external_cache '1'\n"), None),
+        "config conntrack 'conntrack'\n\toption enabled '1'\n\toption disable_external_cache '0'\n"), None),
     "dhcp-sections": ("r1", pair.ha("r1").replace(
         "config dhcp 'dhcp'\n\toption managed '1'\n",
         "config dhcp 'dhcp'\n\toption managed '1'\n\tlist section 'lan'\n\toption lease_sync '1'\n"), None),

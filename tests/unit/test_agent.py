@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ha_pair.agent import history
-from ha_pair.agent.control import ControlServer, request
+from ha_pair.agent.control import ControlServer
 from ha_pair.agent.probes import CheckResult
 from ha_pair.agent.reasons import ReasonContext, infer_reason
 from ha_pair.agent.state import HISTORY_SIZE, PairState, Transition, apply_event, with_history

@@ -19,11 +19,9 @@ import gc
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,13 +29,12 @@ from pathlib import Path
 import pytest
 
 try:
-    import ha_pair  # noqa: F401
+    import ha_pair  # noqa: F401  (only to find out whether src/ is on the path)
 except ImportError:  # running from a checkout without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from ha_pair.ubus import UBUS_STATUS_INVALID_ARGUMENT, UbusConnection, UbusError, UbusUnavailable
-from ha_pair.ubus.libubus import load_libs
-from tests.support.ubusd import Ubusd, child_env, find_tools
+from tests.support.ubusd import Ubusd, find_tools
 
 STATUS = {
     "role": "primary",

@@ -411,7 +411,7 @@ def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[
     if transport == "multicast" and not group.is_multicast:
         reader.error(section, "multicast_group", f"{group} is not a multicast address")
     mode = reader.value(section, _opt(t, "mode"), "ftfw")
-    disable_external_cache = reader.value(section, _opt(t, "disable_external_cache"), False)
+    disable_external_cache = reader.value(section, _opt(t, "disable_external_cache"), mode != "alarm")
     if mode == "alarm" and disable_external_cache:
         reader.error(section, "disable_external_cache", "is not supported by conntrackd in mode alarm")
     ignore: list[IPNetwork] = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]

@@ -22,17 +22,21 @@ def _block(name: str, lines: list[str]) -> list[str]:
 
 def _mode(model: Model) -> list[str]:
     c = model.conntrack
+    # StartupResync: a (re)started conntrackd asks the peer for its whole table itself. The notify
+    # script's resync request on BACKUP can come before conntrackd listens (both start at boot).
     if c.mode == "ftfw":
         return _block("Mode FTFW", [
             "ResendQueueSize 131072",
             "PurgeTimeout 5",
             "ACKWindowSize 300",
             f"DisableExternalCache {'On' if c.disable_external_cache else 'Off'}",
+            "StartupResync on",
         ])
     if c.mode == "alarm":
         return _block("Mode ALARM", ["RefreshTime 15", "CacheTimeout 180"])  # no DisableExternalCache here
     return _block("Mode NOTRACK", [
         f"DisableExternalCache {'On' if c.disable_external_cache else 'Off'}",
+        "StartupResync on",
     ])
 
 

@@ -247,7 +247,7 @@ return view.extend({
 
 		o = s.option(form.Flag, 'disable_external_cache', _('No external cache'),
 			_('Write the peer flows straight into the kernel table instead of committing them at takeover.'));
-		o.default = '0';
+		o.default = '1';
 
 		o = s.option(form.DynamicList, 'ignore_address', _('Ignore addresses'),
 			_('More addresses or networks whose own traffic is not synced (own, peer, virtual and sync link addresses always are).'));
