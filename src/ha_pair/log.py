@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import syslog
-import traceback
 
 _opened = False
 
@@ -34,4 +33,6 @@ def error(message: str) -> None:
 
 def exception(message: str) -> None:
     """An error with the traceback of the exception being handled."""
+    import traceback  # only when something went wrong
+
     _emit(syslog.LOG_ERR, "error", f"{message}\n{traceback.format_exc().rstrip()}")

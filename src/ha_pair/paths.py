@@ -6,89 +6,106 @@ On a router the root is `/`. Tests and the lab give each router its own director
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import os
+from .fspath import FsPath
 
 
-@dataclass(frozen=True)
 class Paths:
-    root: Path = Path("/")
+    """Immutable; a plain class rather than a dataclass so that `ha-pair status` starts without
+    importing dataclasses (and inspect) on a small router."""
 
-    def under(self, absolute: str) -> Path:
+    __slots__ = ("root",)
+
+    def __init__(self, root: str = "/") -> None:
+        object.__setattr__(self, "root", FsPath(os.fspath(root)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Paths is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Paths) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"Paths(root={self.root!r})"
+
+    def under(self, absolute: str) -> FsPath:
         """A router path (`/etc/config/ha`) inside this root."""
         return self.root / absolute.lstrip("/")
 
-    def config(self, package: str) -> Path:
+    def config(self, package: str) -> FsPath:
         return self.under(f"/etc/config/{package}")
 
     @property
-    def generated_dir(self) -> Path:  # tmpfs on OpenWrt: regenerated at every start
+    def generated_dir(self) -> FsPath:  # tmpfs on OpenWrt: regenerated at every start
         return self.under("/var/etc/ha-pair")
 
     @property
-    def run_dir(self) -> Path:
+    def run_dir(self) -> FsPath:
         return self.under("/var/run/ha-pair")
 
     @property
-    def state_dir(self) -> Path:  # kept across sysupgrade: keys, pinned host keys, undo records
+    def state_dir(self) -> FsPath:  # kept across sysupgrade: keys, pinned host keys, undo records
         return self.under("/etc/ha-pair")
 
     @property
-    def libexec_dir(self) -> Path:
+    def libexec_dir(self) -> FsPath:
         return self.under("/usr/libexec/ha-pair")
 
     @property
-    def keepalived_conf(self) -> Path:
+    def keepalived_conf(self) -> FsPath:
         return self.generated_dir / "keepalived.conf"
 
     @property
-    def conntrackd_conf(self) -> Path:
+    def conntrackd_conf(self) -> FsPath:
         return self.generated_dir / "conntrackd.conf"
 
     @property
-    def dhcp_guard(self) -> Path:
+    def dhcp_guard(self) -> FsPath:
         return self.generated_dir / "dhcp-guard.nft"
 
     @property
-    def notify_fifo(self) -> Path:
+    def notify_fifo(self) -> FsPath:
         return self.run_dir / "notify.fifo"
 
     @property
-    def notify_script(self) -> Path:
+    def notify_script(self) -> FsPath:
         return self.libexec_dir / "notify"
 
     @property
-    def check_helper(self) -> Path:
+    def check_helper(self) -> FsPath:
         return self.libexec_dir / "check"
 
     @property
-    def control_socket(self) -> Path:
+    def control_socket(self) -> FsPath:
         return self.run_dir / "agent.sock"
 
     @property
-    def history(self) -> Path:
+    def history(self) -> FsPath:
         return self.run_dir / "history.json"
 
     @property
-    def state_file(self) -> Path:  # written by the notify script: master|backup|fault|stop
+    def state_file(self) -> FsPath:  # written by the notify script: master|backup|fault|stop
         return self.run_dir / "state"
 
     @property
-    def transitions_log(self) -> Path:  # appended by the notify script
+    def transitions_log(self) -> FsPath:  # appended by the notify script
         return self.run_dir / "transitions.log"
 
     @property
-    def checks_dir(self) -> Path:  # one result file per health check, written by the check helper
+    def checks_dir(self) -> FsPath:  # one result file per health check, written by the check helper
         return self.run_dir / "checks"
 
     @property
-    def conntrackd_lock(self) -> Path:
+    def conntrackd_lock(self) -> FsPath:
         return self.run_dir / "conntrackd.lock"
 
     @property
-    def conntrackd_socket(self) -> Path:
+    def conntrackd_socket(self) -> FsPath:
         return self.run_dir / "conntrackd.ctl"
 
     @property
-    def dhcp_record(self) -> Path:
+    def dhcp_record(self) -> FsPath:
         return self.state_dir / "dhcp-applied.json"

@@ -1,45 +1,77 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
-usage: python3 -m tests.bench [--runs N] [--flow-runs N] [--only failover,...]
+usage: python3 -m tests.bench [--runs N] [--only failover,handover,agent]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
 
-from tests.bench import failover
+from tests.bench import agent, failover
 from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
+PARTS = ("failover", "handover", "agent")
 
 
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def summary(results: dict) -> str:
+    lines = []
+    if "profiles" in results:
+        lines.append(failover.table(results))
+    if "handover" in results:
+        lines.append("\n| planned handover, 30 push flows every 10 ms | handovers | TCP resets sent | flows broken |")
+        lines.append("|---|---|---|---|")
+        for name, h in results["handover"].items():
+            lines.append(f"| {name} | {h['handovers']} | {h['resets_sent']} | {h['broken']} |")
+    if "agent" in results:
+        a = results["agent"]
+        ubus = (f"{statistics.median(a['ubus_status_ms']):.0f} ms median" if a["ubus_status_ms"]
+                else "not measured")
+        lines.append(f"\nagent: `ha-pair status` {statistics.median(a['status_ms']):.0f} ms median "
+                     f"(max {max(a['status_ms']):.0f}); `ubus call ha status` {ubus} ({a['ubus_note']}); "
+                     f"RSS {a['rss_kb']} kB; {a['idle_wakeups_10s']} voluntary wake-ups in 10 s idle")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each failover scenario (default 5)")
-    parser.add_argument("--flow-runs", type=int, default=1, help="TCP flow survival runs per variant")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
     args = parser.parse_args()
+    parts = [p for p in args.only.split(",") if p]
     install_signal_handlers()
     started = time.monotonic()
     results: dict = {"runs": args.runs, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if OUTPUT.exists():  # a partial run (--only) keeps the other parts of the last one
+        previous = json.loads(OUTPUT.read_text())
+        results.update({k: v for k, v in previous.items() if k not in results})
     try:
-        log("failover: both profiles, ha-pair and raw keepalived baseline")
-        results.update(failover.run(args.runs, args.flow_runs, log))
+        if "failover" in parts:
+            log("failover: both profiles, ha-pair and raw keepalived baseline")
+            results.update(failover.run(args.runs, log))
+        if "handover" in parts:
+            log("handover: resets in planned handovers, injected vs committed connection state")
+            results["handover"] = failover.handover(max(3, args.runs), log)
+        if "agent" in parts:
+            log("agent: status latency, memory, idle wake-ups")
+            results["agent"] = agent.run(20, log)
     except (KeyboardInterrupt, LabTerminated):
         log("interrupted: lab torn down, nothing written")
         return 130
     results["seconds"] = round(time.monotonic() - started)
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(json.dumps(results, indent=1) + "\n")
-    print(failover.table(results))
+    print(summary(results))
     print(f"\nwritten: {OUTPUT.relative_to(REPO)} ({results['seconds']} s)")
     return 0
 

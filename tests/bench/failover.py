@@ -12,53 +12,73 @@ from tests.lab import scenarios
 from tests.lab.pair_lab import Lab, LabOptions
 
 SCENARIOS = ("power", "lan_link", "graceful", "preempt")
+FLOW_FAILURES = ("power", "lan_link", "graceful")
+PREFIX = "hpb-"  # not the tests' "hap-": a bench and the tests never clear each other's lab
 
 
-def _sample(m: scenarios.Measurement) -> tuple[float, int, float]:
-    return round(m.gap_ms, 1), m.lost, round(m.takeover_s * 1000, 1)
+def _record(series: dict[str, list], measured: scenarios.Measurement) -> None:
+    series["gap_ms"].append(round(measured.gap_ms, 1))
+    series["lost"].append(measured.lost)
+    series["takeover_ms"].append(round(measured.takeover_s * 1000, 1))
 
 
-def run_variant(profile: str, baseline: bool, runs: int, flow_runs: int, log) -> dict[str, Any]:
+def run_variant(profile: str, baseline: bool, runs: int, log) -> dict[str, Any]:
     """One profile, ha-pair or baseline: {scenario: {gap_ms, lost, takeover_ms}, tcp_flows: {...}}."""
     options = LabOptions(profile=profile, baseline=baseline, conntrack=not baseline, dhcp=False)
     result: dict[str, Any] = {name: {"gap_ms": [], "lost": [], "takeover_ms": []} for name in SCENARIOS}
-    flows = {"total": 0, "survived_failover": 0, "survived_failback": 0}
-    with Lab(options) as lab:
+    flows = {"total": 0, "survived_failover": 0, "survived_failback": 0, "by_failure": {}}
+    with Lab(options, prefix=PREFIX) as lab:
+        time.sleep(scenarios.SETTLE_S)
         for run in range(runs):
-            for name, measured in (("power", scenarios.power_loss(lab)),
-                                   ("preempt", scenarios.power_return(lab))):
-                _record(result[name], measured)
+            _record(result["power"], scenarios.power_loss(lab))
+            _record(result["preempt"], scenarios.power_return(lab))
+            time.sleep(scenarios.SETTLE_S)
             _record(result["lan_link"], scenarios.lan_link_failure(lab))
             scenarios.restore(lab)
+            time.sleep(scenarios.SETTLE_S)
             _record(result["graceful"], scenarios.graceful_stop(lab))
             scenarios.restore(lab)
+            time.sleep(scenarios.SETTLE_S)
             log(f"  {profile:7} {'baseline' if baseline else 'ha-pair':8} run {run + 1}/{runs}: "
                 + ", ".join(f"{n} {result[n]['gap_ms'][-1]:.0f} ms" for n in SCENARIOS))
-        for _ in range(flow_runs):
-            outcome = scenarios.tcp_flows(lab)
+        for failure in FLOW_FAILURES:
+            outcome = scenarios.tcp_flows(lab, failure=failure)
             scenarios.restore(lab)
+            time.sleep(scenarios.SETTLE_S)
             flows["total"] += outcome.total
             flows["survived_failover"] += outcome.survived_failover
             flows["survived_failback"] += outcome.survived_failback
+            flows["by_failure"][failure] = {"total": outcome.total, "survived_failover": outcome.survived_failover,
+                                            "survived_failback": outcome.survived_failback}
+            log(f"  {profile:7} {'baseline' if baseline else 'ha-pair':8} tcp flows ({failure}): "
+                f"{outcome.survived_failover}/{outcome.total} failover, "
+                f"{outcome.survived_failback}/{outcome.total} failback")
     result["tcp_flows"] = flows
     return result
 
 
-def _record(series: dict[str, list], measured: scenarios.Measurement) -> None:
-    gap, lost, takeover = _sample(measured)
-    series["gap_ms"].append(gap)
-    series["lost"].append(lost)
-    series["takeover_ms"].append(takeover)
-
-
-def run(runs: int, flow_runs: int, log) -> dict[str, Any]:
+def run(runs: int, log) -> dict[str, Any]:
     out: dict[str, Any] = {"profiles": {}, "baseline": {}}
     for profile in ("default", "fast"):
         for baseline in (False, True):
             started = time.monotonic()
             section = "baseline" if baseline else "profiles"
-            out[section][profile] = run_variant(profile, baseline, runs, flow_runs, log)
+            out[section][profile] = run_variant(profile, baseline, runs, log)
             log(f"  {profile} {section}: {time.monotonic() - started:.0f} s")
+    return out
+
+
+def handover(runs: int, log) -> dict[str, Any]:
+    """keepalived#2254: resets sent by the new master in planned handovers, for both hand-overs."""
+    out = {}
+    for name, commit in (("injected", False), ("commit", True)):
+        with Lab(LabOptions(profile="fast", dhcp=False, commit_handover=commit), prefix=PREFIX) as lab:
+            time.sleep(scenarios.SETTLE_S)
+            outcome = scenarios.graceful_handovers(lab, runs=runs)
+        out[name] = {"handovers": outcome.handovers, "flows": outcome.flows, "resets_sent": outcome.resets_sent,
+                     "broken": outcome.broken}
+        log(f"  handover {name}: {outcome.resets_sent} resets, {outcome.broken} flows broken "
+            f"in {outcome.handovers} handovers of {outcome.flows // max(1, outcome.handovers)} push flows")
     return out
 
 

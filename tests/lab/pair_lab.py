@@ -44,6 +44,7 @@ class LabOptions:
     preempt_delay: int = 0
     checks: str = ""  # extra `config check` sections, UCI text
     dhcp: bool = True  # run dnsmasq on both routers
+    commit_handover: bool = False  # conntrackd's external cache committed at takeover, not injected
     baseline: bool = False  # raw keepalived from a hand-written config, no ha-pair
 
     @property
@@ -58,9 +59,11 @@ def router_configs(router: str, options: LabOptions) -> dict[str, str]:
     if options.preempt_delay:
         extra_global += f"\toption preempt_delay '{options.preempt_delay}'\n"
     configs = pair.configs(router, extra_global=extra_global, extra=options.checks)
-    if not options.conntrack:
-        configs["ha"] = configs["ha"].replace("config conntrack 'conntrack'\n\toption enabled '1'",
-                                              "config conntrack 'conntrack'\n\toption enabled '0'")
+    conntrack = "\toption enabled '1'" if options.conntrack else "\toption enabled '0'"
+    if options.commit_handover:
+        conntrack += "\n\toption disable_external_cache '0'"
+    configs["ha"] = configs["ha"].replace("config conntrack 'conntrack'\n\toption enabled '1'",
+                                          f"config conntrack 'conntrack'\n{conntrack}")
     return configs
 
 

@@ -184,3 +184,26 @@ def test_disabled_node_generates_nothing(root: Path):
     assert data["enabled"] is False
     assert not (generated(root) / "keepalived.conf").exists()
     assert not (generated(root) / "conntrackd.conf").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["status"], ["--json", "status"], ["status", "--json"], ["--root", "/tmp/x", "history"],
+    ["--root", "/tmp/x", "--json", "agent", "--ubus-socket", "/tmp/u.sock"], ["agent"],
+])
+def test_quick_parse_agrees_with_argparse(argv):
+    from ha_pair import cli
+
+    quick = cli._quick_parse(argv)
+    full = cli._parser().parse_args(argv)
+    assert quick is not None
+    for field in ("root", "json", "module", "function"):
+        assert getattr(quick, field) == getattr(full, field), field
+    assert quick.ubus_socket == getattr(full, "ubus_socket", None)
+
+
+@pytest.mark.parametrize("argv", [["status", "extra"], ["--help"], ["check"], ["status", "--ubus-socket", "x"],
+                                  ["--root"], []])
+def test_quick_parse_leaves_everything_else_to_argparse(argv):
+    from ha_pair import cli
+
+    assert cli._quick_parse(argv) is None

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-from pathlib import Path
 from typing import Any, Callable
 
 from .. import log
+from ..fspath import FsPath
 
 Handler = Callable[[dict], dict]
 REQUEST_LIMIT = 65536
@@ -19,7 +19,7 @@ CLIENT_TIMEOUT = 1.0
 
 
 class ControlServer:
-    def __init__(self, path: Path, handlers: dict[str, Handler]) -> None:
+    def __init__(self, path: FsPath, handlers: dict[str, Handler]) -> None:
         self.path = path
         self.handlers = handlers
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def _read_line(conn: socket.socket) -> bytes:
     return data.split(b"\n", 1)[0]
 
 
-def request(path: Path, method: str, args: dict | None = None, timeout: float = 3.0) -> dict[str, Any]:
+def request(path: str, method: str, args: dict | None = None, timeout: float = 3.0) -> dict[str, Any]:
     """Client side: ask the agent. Raises OSError when it does not answer."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from ..fspath import FsPath
 
 from ..apply.files import atomic_write
 from .state import HISTORY_SIZE, Transition
 
 
-def load(path: Path) -> list[Transition]:
+def load(path: FsPath) -> list[Transition]:
     try:
         data = json.loads(path.read_text())
         return [Transition.from_dict(item) for item in data[-HISTORY_SIZE:]]
@@ -17,5 +17,5 @@ def load(path: Path) -> list[Transition]:
         return []  # a missing or damaged history is not a reason to stop
 
 
-def save(path: Path, history: tuple[Transition, ...]) -> None:
+def save(path: FsPath, history: tuple[Transition, ...]) -> None:
     atomic_write(path, json.dumps([t.as_dict() for t in history[-HISTORY_SIZE:]]) + "\n", 0o644)

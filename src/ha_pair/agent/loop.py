@@ -12,7 +12,7 @@ import selectors
 import signal
 import stat
 import time
-from pathlib import Path
+from ..fspath import FsPath
 from typing import Any
 
 from .. import __version__, log
@@ -29,7 +29,7 @@ UBUS_RETRY_S = 10.0
 CONNTRACK_CACHE_S = 1.0
 
 
-def open_fifo(path: Path) -> int:
+def open_fifo(path: FsPath) -> int:
     """Open keepalived's notify FIFO for reading, creating it if needed. O_RDWR: the agent is a
     writer too, so the FIFO never reports end-of-file when keepalived restarts."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ class Agent:
             carriers={device: probes.carrier(device) for device in watched},
             checks={c.name: probes.check_result(self.paths.run_dir, c.name) for c in model.checks},
             conntrack=self.conntrack_stats() if model.conntrack.enabled else {},
-            dhcp_answering=probes.dhcp_answering() if model.dhcp.managed else None,
+            dhcp_answering=probes.dhcp_answering(self.paths.run_dir) if model.dhcp.managed else None,
         )
 
     def conntrack_stats(self) -> dict:

@@ -6,12 +6,13 @@ polls; the agent calls these when asked for its status or when a transition need
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from ..fspath import FsPath
 
 COMMAND_TIMEOUT = 2.0
 
@@ -43,9 +44,10 @@ def addresses_on(devices: list[str]) -> dict[str, list[str]]:
 def carrier(device: str) -> bool | None:
     """True when the device has carrier, None when it does not exist."""
     try:
-        return Path(f"/sys/class/net/{device}/carrier").read_text().strip() == "1"
+        with open(f"/sys/class/net/{device}/carrier") as handle:
+            return handle.read().strip() == "1"
     except OSError:
-        return None if not Path(f"/sys/class/net/{device}").exists() else False
+        return None if not os.path.exists(f"/sys/class/net/{device}") else False
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class CheckResult:
     last_run: float | None
 
 
-def check_result(run_dir: Path, name: str) -> CheckResult:
+def check_result(run_dir: FsPath, name: str) -> CheckResult:
     """Written by the package's `check` helper each time keepalived runs a check."""
     path = run_dir / "checks" / name
     try:
@@ -74,7 +76,7 @@ _NUMBER_FIELDS = {
 }
 
 
-def conntrackd_stats(config: Path) -> dict:
+def conntrackd_stats(config: FsPath) -> dict:
     """`conntrackd -s` as numbers: running, cache sizes, sync traffic and its errors."""
     proc = _run(["conntrackd", "-C", str(config), "-s"])
     if proc is None or proc.returncode != 0 or "can't connect" in proc.stdout + proc.stderr:
@@ -109,12 +111,14 @@ def _parse_stat_line(line: str, section: dict) -> None:
         section[label.lower().replace(" ", "_")] = int(number)
 
 
-def dhcp_answering() -> bool | None:
-    """False while the DHCP guard drops requests, True when it lets them through, None without guard."""
-    proc = _run(["nft", "list", "chain", "inet", "ha_pair", "dhcp_backup"])
-    if proc is None or proc.returncode != 0:
+def dhcp_answering(run_dir: FsPath) -> bool | None:
+    """Whether the DHCP guard lets requests through, as the notify script recorded it after
+    switching nft (reading a file is cheap; `nft list` costs milliseconds per status call).
+    None: no record (no transition yet, or the switch failed)."""
+    try:
+        return {"yes": True, "no": False}.get((run_dir / "dhcp").read_text().strip())
+    except OSError:
         return None
-    return " drop" not in proc.stdout
 
 
 def peer_reachable(address: str, port: int = 22, timeout: float = 0.3) -> bool:
@@ -133,10 +137,10 @@ def peer_reachable(address: str, port: int = 22, timeout: float = 0.3) -> bool:
             return False
 
 
-def process_alive(pid_file: Path) -> bool:
+def process_alive(pid_file: FsPath) -> bool:
     try:
         pid = int(pid_file.read_text().split()[0])
-        return Path(f"/proc/{pid}").exists()
+        return os.path.exists(f"/proc/{pid}")
     except (OSError, ValueError, IndexError):
         return False
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
+from ..fspath import FsPath
 
 
-def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> bool:
+def atomic_write(path: FsPath, data: str | bytes, mode: int = 0o644) -> bool:
     """Replace `path` with `data` (temp file in the same directory, fsync, rename).
 
     Returns False, writing nothing, when the file already holds exactly `data`.

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+import os
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,10 @@ def keepalived_test(text: str, binary: str = "keepalived", timeout: float = 20) 
     if path is None:
         return KeepalivedTest(False, 0, f"{binary} not installed: configuration test skipped")
     with tempfile.TemporaryDirectory(prefix="ha-pair-test.") as tmp:
-        conf = Path(tmp) / "keepalived.conf"
-        conf.write_text(text)
-        conf.chmod(0o600)
+        conf = os.path.join(tmp, "keepalived.conf")
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(conf, 0o600)
         try:
             proc = subprocess.run([path, "-t", "-l", "-f", str(conf)], capture_output=True, text=True,
                                   timeout=timeout, stdin=subprocess.DEVNULL)

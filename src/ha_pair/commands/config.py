@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from pathlib import Path
+import os
 
 from ..apply import dhcp_config
 from ..apply.files import atomic_write
@@ -69,7 +69,7 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
         print_json({"ok": True, "enabled": model.node.enabled, "changed": changed, "digest": model.digest})
         return EXIT_OK
     for path in changed:
-        print(f"{'removed' if not Path(path).exists() else 'wrote'} {path}")
+        print(f"{'removed' if not os.path.exists(path) else 'wrote'} {path}")
     if not model.node.enabled:
         print("ha-pair is disabled (ha.global.enabled is 0): nothing to run")
     elif not changed:

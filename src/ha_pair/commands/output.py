@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from ..config.values import Problem
+if TYPE_CHECKING:  # not imported at run time: `ha-pair status` needs none of the config code
+    from ..config.values import Problem
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the configuration is fine but something on the system failed
@@ -18,7 +19,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def report_problems(errors: Iterable[Problem], warnings: Iterable[Problem]) -> None:
+def report_problems(errors: Iterable["Problem"], warnings: Iterable["Problem"]) -> None:
     for problem in errors:
         print(f"error: {problem}", file=sys.stderr)
     for problem in warnings:

@@ -7,7 +7,7 @@ import argparse
 import time
 from typing import Any
 
-from ..agent import control, probes
+from ..agent import control
 from ..paths import Paths
 from .output import EXIT_FAILED, EXIT_OK, fail, print_json
 
@@ -46,6 +46,7 @@ def history(args: argparse.Namespace, paths: Paths) -> int:
 
 def offline_status(paths: Paths, why: str) -> dict[str, Any]:
     """What can be known without the agent: the VIPs on the interfaces and the notify script's files."""
+    from ..agent import probes
     from ..config.load import validate
 
     data: dict[str, Any] = {"agent": {"running": False, "error": why}}

@@ -12,7 +12,6 @@ serve an interface with an IPv4 VIP. Unknown sections and options are warnings.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -504,10 +503,23 @@ def _cross_checks(reader: Reader, global_section: Section, node: Node, vips: tup
                         "independent of the LAN")
 
 
+def _sha256(data: bytes) -> str:
+    # The built-in SHA-256, not hashlib's OpenSSL one: routers have no python3-openssl, and elsewhere
+    # hashlib would map all of libcrypto (~3 MB) into the long-running agent.
+    try:
+        from _sha256 import sha256  # Python 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # Python 3.12+
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data).hexdigest()
+
+
 def _digest(ha: Package) -> str:
     """A fingerprint of the configuration, so both nodes can compare theirs; the password is left out."""
     content = []
     for section_type, name, options in ha.content():
         shown = {k: ("<secret>" if k == "auth_pass" else v) for k, v in options.items()}
         content.append([section_type, name, shown])
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
+    return _sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from ..fspath import FsPath
 
 from ..config.model import Model
 from .conntrackd import render_conntrackd
@@ -11,7 +11,7 @@ from .dhcp_guard import render_dhcp_guard
 from .keepalived import render_keepalived
 
 
-def generated_files(model: Model) -> dict[Path, str]:
+def generated_files(model: Model) -> dict[FsPath, str]:
     """Every file ha-pair generates under /var/etc/ha-pair, by its path under the root."""
     files = {model.paths.keepalived_conf: render_keepalived(model)}
     if model.conntrack.enabled:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from .package import Package, Section, Value
 from .parser import UciSyntaxError, parse
@@ -11,7 +11,8 @@ from .writer import dump, quote
 __all__ = ["Package", "Section", "Value", "UciSyntaxError", "parse", "dump", "quote", "load"]
 
 
-def load(path: Path, name: str | None = None) -> Package:
+def load(path: str, name: str | None = None) -> Package:
     """Read a UCI file. Bytes that are not UTF-8 survive a later write unchanged."""
-    text = path.read_bytes().decode("utf-8", "surrogateescape")
-    return parse(text, name or path.name, str(path))
+    with open(path, "rb") as handle:
+        text = handle.read().decode("utf-8", "surrogateescape")
+    return parse(text, name or os.path.basename(path), os.fspath(path))
