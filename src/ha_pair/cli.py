@@ -18,6 +18,7 @@ COMMANDS = {
     "check": ("config", "check", "validate /etc/config/ha and test the rendered keepalived.conf"),
     "render": ("config", "render", "write the generated files (nothing when the config is invalid)"),
     "show": ("config", "show", "print what render would write, without writing"),
+    "unapply": ("config", "unapply", "undo ha-pair's DHCP settings and remove its generated files"),
     "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
     "history": ("status", "history", "the last transitions with their reasons"),
     "agent": ("status", "agent", "run the agent (procd starts it)"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ha_pair.uci import load
+from ha_pair.uci import load, parse
 from tests.support import pair, tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,3 +207,16 @@ def test_quick_parse_leaves_everything_else_to_argparse(argv):
     from ha_pair import cli
 
     assert cli._quick_parse(argv) is None
+
+
+def test_unapply_restores_dhcp_and_removes_generated_files_even_with_a_broken_config(root: Path):
+    original = (root / "etc/config/dhcp").read_text()
+    assert run(root, "render").returncode == 0
+    assert (root / "etc/config/dhcp").read_text() != original
+    (root / "etc/config/ha").write_text("config global 'global'\n\toption enabled 'maybe'\n")  # invalid now
+    result = run(root, "unapply")
+    assert result.returncode == 0, result.stderr
+    assert load(root / "etc/config/dhcp").content() == parse(original, "dhcp").content()
+    assert not (generated(root) / "keepalived.conf").exists()
+    assert not (root / "etc/ha-pair/dhcp-applied.json").exists()
+    assert run(root, "unapply").stdout.strip() == "nothing to undo"

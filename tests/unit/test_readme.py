@@ -30,3 +30,20 @@ def test_exactly_two_setup_commands():
     block = re.search(r"## Try it.*?```sh\n(.*?)```", README, re.S).group(1)
     commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
     assert commands == ["make demo", "make test"]
+
+
+def test_status_schema_documents_every_field():
+    from ha_pair.agent.state import PairState
+    from ha_pair.config.validate import Inputs, build_model
+    from ha_pair.paths import Paths
+    from ha_pair.status.build import Snapshot, build_status
+    from ha_pair.uci import parse
+    from tests.support import pair
+
+    inputs = Inputs(ha=parse(pair.ha("r1"), "ha"), network=parse(pair.network("r1"), "network"),
+                    dhcp=parse(pair.dhcp(), "dhcp"))
+    model = build_model(inputs, Paths("/"), lambda p: False).model
+    status = build_status(model, PairState(), Snapshot(0.0), {})
+    table = README[README.index("<!-- status-schema:start -->"):README.index("<!-- status-schema:end -->")]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
+    assert set(status) | {"config"} <= documented, sorted(set(status) - documented)

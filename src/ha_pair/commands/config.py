@@ -103,3 +103,27 @@ def show(args: argparse.Namespace, paths: Paths) -> int:
     print(f"==> {paths.config('dhcp')} <==")
     print(dhcp_diff or "(no change)")
     return EXIT_OK
+
+
+def unapply(args: argparse.Namespace, paths: Paths) -> int:
+    """Undo what ha-pair changed outside /var (the DHCP settings) and remove its generated files:
+    what the package runs before it is removed. Works with any /etc/config/ha, valid or not."""
+    inputs, _ = read_inputs(paths)
+    changed = []
+    try:
+        dhcp_text, changes = dhcp_config.plan(paths, inputs.dhcp if inputs else None, None)
+        if dhcp_config.write(paths, dhcp_text, changes):
+            changed.append(str(paths.config("dhcp")))
+        if paths.dhcp_record.exists():
+            paths.dhcp_record.unlink()
+        for generated in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard):
+            if generated.exists():
+                generated.unlink()
+                changed.append(str(generated))
+    except (OSError, RuntimeError) as exc:
+        return fail(str(exc), EXIT_FAILED)
+    if args.json:
+        print_json({"ok": True, "changed": changed})
+    else:
+        print("\n".join(f"restored or removed {path}" for path in changed) or "nothing to undo")
+    return EXIT_OK
