@@ -19,6 +19,10 @@ COMMANDS = {
     "render": ("config", "render", "write the generated files (nothing when the config is invalid)"),
     "show": ("config", "show", "print what render would write, without writing"),
     "unapply": ("config", "unapply", "undo ha-pair's DHCP settings and remove its generated files"),
+    "keys": ("lease", "keys", "create the lease sync key; print the authorized_keys line for the peer"),
+    "trust-peer": ("lease", "trust_peer", "show the peer's SSH host key fingerprint and pin it"),
+    "lease-sync": ("lease", "lease_sync", "exchange DHCP leases with the peer now"),
+    "lease-peer": ("lease", "lease_peer", "the sync key's forced command (run by dropbear, not by hand)"),
     "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
     "history": ("status", "history", "the last transitions with their reasons"),
     "agent": ("status", "agent", "run the agent (procd starts it)"),
@@ -41,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
         if name == "agent":
             p.add_argument("--ubus-socket", default=None, help="ubusd socket (default: libubus's own)")
+        if name == "trust-peer":
+            p.add_argument("--yes", action="store_true", help="pin without asking (after checking the fingerprint)")
+            p.add_argument("--key", default=None, help="pin this public key ('ssh-ed25519 AAAA...') without asking")
+        if name == "lease-sync":
+            p.add_argument("--catch-up", action="store_true", help="before answering DHCP: short, imports leases")
     return parser
 
 

@@ -23,7 +23,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -94,24 +94,47 @@ class Router:
     root: Path
     options: LabOptions
     procd: object | None = None
-    dnsmasq: object | None = None
+    dropbear: object | None = None
     keepalived_raw: object | None = None
-    dnsmasq_cmdline: list[str] = field(default_factory=list)
 
     @property
     def log_dir(self) -> Path:
         return self.root / "var/log/lab"
 
     def env(self) -> dict[str, str]:
-        return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
-                "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(self.root / "root")}
+        """What a router's services see: no PYTHONPATH, the tree's own ha-pair finds its modules."""
+        return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
+                "HOME": str(self.root / "root")}
+
+    def ha_pair(self, *args: str) -> list[str]:
+        """The command line of the router's own `ha-pair` (its tree's /usr/sbin/ha-pair)."""
+        return [str(self.root / "usr/sbin/ha-pair"), "--root", str(self.root), *args]
 
     def boot(self) -> None:
-        """Start the router's services (after a fresh tmpfs, as after a power-on)."""
+        """Power-on: a fresh tmpfs, then the services in OpenWrt's order."""
+        self.boot_ssh()
+        self.boot_services()
+
+    def boot_ssh(self) -> None:
         for directory in TMPFS:
             shutil.rmtree(self.root / directory, ignore_errors=True)
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.start_dropbear()
+
+    def start_dropbear(self) -> None:
+        """dropbear on the sync link. Debian's dropbear reads root's ~/.ssh/authorized_keys (OpenWrt's
+        reads /etc/dropbear/authorized_keys): it runs in a private mount namespace where this tree's
+        /root is mounted over /root, so the host's /root is never touched."""
+        address = pair.ROUTERS[self.name]["sync"]
+        log = open(self.log_dir / "dropbear.log", "ab")
+        script = (f"mount --bind {self.root / 'root'} /root && exec dropbear -F -E -s -p {address}:22 "
+                  f"-r {self.root / 'etc/dropbear/dropbear_ed25519_host_key'} -P {self.root / 'var/run/dropbear.pid'}")
+        self.dropbear = netns.spawn(self.namespace, ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                                    stdout=log, stderr=log, env=self.env(), text=False)
+        log.close()
+
+    def boot_services(self) -> None:
         if self.options.baseline:
             self.start_raw_keepalived()
         else:
@@ -144,8 +167,18 @@ class Router:
         log.close()
 
     def start_dnsmasq(self) -> None:
-        self.dnsmasq_cmdline = openwrt_dnsmasq.command(self.root, self.namespace)
-        self.dnsmasq = netns.spawn(self.namespace, self.dnsmasq_cmdline, env=self.env())
+        """Through the tree's /etc/init.d/dnsmasq (the lab's stand-in), as the agent restarts it."""
+        netns.run(["ip", "netns", "exec", self.namespace, str(self.root / "etc/init.d/dnsmasq"), "start"])
+
+    @property
+    def dnsmasq_cmdline(self) -> list[str]:
+        return (self.root / "var/run/dnsmasq/cmdline").read_text().split("\n")
+
+    def leases(self) -> str:
+        try:
+            return (self.root / "tmp/dhcp.leases").read_text(errors="surrogateescape")
+        except OSError:
+            return ""
 
     @property
     def procd_state_path(self) -> Path:
@@ -178,22 +211,46 @@ class Router:
             os.kill(self.procd.pid, signal.SIGHUP)
 
     def kill_everything(self) -> None:
-        """Power loss: every process of this router dies at once."""
-        for pid in netns.ns_pids(self.namespace):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for proc in (self.procd, self.dnsmasq, self.keepalived_raw):
+        """Power loss: every process of this router dies at once (again while any is left: one
+        that was just starting, e.g. a daemonizing dnsmasq, may have forked meanwhile)."""
+        for _ in range(5):
+            pids = netns.ns_pids(self.namespace)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        for proc in (self.procd, self.dropbear, self.keepalived_raw):
             if proc is not None:
                 netns.kill_pid(proc.pid, timeout=2)
-        self.procd = self.dnsmasq = self.keepalived_raw = None
+        self.procd = self.dropbear = self.keepalived_raw = None
 
     def transitions(self) -> list[str]:
         try:
             return (self.root / "var/run/ha-pair/transitions.log").read_text().splitlines()
         except OSError:
             return []
+
+
+def prepare_tree(root: Path) -> None:
+    """What a real router has beside our package: an SSH host key, root's home, and the lab's
+    stand-ins for OpenWrt's dnsmasq init and dhcp-script."""
+    (root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+    (root / "root/.ssh").chmod(0o700)
+    (root / "root").chmod(0o700)
+    (root / "root/.ssh/authorized_keys").touch(mode=0o600)
+    hostkey = root / "etc/dropbear/dropbear_ed25519_host_key"
+    hostkey.parent.mkdir(parents=True, exist_ok=True)
+    netns.run(["dropbearkey", "-t", "ed25519", "-f", str(hostkey)])
+    openwrt_dnsmasq.install(root)
+
+
+def port_open(namespace: str, address: str, port: int) -> bool:
+    probe = f"import socket; s = socket.socket(); s.settimeout(1); s.connect(({address!r}, {port}))"
+    return netns.run(["ip", "netns", "exec", namespace, sys.executable, "-c", probe], check=False).returncode == 0
 
 
 class Lab:
@@ -221,12 +278,39 @@ class Lab:
         self.topo.build()
         for name in self.topo.routers:
             root = tree.make_tree(self.dir / name, router_configs(name, self.options))
-            (root / "root").mkdir(exist_ok=True)
+            prepare_tree(root)
             self.routers[name] = Router(name, self.topo.ns(name), root, self.options)
         for router in self.routers.values():
-            router.boot()
+            router.boot_ssh()
+        if not self.options.baseline:
+            self.pair_routers()
+        for router in self.routers.values():
+            router.boot_services()
         if wait_master:
             self.wait_for(lambda: self.master() == wait_master, 30, f"{wait_master} becomes master at start")
+
+    def pair_routers(self) -> None:
+        """What the README tells an operator to do: on each router `ha-pair keys`, the line it prints
+        into the peer's authorized_keys, then `ha-pair trust-peer` once the fingerprint checks out."""
+        for name, router in self.routers.items():
+            line = json.loads(self.run_ha_pair(name, "--json", "keys").stdout)["authorized_keys_line"]
+            peer = self.routers[self.topo.peer(name)]
+            # the forced command is /usr/libexec/ha-pair/lease-peer on every router; in the lab each
+            # router's tree is elsewhere, so the line names the peer's copy
+            line = line.replace(f'command="{router.root}/', f'command="{peer.root}/')
+            authorized = peer.root / "root/.ssh/authorized_keys"
+            authorized.write_text(authorized.read_text() + line + "\n")
+            authorized.chmod(0o600)
+        for name, router in self.routers.items():
+            peer_address = pair.ROUTERS[self.topo.peer(name)]["sync"]
+            self.wait_for(lambda: port_open(router.namespace, peer_address, 22), 10, f"dropbear on {peer_address}")
+            self.run_ha_pair(name, "trust-peer", "--yes")
+
+    def run_ha_pair(self, router: str, *args: str, check: bool = True, input: str | None = None):
+        """The router's own `ha-pair` in its namespace, with the router's environment."""
+        r = self.routers[router]
+        return netns.run(["ip", "netns", "exec", r.namespace, "env", "-i", *(f"{k}={v}" for k, v in r.env().items()),
+                          *r.ha_pair(*args)], check=check, input=input, timeout=60)
 
     def stop(self) -> None:
         try:
@@ -239,10 +323,7 @@ class Lab:
     # -- observing ----------------------------------------------------------------------------
     def status(self, router: str) -> dict:
         """`ha-pair status --json` run on the router, as an operator would."""
-        r = self.routers[router]
-        out = netns.ns_run(r.namespace, sys.executable, "-m", "ha_pair", "--root", str(r.root), "status", "--json",
-                           check=False)
-        return json.loads(out.stdout)
+        return json.loads(self.run_ha_pair(router, "status", "--json", check=False).stdout)
 
     def vips(self, router: str) -> set[str]:
         return self.topo.vips_on(router)

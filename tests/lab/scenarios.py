@@ -101,6 +101,9 @@ def restore(lab: Lab) -> None:
     for name in lab.routers:
         lab.upstream_answers(name, True)
     lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay + 10, "r1 master again")
+    if not lab.options.baseline:  # and keepalived's notify script has finished its MASTER actions
+        lab.wait_for(lambda: lab.routers["r1"].transitions()[-1:] and "MASTER" in lab.routers["r1"].transitions()[-1],
+                     10, "r1's notify script done")
     if not was_master:
         time.sleep(MIN_OFF_S)
 

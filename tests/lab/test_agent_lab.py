@@ -83,10 +83,12 @@ def test_agent_survives_a_keepalived_restart(healthy):
     lab = healthy
     agent = lab.routers["r1"].instance_pid("agent")
     keepalived = lab.routers["r1"].instance_pid("keepalived")
+    killed = time.time()
     os.kill(keepalived, signal.SIGKILL)  # procd respawns it after 5 s; meanwhile r2 takes over
     lab.wait_for(lambda: lab.vips("r2") == {"192.168.50.1", "198.51.100.1"}, 15, "r2 takes over")
     lab.wait_for(lambda: lab.master() == "r1", 30, "the respawned keepalived takes the VIPs back")
-    status = wait_status(lab, "r1", lambda s: s.get("state") == "master", "the agent still follows")
+    status = wait_status(lab, "r1", lambda s: s.get("state") == "master" and s["since"] > killed,
+                         "the agent follows the respawned keepalived to master", timeout=30)
     assert status["agent"]["pid"] == agent
     assert lab.routers["r1"].instance_pid("keepalived") != keepalived
 
@@ -120,7 +122,8 @@ def test_reload_keeps_vips_and_restarts_conntrackd_only_when_its_file_changed(or
     lab.wait_for(lambda: r1.instance_pid("conntrackd") not in (None, before["conntrackd"]), 10, "conntrackd restarted")
     assert r1.instance_pid("keepalived") == before["keepalived"]
     assert "sent SIGHUP to keepalived" in (r1.log_dir / "procd.log").read_text()
-    assert lab.master() == "r1" and len(r1.transitions()) == transitions, "no VRRP transition on reload"
+    assert lab.master() == "r1" and len(r1.transitions()) == transitions, \
+        f"no VRRP transition on reload: {r1.transitions()}\n" + (r1.log_dir / "keepalived.log").read_text()[-3000:]
     assert "Port 3790" in (r1.root / "var/etc/ha-pair/conntrackd.conf").read_text()
     # an invalid config on reload changes nothing that runs, and the agent reports it
     ha = r1.root / "etc/config/ha"

@@ -14,8 +14,13 @@ SRC = REPO / "src"
 
 
 def install_package_files(root: Path) -> None:
-    """Copy files/ into root (as the ipk would), keeping modes; root-owned, not group/world writable,
-    as keepalived's script security demands."""
+    """Copy files/ and the Python modules into root where the package installs them (files/ at
+    their paths, src/ha_pair under /usr/lib/ha-pair/python), keeping modes; not group/world
+    writable, as keepalived's script security demands."""
+    modules = root / "usr/lib/ha-pair/python/ha_pair"
+    if modules.exists():
+        shutil.rmtree(modules)
+    shutil.copytree(SRC / "ha_pair", modules, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for source in FILES.rglob("*"):
         target = root / source.relative_to(FILES)
         if source.is_dir():

@@ -124,7 +124,8 @@ config vip 'lan6'
         "config conntrack 'conntrack'\n\toption enabled '1'\n\toption disable_external_cache '0'\n"), None),
     "dhcp-sections": ("r1", pair.ha("r1").replace(
         "config dhcp 'dhcp'\n\toption managed '1'\n",
-        "config dhcp 'dhcp'\n\toption managed '1'\n\tlist section 'lan'\n\toption lease_sync '1'\n"), None),
+        "config dhcp 'dhcp'\n\toption managed '1'\n\tlist section 'lan'\n\toption lease_sync '1'\n"
+        "\toption reconcile_interval '30'\n\toption ssh_port '2222'\n"), None),
 }
 
 EXECUTABLES = ("/usr/bin/ha-custom-check",)

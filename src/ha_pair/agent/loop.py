@@ -11,17 +11,19 @@ import os
 import selectors
 import signal
 import stat
+import threading
 import time
-from ..fspath import FsPath
-from typing import Any
+from typing import Any, Callable
 
 from .. import __version__, log
 from ..config.load import validate
+from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
+from ..fspath import FsPath
 from ..paths import Paths
 from ..status.build import Snapshot, build_status, check_down
 from . import history, probes
-from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from .control import ControlServer
+from .lease_sync import LeaseSync
 from .reasons import ReasonContext, infer_reason
 from .state import Transition, apply_event, with_history
 
@@ -61,6 +63,11 @@ class Agent:
         self.ubus_disabled = ""  # why ubus will not be tried again (no libubus on this system)
         self.next_ubus_attempt = 0.0
         self._conntrack_cache: tuple[float, dict] = (0.0, {})
+        self.timers: dict[str, tuple[float, Callable[[], None]]] = {}
+        self.timer_lock = threading.Lock()
+        self.wake_write = -1
+        self.event_lines = LineBuffer()
+        self.lease_sync: LeaseSync | None = None
 
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
@@ -101,6 +108,7 @@ class Agent:
         status = build_status(self.model, self.state, self.snapshot(), self.agent_info(), self.config_errors)
         status["config"]["valid"] = not self.config_errors
         status["config"]["pending_changes"] = self.model is not None and self.disk_digest != self.model.digest
+        status["lease_sync"] = self.lease_sync.status() if self.lease_sync else {"enabled": False}
         return status
 
     def history(self, _args: dict) -> dict:
@@ -173,6 +181,8 @@ class Agent:
 
     def on_transition(self, transition: Transition) -> None:
         log.info(f"{transition.scope}: {transition.from_state} -> {transition.to_state} ({transition.reason})")
+        if self.lease_sync is not None:
+            self.lease_sync.on_transition()
         try:
             history.save(self.paths.history, self.state.history)
         except OSError as exc:
@@ -184,6 +194,48 @@ class Agent:
             except Exception as exc:  # ubusd gone: reconnect later, never fail the transition
                 log.warning(f"ubus event ha.transition not sent: {exc}")
                 self.drop_ubus()
+
+    # -- timers and the events FIFO (lease changes) ---------------------------------------------
+    def schedule(self, delay: float, name: str, callback: Callable[[], None]) -> None:
+        """Run `callback` in the loop after `delay` s; a timer of that name already pending stays as
+        it is (a burst of events gives one run). Callable from any thread."""
+        with self.timer_lock:
+            if name not in self.timers:
+                self.timers[name] = (time.monotonic() + delay, callback)
+        if self.wake_write >= 0:
+            try:
+                os.write(self.wake_write, b"t")
+            except (BlockingIOError, OSError):
+                pass
+
+    def run_due_timers(self) -> None:
+        now = time.monotonic()
+        with self.timer_lock:
+            due = [(name, cb) for name, (at, cb) in self.timers.items() if at <= now]
+            for name, _ in due:
+                del self.timers[name]
+        for name, callback in due:
+            try:
+                callback()
+            except Exception:
+                log.exception(f"timer {name} failed")
+
+    def on_events_readable(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        for line in self.event_lines.feed(data):
+            word = line.split()[0] if line.split() else ""
+            if word.startswith("leases-") and self.lease_sync is not None:
+                self.lease_sync.on_event(word)
+
+    def start_lease_sync(self) -> None:
+        model = self.model
+        if model is None or not model.dhcp.lease_sync or model.node.peer is None:
+            return
+        self.lease_sync = LeaseSync(self.paths, str(model.node.peer), model.dhcp.ssh_port,
+                                    model.dhcp.reconcile_interval, self.schedule)
 
     # -- ubus ---------------------------------------------------------------------------------
     def connect_ubus(self) -> None:
@@ -234,9 +286,12 @@ class Agent:
 
     # -- the loop -----------------------------------------------------------------------------
     def _timeout(self) -> float | None:
-        if self.ubus is not None or self.ubus_disabled:
+        deadlines = [at for at, _ in self.timers.values()]
+        if self.ubus is None and not self.ubus_disabled:
+            deadlines.append(self.next_ubus_attempt)
+        if not deadlines:
             return None  # nothing to do until something happens
-        return max(0.0, self.next_ubus_attempt - time.monotonic())
+        return max(0.0, min(deadlines) - time.monotonic())
 
     def _signal(self, signum: int, _frame: object) -> None:
         if signum == signal.SIGHUP:
@@ -251,10 +306,14 @@ class Agent:
         signal.set_wakeup_fd(wake_write)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._signal)
+        self.wake_write = wake_write
         fifo = open_fifo(self.paths.notify_fifo)
+        events = open_fifo(self.paths.run_dir / "events.fifo")
         control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history})
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
         self.selector.register(fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
+        self.start_lease_sync()
         self.selector.register(control.fileno(), selectors.EVENT_READ, lambda _fd: control.serve_one())
         self.connect_ubus()
         log.info(f"agent started (pid {os.getpid()}), {len(self.state.history)} transitions in history")
@@ -268,10 +327,14 @@ class Agent:
                     log.info("configuration reloaded")
                 if self.ubus is None and not self.ubus_disabled and time.monotonic() >= self.next_ubus_attempt:
                     self.connect_ubus()
+                self.run_due_timers()
         finally:
+            if self.lease_sync is not None:
+                self.lease_sync.stop()
             self.drop_ubus()
             control.close()
             os.close(fifo)
+            os.close(events)
             signal.set_wakeup_fd(-1)
             log.info("agent stopped")
         return 0

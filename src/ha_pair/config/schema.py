@@ -175,7 +175,12 @@ DHCP = SectionType(
                "Name of a `dhcp` section in /etc/config/dhcp to manage; repeatable. Default: every "
                "dhcp section whose interface carries an IPv4 VIP.",
                is_list=True),
-        Option("lease_sync", BOOL, "1", "Synchronise DHCP leases with the peer over SSH."),
+        Option("lease_sync", BOOL, "1", "Synchronise DHCP leases with the peer over SSH (pair the routers "
+               "first: `ha-pair keys`, `ha-pair trust-peer`)."),
+        Option("reconcile_interval", INT, "60",
+               "Seconds between full lease exchanges, on top of the exchange at every lease change.",
+               minimum=5, maximum=3600),
+        Option("ssh_port", INT, "22", "The peer's SSH port on the sync link.", minimum=1, maximum=65535),
     ),
     single=True,
 )

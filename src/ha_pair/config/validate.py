@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..paths import Paths
+from ..sha256 import sha256
 from ..uci import Package, Section
 from . import schema
 from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, Vip
@@ -447,6 +448,11 @@ def _dhcp(reader: Reader, sections: list[Section], vips: tuple[Vip, ...], dhcp: 
     section = sections[0] if sections else Section(type="dhcp", name="dhcp")
     managed = reader.value(section, _opt(d, "managed"), True)
     lease_sync = reader.value(section, _opt(d, "lease_sync"), True)
+    timing = {"reconcile_interval": reader.value(section, _opt(d, "reconcile_interval"), 60),
+              "ssh_port": reader.value(section, _opt(d, "ssh_port"), 22)}
+    if lease_sync and not managed:
+        reader.warn(section, "lease_sync", "with managed 0 ha-pair cannot tell which node answers DHCP: leases are "
+                    "merged but never imported into dnsmasq")
     gateways: dict[str, ipaddress.IPv4Address] = {}
     for vip in vips:
         for address in vip.addresses:
@@ -455,13 +461,13 @@ def _dhcp(reader: Reader, sections: list[Section], vips: tuple[Vip, ...], dhcp: 
     chosen: list[DhcpSection] = []
     explicit = reader.values(section, _opt(d, "section"))
     if not managed:
-        return Dhcp(False, (), lease_sync)
+        return Dhcp(False, (), lease_sync, **timing)
     if dhcp is None:
         if explicit:
             reader.error(section, "section", "no /etc/config/dhcp to manage")
         else:
             reader.warnings.append(Problem("ha.dhcp.managed", "no /etc/config/dhcp: no DHCP settings to manage"))
-        return Dhcp(managed, (), lease_sync)
+        return Dhcp(managed, (), lease_sync, **timing)
     if explicit:
         for name in explicit:
             target = dhcp.find(name)
@@ -479,7 +485,7 @@ def _dhcp(reader: Reader, sections: list[Section], vips: tuple[Vip, ...], dhcp: 
             interface = target.get("interface") or ""
             if interface in gateways and target.get("ignore", "0") not in ("1", "yes", "on", "true"):
                 chosen.append(DhcpSection(dhcp.ref(target), interface, gateways[interface]))
-    return Dhcp(managed, tuple(chosen), lease_sync)
+    return Dhcp(managed, tuple(chosen), lease_sync, **timing)
 
 
 def _cross_checks(reader: Reader, global_section: Section, node: Node, vips: tuple[Vip, ...],
@@ -503,23 +509,10 @@ def _cross_checks(reader: Reader, global_section: Section, node: Node, vips: tup
                         "independent of the LAN")
 
 
-def _sha256(data: bytes) -> str:
-    # The built-in SHA-256, not hashlib's OpenSSL one: routers have no python3-openssl, and elsewhere
-    # hashlib would map all of libcrypto (~3 MB) into the long-running agent.
-    try:
-        from _sha256 import sha256  # Python 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # Python 3.12+
-        except ImportError:
-            from hashlib import sha256
-    return sha256(data).hexdigest()
-
-
 def _digest(ha: Package) -> str:
     """A fingerprint of the configuration, so both nodes can compare theirs; the password is left out."""
     content = []
     for section_type, name, options in ha.content():
         shown = {k: ("<secret>" if k == "auth_pass" else v) for k, v in options.items()}
         content.append([section_type, name, shown])
-    return _sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape"))
+    return sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()

@@ -270,6 +270,18 @@ return view.extend({
 			_('Copy DHCP leases to the peer over SSH, so that clients keep their addresses after a takeover.'));
 		o.default = '1';
 
+		o = s.option(form.Value, 'reconcile_interval', _('Full exchange every'),
+			_('Seconds between full lease exchanges, on top of the exchange at every lease change.'));
+		o.datatype = 'and(uinteger,range(5,3600))';
+		o.placeholder = '60';
+		o.depends('lease_sync', '1');
+
+		o = s.option(form.Value, 'ssh_port', _('Peer SSH port'),
+			_('The peer\'s SSH port on the sync link.'));
+		o.datatype = 'and(uinteger,range(1,65535))';
+		o.placeholder = '22';
+		o.depends('lease_sync', '1');
+
 		return m.render();
 	}
 });

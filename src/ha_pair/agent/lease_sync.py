@@ -1,0 +1,140 @@
+"""Lease sync inside the agent: when to exchange with the peer, and what status shows about it.
+
+Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> exchange after a short
+debounce; a request to import leases (from the forced command serving the peer) -> bring
+dnsmasq's file up to date, debounced so a burst means one restart; every reconcile_interval, and
+after every transition -> a full exchange (hello for the clock, then exchange). While the peer is
+unreachable, retries back off from RETRY_MIN_S to the reconcile interval. The SSH work runs in
+one worker thread, so the event loop keeps answering status meanwhile.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+from .. import log
+from ..leases.peer import answering_dhcp
+from ..leases.store import LeaseStore
+from ..leases.sync import CLOCK_WARNING_S, exchange, hello
+from ..leases.transport import TransportError
+from ..paths import Paths
+
+PUSH_DEBOUNCE_S = 0.05
+APPLY_DEBOUNCE_S = 0.3
+RETRY_MIN_S = 5.0
+
+
+class LeaseSync:
+    def __init__(self, paths: Paths, peer: str, port: int, reconcile_s: int,
+                 schedule: Callable[[float, str, Callable[[], None]], None]) -> None:
+        self.paths = paths
+        self.peer = peer
+        self.port = port
+        self.reconcile_s = reconcile_s
+        self.schedule = schedule  # (delay, name, callback): the loop's timers; one pending per name
+        self.jobs: queue.Queue = queue.Queue()
+        self.state: dict[str, Any] = {
+            "enabled": True, "peer": peer, "peer_reachable": None, "last_push": None, "last_pull": None,
+            "last_error": None, "last_error_kind": None, "lag_s": None, "leases_local": None, "leases_peer": None,
+            "conflicts": 0, "tombstones": None, "clock_offset_s": None, "clock_warning": False,
+            "dnsmasq_restarts": 0, "bytes_last_exchange": None, "malformed_lines": 0,
+        }
+        self._changed_at: float | None = None
+        self._retry_s = RETRY_MIN_S
+        self._worker = threading.Thread(target=self._work, name="lease-sync", daemon=True)
+        self._worker.start()
+        self.schedule(0, "lease-full", self.full)
+
+    # -- triggers (called from the event loop) ---------------------------------------------------
+    def on_event(self, word: str) -> None:
+        if word == "leases-changed":
+            if self._changed_at is None:
+                self._changed_at = time.time()
+            self.schedule(PUSH_DEBOUNCE_S, "lease-push", lambda: self.jobs.put("exchange"))
+        elif word == "leases-apply":
+            self.schedule(APPLY_DEBOUNCE_S, "lease-apply", lambda: self.jobs.put("apply"))
+
+    def full(self) -> None:
+        self.jobs.put("full")
+        self.schedule(self.reconcile_s, "lease-full", self.full)
+
+    def on_transition(self) -> None:
+        self.schedule(0, "lease-full-now", lambda: self.jobs.put("full"))
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+    def status(self) -> dict[str, Any]:
+        status = dict(self.state)
+        counts = LeaseStore(self.paths).counts()  # the peer's exchanges update it too
+        status["leases_local"], status["tombstones"] = counts["leases"], counts["tombstones"]
+        return status
+
+    # -- the worker thread ---------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                if job == "apply":
+                    self._apply()
+                else:
+                    self._exchange(full=job == "full")
+            except Exception:  # the worker must survive anything a sync can throw
+                log.exception(f"lease sync {job} failed")
+
+    def _apply(self) -> None:
+        if answering_dhcp(self.paths):
+            return  # the node answering DHCP is never restarted for a sync
+        store = LeaseStore(self.paths)
+        with store.locked():
+            if store.needs_apply() and store.apply_to_dnsmasq(int(time.time())):
+                self.state["dnsmasq_restarts"] += 1
+
+    def _exchange(self, full: bool) -> None:
+        changed_at, self._changed_at = self._changed_at, None
+        if full:
+            try:
+                info, _ = hello(self.paths, self.peer, self.port)
+                self.state["clock_offset_s"] = round(info.clock_offset, 3)
+                self.state["clock_warning"] = abs(info.clock_offset) > CLOCK_WARNING_S
+                if self.state["clock_warning"]:
+                    log.warning(f"the peer's clock is {info.clock_offset:+.1f} s off: lease expiries are absolute times")
+            except TransportError as exc:
+                self._failed(exc.kind, str(exc))
+                return
+        outcome = exchange(self.paths, self.peer, self.port, apply_if_not_answering=True,
+                           answering=answering_dhcp(self.paths))
+        if not outcome.ok:
+            self._failed(outcome.error_kind or "failed", outcome.error or "")
+            return
+        finished = time.time()
+        was_reachable = self.state["peer_reachable"]
+        self.state.update(
+            peer_reachable=True, last_push=finished, last_pull=finished, last_error=None, last_error_kind=None,
+            leases_local=outcome.leases_local, leases_peer=outcome.leases_peer, tombstones=outcome.tombstones,
+            bytes_last_exchange=outcome.sent + outcome.received,
+            lag_s=round(finished - changed_at, 3) if changed_at else self.state["lag_s"],
+        )
+        self.state["conflicts"] += outcome.conflicts
+        self.state["malformed_lines"] += outcome.malformed_local + outcome.malformed_peer
+        for description in outcome.conflict_descriptions:
+            log.warning(f"lease conflict: {description}")
+        if outcome.applied:
+            self.state["dnsmasq_restarts"] += 1
+        self._retry_s = RETRY_MIN_S
+        if was_reachable is False:
+            log.info(f"lease sync with {self.peer} works again")
+            self.schedule(0, "lease-full-now", lambda: self.jobs.put("full"))  # catch up on everything missed
+
+    def _failed(self, kind: str, message: str) -> None:
+        if self.state["last_error"] != message:
+            log.warning(f"lease sync with {self.peer}: {message}")
+        self.state.update(last_error=message, last_error_kind=kind,
+                          peer_reachable=False if kind == "unreachable" else self.state["peer_reachable"])
+        self.schedule(self._retry_s, "lease-retry", lambda: self.jobs.put("full"))
+        self._retry_s = min(self._retry_s * 2, float(self.reconcile_s))

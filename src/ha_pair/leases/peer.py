@@ -1,0 +1,111 @@
+"""The forced command behind the sync key (authorized_keys `command="..."`): what the peer may do
+on this router, and nothing else.
+
+The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
+- hello     this node's name, clock and SSH host public keys (for trust-peer and clock offset);
+- get       this node's lease knowledge;
+- exchange  stdin: the peer's lease knowledge (size-limited, parsed strictly); it is merged into
+            this node's, and the merged knowledge is the answer.
+Anything else is refused with exit status 1. No shell ever sees the request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import BinaryIO
+
+from .. import __version__
+from ..paths import Paths
+from . import serialise_state
+from .store import MAX_STATE_BYTES, LeaseStore
+
+
+def host_public_keys(paths: Paths) -> list[str]:
+    """This router's SSH host public keys, as known_hosts wants them: `type base64`."""
+    keys = []
+    dropbear = paths.under("/etc/dropbear")
+    for name in ("dropbear_ed25519_host_key", "dropbear_ecdsa_host_key", "dropbear_rsa_host_key"):
+        path = dropbear / name
+        if not path.exists():
+            continue
+        try:
+            out = subprocess.run(["dropbearkey", "-y", "-f", path], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        keys += [" ".join(line.split()[:2]) for line in out.splitlines() if line.startswith(("ssh-", "ecdsa-"))]
+    openssh = paths.under("/etc/ssh")
+    for name in ("ssh_host_ed25519_key.pub", "ssh_host_ecdsa_key.pub", "ssh_host_rsa_key.pub"):
+        path = openssh / name
+        if path.exists():
+            keys.append(" ".join(path.read_text().split()[:2]))
+    return keys
+
+
+def node_name(paths: Paths) -> str:
+    from ..config.load import validate
+
+    result = validate(paths)
+    return result.model.node.name if result.model else "unknown"
+
+
+def answering_dhcp(paths: Paths) -> bool:
+    """Recorded by the notify script after switching the DHCP guard. Unknown counts as answering:
+    then this node is never restarted for a sync."""
+    try:
+        return (paths.run_dir / "dhcp").read_text().strip() != "no"
+    except OSError:
+        return True
+
+
+def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
+    """Ask the agent to bring dnsmasq's file up to date (it debounces a burst into one restart);
+    without an agent, do it here."""
+    fifo = paths.run_dir / "events.fifo"
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        with store.locked():
+            store.apply_to_dnsmasq(now)
+        return
+    try:
+        os.write(fd, b"leases-apply\n")
+    finally:
+        os.close(fd)
+
+
+def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    if verb not in ("hello", "get", "exchange"):
+        shown = verb[:60].encode("unicode_escape").decode("ascii")
+        print(f"ha-pair lease-peer: refused: {shown!r} (allowed: hello, get, exchange)", file=sys.stderr)
+        return 1
+    store = LeaseStore(paths)
+    now = int(time.time())
+    if verb == "hello":
+        reply = {"node": node_name(paths), "time": time.time(), "version": __version__,
+                 "host_keys": host_public_keys(paths)}
+        stdout.write(json.dumps(reply).encode() + b"\n")
+        return 0
+    incoming = b""
+    if verb == "exchange":
+        incoming = stdin.read(MAX_STATE_BYTES + 1)
+        if len(incoming) > MAX_STATE_BYTES:
+            print(f"ha-pair lease-peer: refused: more than {MAX_STATE_BYTES} bytes", file=sys.stderr)
+            return 1
+    with store.locked():
+        store.observe_local(now)
+        if verb == "exchange":
+            remote, skipped = store.decode_remote(incoming)
+            if skipped:
+                print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
+            store.absorb(remote, now)
+        knowledge = store.knowledge()
+        apply = verb == "exchange" and not answering_dhcp(paths) and store.needs_apply()
+    stdout.write(serialise_state(knowledge))
+    stdout.flush()
+    if apply:
+        request_apply(paths, store, now)
+    return 0

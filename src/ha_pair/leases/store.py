@@ -1,0 +1,165 @@
+"""This node's lease knowledge on disk, and dnsmasq's lease file (the I/O edge of lease sync).
+
+Files (run directory, tmpfs: nothing here wears flash):
+- leases.state  what this node knows: merged leases, tombstones, superseded leases;
+- leases.seen   the lease file as last read, to tell releases/expiries (gone since) from
+                leases that were never there;
+- leases.lock   one writer at a time: the agent, the forced command serving the peer, and a
+                catch-up before mastership all go through here.
+
+dnsmasq reads its lease file only at start, so importing leases means: stop it, replace the file
+atomically, start it (apply_to_dnsmasq). The node answering DHCP is never restarted for a sync.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..apply.files import atomic_write
+from ..fspath import FsPath
+from ..paths import Paths
+from . import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
+from .parse import LineProblem
+
+MAX_STATE_BYTES = 16 * 1024 * 1024  # far above 50 000 leases (~4 MB); refuses absurd input
+
+
+@dataclass(frozen=True)
+class LocalRead:
+    db: LeaseDb
+    problems: tuple[LineProblem, ...]
+
+
+def lease_file(paths: Paths) -> FsPath:
+    """dnsmasq's lease file: `option leasefile` of the dnsmasq section in /etc/config/dhcp."""
+    from ..uci import UciSyntaxError, load
+
+    try:
+        dhcp = load(paths.config("dhcp"), "dhcp")
+    except (OSError, UciSyntaxError):
+        return paths.under("/tmp/dhcp.leases")
+    for section in dhcp.of_type("dnsmasq"):
+        configured = section.get("leasefile")
+        if configured:
+            return paths.under(configured)
+    return paths.under("/tmp/dhcp.leases")
+
+
+class LeaseStore:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.file = lease_file(paths)
+        self.state_path = paths.run_dir / "leases.state"
+        self.seen_path = paths.run_dir / "leases.seen"
+        self.lock_path = paths.run_dir / "leases.lock"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.paths.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- reading --------------------------------------------------------------------------------
+    def read_file(self) -> LocalRead:
+        try:
+            raw = self.file.read_bytes()
+        except FileNotFoundError:
+            return LocalRead(LeaseDb(), ())
+        result = parse_leases(raw)
+        return LocalRead(result.db, tuple(result.problems))
+
+    def knowledge(self) -> LeaseDb:
+        return self._read_state(self.state_path)
+
+    def counts(self) -> dict[str, int]:
+        """Leases and tombstones this node knows, counted from the state file's lines (cheap
+        enough for every status call, whoever wrote the file last: agent or forced command)."""
+        counts = {"leases": 0, "tombstones": 0, "superseded": 0}
+        try:
+            with open(self.state_path, "rb") as handle:
+                for line in handle:
+                    word = line.split(b" ", 1)[0]
+                    if word == b"tombstone":
+                        counts["tombstones"] += 1
+                    elif word == b"superseded":
+                        counts["superseded"] += 1
+                    elif word not in (b"duid", b"agent-info", b"vendorclass", b"\n"):
+                        counts["leases"] += 1
+        except OSError:
+            pass
+        return counts
+
+    def _read_state(self, path: FsPath) -> LeaseDb:
+        try:
+            return parse_state(path.read_bytes()).db
+        except FileNotFoundError:
+            return LeaseDb()
+
+    # -- updating (callers hold the lock) -------------------------------------------------------
+    def observe_local(self, now: int) -> tuple[MergeResult, LocalRead]:
+        """Fold the current lease file into the knowledge: new and renewed leases, and tombstones for
+        those gone since the last read (released or expired)."""
+        local = self.read_file()
+        if self.seen_path.exists():
+            tombstones = diff(self._read_state(self.seen_path), local.db, now)
+        else:
+            tombstones = ()  # first read since boot: an empty file is no evidence of releases
+        observed = LeaseDb(local.db.leases, local.db.duid, tombstones)
+        result = merge(self.knowledge(), observed, now)
+        self._save(result.db, local.db)
+        return result, local
+
+    def absorb(self, remote: LeaseDb, now: int) -> MergeResult:
+        """Fold the peer's knowledge into ours."""
+        result = merge(self.knowledge(), remote, now)
+        atomic_write(self.state_path, serialise_state(result.db), 0o600)
+        return result
+
+    def _save(self, knowledge: LeaseDb, seen: LeaseDb) -> None:
+        atomic_write(self.state_path, serialise_state(knowledge), 0o600)
+        atomic_write(self.seen_path, serialise_state(LeaseDb(seen.leases, seen.duid)), 0o600)
+
+    def needs_apply(self) -> bool:
+        """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
+        file_db = self.read_file().db
+        known = self.knowledge()
+        return (file_db.leases, file_db.duid) != (known.leases, known.duid)
+
+    def apply_to_dnsmasq(self, now: int) -> bool:
+        """Replace dnsmasq's lease file by the knowledge, with dnsmasq stopped around the swap.
+        For the node that is not answering DHCP. Returns whether anything was written."""
+        dnsmasq = self.paths.under("/etc/init.d/dnsmasq")
+        running = os.access(dnsmasq, os.X_OK)
+        if running:
+            subprocess.run([dnsmasq, "stop"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        try:
+            self.observe_local(now)  # whatever dnsmasq wrote until it stopped is kept
+            knowledge = self.knowledge()
+            wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
+            written = atomic_write(self.file, wanted, 0o644)
+            self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
+        finally:
+            if running:
+                subprocess.run([dnsmasq, "start"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        return written
+
+    def decode_remote(self, raw: bytes) -> tuple[LeaseDb, int]:
+        """The peer's knowledge from the wire; malformed lines are skipped and counted."""
+        if len(raw) > MAX_STATE_BYTES:
+            raise ValueError(f"peer state of {len(raw)} bytes is over the {MAX_STATE_BYTES} byte limit")
+        result = parse_state(raw)
+        return result.db, len(result.problems)
+
+
+def now() -> int:
+    return int(time.time())

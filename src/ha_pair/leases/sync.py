@@ -1,0 +1,92 @@
+"""One round of lease sync with the peer: send what this node knows, merge what comes back.
+
+Both nodes run it (on lease changes, periodically, when the peer is back); both merge. The node
+that is not answering DHCP also brings dnsmasq's file up to date (stopped around the swap).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from ..paths import Paths
+from . import serialise_state
+from .store import LeaseStore
+from .transport import TransportError, call
+
+CLOCK_WARNING_S = 5.0  # expiries are absolute times: a skewed clock shortens or stretches leases
+
+
+@dataclass
+class SyncOutcome:
+    ok: bool
+    started: float
+    duration: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+    sent: int = 0
+    received: int = 0
+    leases_local: int = 0
+    leases_peer: int = 0
+    conflicts: int = 0
+    conflict_descriptions: tuple[str, ...] = ()
+    tombstones: int = 0
+    malformed_local: int = 0
+    malformed_peer: int = 0
+    applied: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Hello:
+    node: str
+    clock_offset: float  # peer's clock minus ours, seconds
+    host_keys: list[str]
+
+
+def hello(paths: Paths, peer: str, port: int, accept_new: bool = False, timeout: float = 10) -> tuple[Hello, str]:
+    before = time.time()
+    reply, stderr = call(paths, peer, port, "hello", timeout=timeout, accept_new=accept_new)
+    after = time.time()
+    try:
+        data = json.loads(reply.data)
+        return Hello(str(data["node"]), float(data["time"]) - (before + after) / 2,
+                     [str(k) for k in data.get("host_keys", [])]), stderr
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransportError("failed", f"unreadable hello from the peer: {exc}") from None
+
+
+def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, answering: bool,
+             timeout: float = 15) -> SyncOutcome:
+    store = LeaseStore(paths)
+    outcome = SyncOutcome(ok=False, started=time.time())
+    now = int(outcome.started)
+    with store.locked():
+        _, local = store.observe_local(now)
+        outcome.malformed_local = len(local.problems)
+        payload = serialise_state(store.knowledge())
+    try:
+        reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
+    except TransportError as exc:
+        outcome.error, outcome.error_kind = str(exc), exc.kind
+        outcome.duration = time.time() - outcome.started
+        return outcome
+    outcome.sent, outcome.received = reply.sent, reply.received
+    try:
+        remote, outcome.malformed_peer = store.decode_remote(reply.data)
+    except ValueError as exc:
+        outcome.error, outcome.error_kind = str(exc), "failed"
+        return outcome
+    with store.locked():
+        merged = store.absorb(remote, int(time.time()))
+        outcome.conflicts = merged.conflicts
+        outcome.conflict_descriptions = merged.conflict_descriptions
+        outcome.tombstones = len(merged.db.tombstones)
+        outcome.leases_local = len(merged.db.leases)
+        outcome.leases_peer = len(remote.leases)
+        if apply_if_not_answering and not answering and store.needs_apply():
+            outcome.applied = store.apply_to_dnsmasq(int(time.time()))
+    outcome.ok = True
+    outcome.duration = time.time() - outcome.started
+    return outcome

@@ -1,0 +1,257 @@
+"""Lease sync in the two-router lab: real dnsmasq, udhcpc and dropbear, ha-pair's agents and
+forced command, the routers paired the way the README tells an operator to."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.lab import netns, scenarios
+from tests.lab.dhcp_clients import client
+from tests.lab.pair_lab import Lab, LabOptions
+from tests.lab.test_failover import start_lab
+from tests.support import pair
+
+
+@pytest.fixture(scope="module")
+def lab():
+    pair_lab = start_lab(LabOptions())
+    yield pair_lab
+    pair_lab.stop()
+
+
+@pytest.fixture
+def healthy(lab):
+    scenarios.restore(lab)
+    lab.wait_for(lambda: lab.status("r2").get("lease_sync", {}).get("peer_reachable") is True, 30,
+                 "lease sync up")
+    yield lab
+    scenarios.restore(lab)
+
+
+_numbers = iter(range(1, 10_000))
+
+
+def new_client(lab: Lab, hostname: str | None = None):
+    return client(lab.topo.client_ns, lab.dir, next(_numbers), hostname)
+
+
+def leases_of(lab: Lab, router: str) -> dict[str, str]:
+    """address -> client-id (hex, no colons), from the router's dnsmasq lease file."""
+    out = {}
+    for line in lab.routers[router].leases().splitlines():
+        words = line.split()
+        if len(words) >= 5 and words[0] != "duid":
+            out[words[2]] = words[4].replace(":", "")
+    return out
+
+
+def known(lab: Lab, router: str) -> dict[str, str]:
+    """address -> client-id from what the router's ha-pair knows (its lease state file)."""
+    from ha_pair.leases import parse_state
+
+    path = lab.routers[router].root / "var/run/ha-pair/leases.state"
+    db = parse_state(path.read_bytes()).db if path.exists() else None
+    return {str(lease.address): (lease.client_id or "").replace(":", "") for lease in (db.leases if db else ())}
+
+
+def when_in_file(lab: Lab, router: str, address: str, timeout: float) -> float | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if address in leases_of(lab, router):
+            return time.monotonic()
+        time.sleep(0.005)
+    return None
+
+
+def test_a_lease_granted_by_the_master_is_on_the_backup_within_a_second(healthy):
+    lab = healthy
+    seen: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:  # when each router's file first holds the new lease
+        while not done.is_set():
+            for router in ("r1", "r2"):
+                if router not in seen and any(a not in before[router] for a in leases_of(lab, router)):
+                    seen[router] = time.monotonic()
+            time.sleep(0.002)
+
+    before = {router: leases_of(lab, router) for router in ("r1", "r2")}
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        got = new_client(lab).lease()
+        deadline = time.monotonic() + 5
+        while "r2" not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        done.set()
+        watcher.join()
+    assert got.get("serverid") == "192.168.50.2", got
+    assert leases_of(lab, "r2").get(got["ip"]) == leases_of(lab, "r1")[got["ip"]]
+    lag = seen["r2"] - seen["r1"]
+    assert lag <= 1.0, f"on the backup {lag:.3f} s after the master"
+
+
+def test_a_release_on_the_master_removes_the_lease_on_the_backup(healthy):
+    lab = healthy
+    holder = new_client(lab)
+    address = holder.hold()["ip"]
+    assert when_in_file(lab, "r2", address, 5), "synced first"
+    holder.release()
+    lab.wait_for(lambda: address not in leases_of(lab, "r1"), 10, "dnsmasq on r1 dropped the released lease")
+    lab.wait_for(lambda: address not in leases_of(lab, "r2"), 10, "the release reached the backup")
+    assert lab.status("r2")["lease_sync"]["tombstones"] >= 1
+
+
+def test_failover_the_client_keeps_its_address(healthy):
+    lab = healthy
+    me = new_client(lab)
+    first = me.lease()
+    assert when_in_file(lab, "r2", first["ip"], 5)
+    scenarios.power_loss(lab)
+    again = me.lease(requested=first["ip"])
+    assert again.get("serverid") == "192.168.50.3", again  # the new master answered
+    assert again.get("ip") == first["ip"]
+
+
+def test_failback_the_old_master_knows_new_leases_before_answering(healthy):
+    lab = healthy
+    scenarios.power_loss(lab)
+    newcomer = new_client(lab)
+    granted = newcomer.lease()
+    assert granted.get("serverid") == "192.168.50.3"
+    time.sleep(scenarios.MIN_OFF_S)
+    lab.power_on("r1")
+    lab.wait_for(lambda: lab.master() == "r1", 30, "r1 preempts")
+    # the moment r1 answers DHCP again, its dnsmasq already has the lease r2 granted
+    assert leases_of(lab, "r1").get(granted["ip"]) == newcomer.client_id
+    thief = new_client(lab)
+    other = thief.lease(requested=granted["ip"])
+    assert other.get("serverid") == "192.168.50.2", other
+    assert other.get("ip") and other["ip"] != granted["ip"], "no address is given to two clients"
+
+
+def test_sync_link_down_then_back_both_converge(healthy):
+    lab = healthy
+    lab.sync_link(False)
+    try:
+        # Each side grants while cut off; the clients ask for distinct addresses, since two
+        # partitioned DHCP servers cannot know of each other's grants (that case is a conflict,
+        # counted and resolved by expiry, see test_leases.py).
+        on_r1 = new_client(lab).lease(requested="192.168.50.240")
+        assert on_r1.get("serverid") == "192.168.50.2"
+        lab.lan_link("r1", False)  # r2 takes over and grants too
+        lab.wait_for(lambda: lab.master() == "r2", 15, "r2 master")
+        on_r2 = new_client(lab).lease(requested="192.168.50.241")
+        assert on_r2.get("serverid") == "192.168.50.3"
+        lab.lan_link("r1", True)
+        lab.wait_for(lambda: lab.master() == "r1", 15, "r1 master again")
+        lab.wait_for(lambda: lab.status("r1")["lease_sync"]["peer_reachable"] is False, 30, "the cut is visible")
+        assert on_r2["ip"] not in leases_of(lab, "r1"), "nothing can cross a cut link"
+    finally:
+        lab.sync_link(True)
+    # Both nodes' lease knowledge converges, and the backup's dnsmasq has everything. The master's
+    # dnsmasq is never restarted for a sync: it imports the peer's grants when it next restarts
+    # (it pings an address before offering it, which protects one still in use meanwhile).
+    for router in ("r1", "r2"):
+        lab.wait_for(lambda: {on_r1["ip"], on_r2["ip"]} <= set(known(lab, router)), 90,
+                     f"{router} knows both leases after the link returned")
+    lab.wait_for(lambda: known(lab, "r1") == known(lab, "r2"), 30, "both converge on the same leases")
+    lab.wait_for(lambda: {on_r1["ip"], on_r2["ip"]} <= set(leases_of(lab, "r2")), 30, "the backup's dnsmasq has both")
+
+
+def test_hostile_hostnames_and_garbage_lines_execute_nothing_and_lose_nothing(healthy):
+    lab = healthy
+    r1, r2 = lab.routers["r1"], lab.routers["r2"]
+    canary = lab.dir / "pwned"
+    hostile = f"$(touch {canary})"
+    state = (
+        f"{int(time.time()) + 3600} 02:00:00:00:00:01 192.168.50.201 {hostile.replace(' ', '')} 01:02:00:00:00:00:01\n"
+        f"{int(time.time()) + 3600} 02:00:00:00:00:02 192.168.50.202 `reboot`;'\"x 01:02:00:00:00:00:02\n"
+        "this is not a lease line at all\n"
+        f"{int(time.time()) + 3600} 02:00:00:00:00:03 192.168.50.203 caf\xe9 *\n"
+        "1 2 3\n"
+    ).encode("latin-1")
+    # the exchange verb, through the sync key, exactly as r1's agent calls it
+    argv = ["dbclient", "-T", "-i", str(r1.root / "etc/ha-pair/sync_key"), "root@10.255.0.2", "exchange"]
+    env = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"HOME={r1.root / 'etc/ha-pair'}"]
+    proc = subprocess.run(["ip", "netns", "exec", r1.namespace, *env, *argv], input=state, capture_output=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert b"2 malformed lines skipped" in proc.stderr
+    assert not canary.exists(), "nothing was executed"
+    for address in ("192.168.50.201", "192.168.50.202", "192.168.50.203"):
+        lab.wait_for(lambda: address in leases_of(lab, "r2"), 10, f"{address} imported on the backup")
+    raw = (r2.root / "tmp/dhcp.leases").read_bytes()
+    assert raw.count(b"\n") == len([line for line in raw.split(b"\n") if line]), "one lease per line"
+    assert b"192.168.50.203 caf\xe9 *" in raw, "a non-UTF-8 hostname round-trips byte for byte"
+
+
+def test_the_sync_key_cannot_get_a_shell_run_commands_or_forward_ports(healthy):
+    lab = healthy
+    r1 = lab.routers["r1"]
+    base = ["ip", "netns", "exec", r1.namespace, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            f"HOME={r1.root / 'etc/ha-pair'}", "dbclient", "-i", str(r1.root / "etc/ha-pair/sync_key")]
+
+    def attempt(*args: str, timeout: float = 15) -> subprocess.CompletedProcess:
+        return subprocess.run([*base, *args], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+
+    for command in ("id", "sh -c id", "hello; id", "exchange && id", "cat /etc/shadow"):
+        refused = attempt("-T", "root@10.255.0.2", command)
+        assert refused.returncode != 0 and "refused" in refused.stderr, (command, refused.stderr)
+        assert "uid=" not in refused.stdout
+    shell = attempt("-T", "root@10.255.0.2")  # no command: what would be a login shell
+    assert shell.returncode != 0 and "refused" in shell.stderr
+    forwarded = subprocess.Popen([*base, "-T", "-N", "-L", "127.0.0.1:2299:10.255.0.2:22", "root@10.255.0.2"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True)
+    try:
+        time.sleep(2)
+        probe = f"import socket; s = socket.create_connection(('127.0.0.1', 2299), 3); print(s.recv(64))"
+        tunnel = netns.run(["ip", "netns", "exec", r1.namespace, "python3", "-c", probe], check=False)
+        assert b"SSH-" not in tunnel.stdout.encode(), "no forwarded connection reaches anything"
+    finally:
+        os.killpg(forwarded.pid, 15)
+        forwarded.wait(10)
+    log = (lab.routers["r2"].log_dir / "dropbear.log").read_text()
+    assert "Port forwarding disabled" in log and "Pty allocation disabled" in log
+
+
+def test_a_changed_peer_host_key_stops_the_sync_and_shows_in_status(healthy):
+    lab = healthy
+    r1, r2 = lab.routers["r1"], lab.routers["r2"]
+    hostkey = r2.root / "etc/dropbear/dropbear_ed25519_host_key"
+    original = hostkey.read_bytes()
+    netns.kill_pid(r2.dropbear.pid)
+    hostkey.unlink()
+    netns.run(["dropbearkey", "-t", "ed25519", "-f", str(hostkey)])
+    r2.start_dropbear()
+    try:
+        granted = new_client(lab).lease()  # r1 pushes the new lease: refused by the host key check
+        lab.wait_for(lambda: lab.status("r1")["lease_sync"]["last_error_kind"] == "hostkey", 20,
+                     "the host key problem shows in r1's status")
+        assert granted["ip"] not in leases_of(lab, "r2"), "nothing reached the impostor"
+        assert "not the pinned one" in lab.status("r1")["lease_sync"]["last_error"]
+    finally:
+        netns.kill_pid(r2.dropbear.pid)
+        hostkey.write_bytes(original)
+        r2.start_dropbear()
+    lab.wait_for(lambda: lab.status("r1")["lease_sync"]["last_error"] is None, 90,
+                 "sync resumes with the genuine key")
+
+
+def test_status_reports_lease_sync_fields(healthy):
+    status = healthy.status("r1")["lease_sync"]
+    for field in ("enabled", "peer_reachable", "last_push", "last_pull", "last_error", "lag_s", "leases_local",
+                  "leases_peer", "conflicts", "tombstones", "clock_offset_s", "clock_warning"):
+        assert field in status, field
+    assert status["enabled"] is True and abs(status["clock_offset_s"]) < 5
+    json.dumps(status)
+    assert pair.ROUTERS["r2"]["sync"] == status["peer"]
