@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench import agent, failover
+from tests.bench import agent, failover, lease
 from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
-PARTS = ("failover", "handover", "agent")
+PARTS = ("failover", "handover", "agent", "lease_sync")
 
 
 def log(text: str) -> None:
@@ -40,6 +40,12 @@ def summary(results: dict) -> str:
         lines.append(f"\nagent: `ha-pair status` {statistics.median(a['status_ms']):.0f} ms median "
                      f"(max {max(a['status_ms']):.0f}); `ubus call ha status` {ubus} ({a['ubus_note']}); "
                      f"RSS {a['rss_kb']} kB; {a['idle_wakeups_10s']} voluntary wake-ups in 10 s idle")
+    if "lease_sync" in results:
+        ls = results["lease_sync"]
+        lines.append(f"lease sync: {ls['leases']} leases from master to backup file, p50 {ls['propagation_p50_ms']} ms, "
+                     f"p95 {ls['propagation_p95_ms']} ms ({ls['missing_on_backup']} missing); merge of 50 000 leases "
+                     f"{ls['merge_50k_ms']} ms; one single-lease update {ls['bytes_per_update']} bytes "
+                     f"({ls['leases_known_at_update']} leases known)")
     return "\n".join(lines)
 
 
@@ -65,6 +71,9 @@ def main() -> int:
         if "agent" in parts:
             log("agent: status latency, memory, idle wake-ups")
             results["agent"] = agent.run(20, log)
+        if "lease_sync" in parts:
+            log("lease sync: propagation of 100 leases, merge of 50 000, bytes per update")
+            results["lease_sync"] = lease.run(100, log)
     except (KeyboardInterrupt, LabTerminated):
         log("interrupted: lab torn down, nothing written")
         return 130

@@ -48,7 +48,7 @@ def ubus_status_ms(runs: int, log) -> tuple[list[float] | None, str]:
     daemon = Ubusd(*tools)
     root = tree.make_tree(Path(daemon.dir) / "r1", pair.configs("r1"))
     env = {**daemon.env, "PYTHONPATH": f"{REPO / 'src'}"}
-    agent = subprocess.Popen([sys.executable, "-m", "ha_pair", "--root", str(root), "agent", "--ubus-socket",
+    agent = subprocess.Popen(["unshare", "--net", "--", sys.executable, "-m", "ha_pair", "--root", str(root), "agent", "--ubus-socket",
                               daemon.sock], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -24,6 +24,7 @@ from ha_pair.paths import Paths
 from ha_pair.status.build import Snapshot, build_status
 from ha_pair.uci import parse
 from tests.support import pair, tree
+from tests.support.privileges import isolated_net
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -174,7 +175,7 @@ def test_control_socket_round_trip(tmp_path: Path):
 def agent_root(tmp_path: Path):
     root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HA_PAIR_UBUS_LIBDIR": str(tmp_path / "no-ubus")}
-    proc = subprocess.Popen([sys.executable, "-m", "ha_pair", "--root", str(root), "agent"], env=env,
+    proc = subprocess.Popen([*isolated_net(), sys.executable, "-m", "ha_pair", "--root", str(root), "agent"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sock = root / "var/run/ha-pair/agent.sock"
     deadline = time.monotonic() + 10
@@ -227,7 +228,7 @@ def test_agent_follows_the_fifo_and_survives_garbage_and_restart(agent_root):
     # SIGTERM ends it cleanly; a new agent starts with the persisted history
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
-    again = subprocess.Popen([sys.executable, "-m", "ha_pair", "--root", str(root), "agent"], env=env,
+    again = subprocess.Popen([*isolated_net(), sys.executable, "-m", "ha_pair", "--root", str(root), "agent"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import pair, tree
+from tests.support.privileges import isolated_net
 from tests.support.ubusd import Ubusd, find_tools
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def agent(ubusd, tmp_path: Path):
     root = tree.make_tree(tmp_path / "r1", pair.configs(
         "r1", extra_global="\toption auth_type 'pass'\n\toption auth_pass 'Xs3cret'\n"))
     env = {**ubusd.env, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "ha_pair", "--root", str(root), "agent", "--ubus-socket",
+    proc = subprocess.Popen([*isolated_net(), sys.executable, "-m", "ha_pair", "--root", str(root), "agent", "--ubus-socket",
                              ubusd.sock], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 10
     while "ha" not in ubusd.ubus("list").stdout.split():

@@ -1,7 +1,7 @@
 """Lease sync inside the agent: when to exchange with the peer, and what status shows about it.
 
-Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> exchange after a short
-debounce; a request to import leases (from the forced command serving the peer) -> bring
+Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> after a short debounce,
+a push of what changed since the peer last heard from us; a request to import leases (from the forced command serving the peer) -> bring
 dnsmasq's file up to date, debounced so a burst means one restart; every reconcile_interval, and
 after every transition -> a full exchange (hello for the clock, then exchange). While the peer is
 unreachable, retries back off from RETRY_MIN_S to the reconcile interval. The SSH work runs in
@@ -18,12 +18,12 @@ from typing import Any, Callable
 from .. import log
 from ..leases.peer import answering_dhcp
 from ..leases.store import LeaseStore
-from ..leases.sync import CLOCK_WARNING_S, exchange, hello
+from ..leases.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
 from ..leases.transport import TransportError
 from ..paths import Paths
 
 PUSH_DEBOUNCE_S = 0.05
-APPLY_DEBOUNCE_S = 0.3
+APPLY_DEBOUNCE_S = 0.15
 RETRY_MIN_S = 5.0
 
 
@@ -44,6 +44,7 @@ class LeaseSync:
         }
         self._changed_at: float | None = None
         self._retry_s = RETRY_MIN_S
+        self._peer_has: set[bytes] | None = None  # lines the peer got from us; None: send everything
         self._worker = threading.Thread(target=self._work, name="lease-sync", daemon=True)
         self._worker.start()
         self.schedule(0, "lease-full", self.full)
@@ -91,12 +92,28 @@ class LeaseSync:
         if answering_dhcp(self.paths):
             return  # the node answering DHCP is never restarted for a sync
         store = LeaseStore(self.paths)
-        with store.locked():
-            if store.needs_apply() and store.apply_to_dnsmasq(int(time.time())):
-                self.state["dnsmasq_restarts"] += 1
+        if store.needs_apply() and store.apply_to_dnsmasq(int(time.time())):
+            self.state["dnsmasq_restarts"] += 1
+
+    def _push(self, changed_at: float | None) -> None:
+        """A lease event: only what the peer does not have yet goes over the wire."""
+        outcome, self._peer_has = push(self.paths, self.peer, self.port, self._peer_has or set())
+        if not outcome.ok:
+            self._peer_has = None  # unknown now: the next round is a full exchange
+            self._failed(outcome.error_kind or "failed", outcome.error or "")
+            return
+        finished = time.time()
+        self.state.update(peer_reachable=True, last_push=finished, last_error=None, last_error_kind=None)
+        if outcome.sent:
+            self.state["bytes_last_exchange"] = outcome.sent + outcome.received
+            self.state["lag_s"] = round(finished - changed_at, 3) if changed_at else self.state["lag_s"]
+        self.state["malformed_lines"] += outcome.malformed_local
 
     def _exchange(self, full: bool) -> None:
         changed_at, self._changed_at = self._changed_at, None
+        if not full and self._peer_has is not None:
+            self._push(changed_at)
+            return
         if full:
             try:
                 info, _ = hello(self.paths, self.peer, self.port)
@@ -112,6 +129,7 @@ class LeaseSync:
         if not outcome.ok:
             self._failed(outcome.error_kind or "failed", outcome.error or "")
             return
+        self._peer_has = state_lines(self.paths)  # both sides now hold the merged knowledge
         finished = time.time()
         was_reachable = self.state["peer_reachable"]
         self.state.update(
@@ -132,6 +150,7 @@ class LeaseSync:
             self.schedule(0, "lease-full-now", lambda: self.jobs.put("full"))  # catch up on everything missed
 
     def _failed(self, kind: str, message: str) -> None:
+        self._peer_has = None
         if self.state["last_error"] != message:
             log.warning(f"lease sync with {self.peer}: {message}")
         self.state.update(last_error=message, last_error_kind=kind,

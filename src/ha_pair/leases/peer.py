@@ -5,7 +5,9 @@ The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
 - hello     this node's name, clock and SSH host public keys (for trust-peer and clock offset);
 - get       this node's lease knowledge;
 - exchange  stdin: the peer's lease knowledge (size-limited, parsed strictly); it is merged into
-            this node's, and the merged knowledge is the answer.
+            this node's, and the merged knowledge is the answer;
+- push      stdin: what changed in the peer's knowledge since its last exchange or push; merged
+            the same way, answered with `ok` (a single lease event costs a few hundred bytes).
 Anything else is refused with exit status 1. No shell ever sees the request.
 """
 
@@ -68,8 +70,7 @@ def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     except OSError:
-        with store.locked():
-            store.apply_to_dnsmasq(now)
+        store.apply_to_dnsmasq(now)
         return
     try:
         os.write(fd, b"leases-apply\n")
@@ -78,9 +79,9 @@ def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
 
 
 def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
-    if verb not in ("hello", "get", "exchange"):
+    if verb not in ("hello", "get", "exchange", "push"):
         shown = verb[:60].encode("unicode_escape").decode("ascii")
-        print(f"ha-pair lease-peer: refused: {shown!r} (allowed: hello, get, exchange)", file=sys.stderr)
+        print(f"ha-pair lease-peer: refused: {shown!r} (allowed: hello, get, exchange, push)", file=sys.stderr)
         return 1
     store = LeaseStore(paths)
     now = int(time.time())
@@ -90,21 +91,21 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         stdout.write(json.dumps(reply).encode() + b"\n")
         return 0
     incoming = b""
-    if verb == "exchange":
+    if verb in ("exchange", "push"):
         incoming = stdin.read(MAX_STATE_BYTES + 1)
         if len(incoming) > MAX_STATE_BYTES:
             print(f"ha-pair lease-peer: refused: more than {MAX_STATE_BYTES} bytes", file=sys.stderr)
             return 1
     with store.locked():
         store.observe_local(now)
-        if verb == "exchange":
+        if verb in ("exchange", "push"):
             remote, skipped = store.decode_remote(incoming)
             if skipped:
                 print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
             store.absorb(remote, now)
         knowledge = store.knowledge()
-        apply = verb == "exchange" and not answering_dhcp(paths) and store.needs_apply()
-    stdout.write(serialise_state(knowledge))
+        apply = verb in ("exchange", "push") and not answering_dhcp(paths) and store.needs_apply()
+    stdout.write(b"ok\n" if verb == "push" else serialise_state(knowledge))
     stdout.flush()
     if apply:
         request_apply(paths, store, now)

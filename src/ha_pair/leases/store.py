@@ -58,6 +58,7 @@ class LeaseStore:
         self.state_path = paths.run_dir / "leases.state"
         self.seen_path = paths.run_dir / "leases.seen"
         self.lock_path = paths.run_dir / "leases.lock"
+        self.from_peer_path = paths.run_dir / "leases.from-peer"
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -77,6 +78,19 @@ class LeaseStore:
             return LocalRead(LeaseDb(), ())
         result = parse_leases(raw)
         return LocalRead(result.db, tuple(result.problems))
+
+    def _settled(self, first: LocalRead, attempts: int = 5, pause: float = 0.05) -> LocalRead:
+        """dnsmasq rewrites its lease file in place (truncate, then write): a read at the wrong
+        moment sees part of it, and every lease missing from that part would look released. Before
+        a lease counts as gone, read again until two reads agree."""
+        current = first
+        for _ in range(attempts):
+            time.sleep(pause)
+            again = self.read_file()
+            if again == current:
+                return current
+            current = again
+        return current
 
     def knowledge(self) -> LeaseDb:
         return self._read_state(self.state_path)
@@ -105,13 +119,17 @@ class LeaseStore:
         except FileNotFoundError:
             return LeaseDb()
 
-    # -- updating (callers hold the lock) -------------------------------------------------------
+    # -- updating (callers hold the lock, except for apply_to_dnsmasq) ---------------------------
     def observe_local(self, now: int) -> tuple[MergeResult, LocalRead]:
         """Fold the current lease file into the knowledge: new and renewed leases, and tombstones for
         those gone since the last read (released or expired)."""
         local = self.read_file()
         if self.seen_path.exists():
-            tombstones = diff(self._read_state(self.seen_path), local.db, now)
+            seen = self._read_state(self.seen_path)
+            tombstones = diff(seen, local.db, now)
+            if tombstones:
+                local = self._settled(local)
+                tombstones = diff(seen, local.db, now)
         else:
             tombstones = ()  # first read since boot: an empty file is no evidence of releases
         observed = LeaseDb(local.db.leases, local.db.duid, tombstones)
@@ -120,10 +138,22 @@ class LeaseStore:
         return result, local
 
     def absorb(self, remote: LeaseDb, now: int) -> MergeResult:
-        """Fold the peer's knowledge into ours."""
+        """Fold the peer's knowledge into ours, noting what came from the peer: it need not be
+        pushed back to it."""
         result = merge(self.knowledge(), remote, now)
         atomic_write(self.state_path, serialise_state(result.db), 0o600)
+        with open(self.from_peer_path, "ab") as handle:
+            handle.write(serialise_state(remote))
         return result
+
+    def take_from_peer(self) -> set[bytes]:
+        """The lines received from the peer since the last call (callers hold the lock)."""
+        try:
+            lines = set(self.from_peer_path.read_bytes().splitlines())
+        except FileNotFoundError:
+            return set()
+        self.from_peer_path.unlink(missing_ok=True)
+        return lines
 
     def _save(self, knowledge: LeaseDb, seen: LeaseDb) -> None:
         atomic_write(self.state_path, serialise_state(knowledge), 0o600)
@@ -137,17 +167,19 @@ class LeaseStore:
 
     def apply_to_dnsmasq(self, now: int) -> bool:
         """Replace dnsmasq's lease file by the knowledge, with dnsmasq stopped around the swap.
-        For the node that is not answering DHCP. Returns whether anything was written."""
+        For the node that is not answering DHCP. Returns whether anything was written. Takes the
+        lock itself, only for the swap: a peer's push need not wait for dnsmasq to start."""
         dnsmasq = self.paths.under("/etc/init.d/dnsmasq")
         running = os.access(dnsmasq, os.X_OK)
         if running:
             subprocess.run([dnsmasq, "stop"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
         try:
-            self.observe_local(now)  # whatever dnsmasq wrote until it stopped is kept
-            knowledge = self.knowledge()
-            wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
-            written = atomic_write(self.file, wanted, 0o644)
-            self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
+            with self.locked():
+                self.observe_local(now)  # whatever dnsmasq wrote until it stopped is kept
+                knowledge = self.knowledge()
+                wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
+                written = atomic_write(self.file, wanted, 0o644)
+                self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
         finally:
             if running:
                 subprocess.run([dnsmasq, "start"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)

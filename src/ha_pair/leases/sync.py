@@ -57,6 +57,38 @@ def hello(paths: Paths, peer: str, port: int, accept_new: bool = False, timeout:
         raise TransportError("failed", f"unreadable hello from the peer: {exc}") from None
 
 
+def state_lines(paths: Paths) -> set[bytes]:
+    """This node's knowledge as lines: what a push compares with what the peer already has."""
+    return set(serialise_state(LeaseStore(paths).knowledge()).splitlines())
+
+
+def push(paths: Paths, peer: str, port: int, already_sent: set[bytes], timeout: float = 15) -> tuple[SyncOutcome, set[bytes]]:
+    """Send only what changed since `already_sent` (the lines the peer got last time). Returns
+    the outcome and the lines the peer has now."""
+    store = LeaseStore(paths)
+    outcome = SyncOutcome(ok=False, started=time.time())
+    with store.locked():
+        _, local = store.observe_local(int(outcome.started))
+        outcome.malformed_local = len(local.problems)
+        current = serialise_state(store.knowledge()).splitlines()
+        already_sent = already_sent | store.take_from_peer()  # the peer's own news, not worth echoing
+    counts = store.counts()
+    outcome.leases_local, outcome.tombstones = counts["leases"], counts["tombstones"]
+    delta = [line for line in current if line not in already_sent]
+    if not delta:
+        outcome.ok = True
+        return outcome, set(current)
+    payload = b"".join(line + b"\n" for line in delta)
+    try:
+        reply, _ = call(paths, peer, port, "push", payload, timeout=timeout)
+    except TransportError as exc:
+        outcome.error, outcome.error_kind = str(exc), exc.kind
+        return outcome, already_sent
+    outcome.ok, outcome.sent, outcome.received = True, reply.sent, reply.received
+    outcome.duration = time.time() - outcome.started
+    return outcome, already_sent | set(delta)
+
+
 def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, answering: bool,
              timeout: float = 15) -> SyncOutcome:
     store = LeaseStore(paths)
@@ -80,13 +112,15 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         return outcome
     with store.locked():
         merged = store.absorb(remote, int(time.time()))
+        store.take_from_peer()  # the caller now counts everything merged as known to the peer
         outcome.conflicts = merged.conflicts
         outcome.conflict_descriptions = merged.conflict_descriptions
         outcome.tombstones = len(merged.db.tombstones)
         outcome.leases_local = len(merged.db.leases)
         outcome.leases_peer = len(remote.leases)
-        if apply_if_not_answering and not answering and store.needs_apply():
-            outcome.applied = store.apply_to_dnsmasq(int(time.time()))
+        apply = apply_if_not_answering and not answering and store.needs_apply()
+    if apply:
+        outcome.applied = store.apply_to_dnsmasq(int(time.time()))
     outcome.ok = True
     outcome.duration = time.time() - outcome.started
     return outcome

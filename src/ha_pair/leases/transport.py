@@ -19,7 +19,7 @@ from ..fspath import FsPath
 from ..paths import Paths
 
 CONNECT_TIMEOUT = 5
-VERBS = ("hello", "exchange", "get")
+VERBS = ("hello", "exchange", "get", "push")
 
 
 class TransportError(Exception):

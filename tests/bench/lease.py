@@ -1,0 +1,74 @@
+"""Lease sync benchmark: how long a lease granted by the master takes to be in the backup's lease
+file (real dnsmasq, udhcpc clients, SSH between the routers), the merge of 50 000 leases, and the
+bytes one single-lease update puts on the wire."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.bench.lease_merge import bench_merge
+from tests.lab import scenarios
+from tests.lab.dhcp_clients import client
+from tests.lab.pair_lab import Lab, LabOptions
+
+PREFIX = "hpb-"
+
+
+def _addresses(text: str) -> set[str]:
+    return {words[2] for words in (line.split() for line in text.splitlines()) if len(words) >= 5 and words[0] != "duid"}
+
+
+def propagation(leases: int, parallel: int, log) -> dict[str, Any]:
+    with Lab(LabOptions(), prefix=PREFIX) as lab:
+        time.sleep(scenarios.SETTLE_S)
+        lab.wait_for(lambda: lab.status("r1")["lease_sync"].get("peer_reachable") is True, 60, "lease sync up")
+        r1, r2 = lab.routers["r1"], lab.routers["r2"]
+        first_seen: dict[str, dict[str, float]] = {"r1": {}, "r2": {}}
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                for name, router in (("r1", r1), ("r2", r2)):
+                    now = time.monotonic()
+                    for address in _addresses(router.leases()):
+                        first_seen[name].setdefault(address, now)
+                time.sleep(0.003)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            clients = [client(lab.topo.client_ns, lab.dir, 5000 + n) for n in range(leases)]
+            with ThreadPoolExecutor(parallel) as pool:
+                granted = [got.get("ip") for got in pool.map(lambda c: c.lease(timeout=120), clients)]
+            deadline = time.monotonic() + 30
+            while set(first_seen["r1"]) - set(first_seen["r2"]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            done.set()
+            watcher.join()
+        delays = sorted((first_seen["r2"][a] - first_seen["r1"][a]) * 1000
+                        for a in first_seen["r1"] if a in first_seen["r2"])
+        missing = [a for a in granted if a and a not in first_seen["r2"]]
+        # one more lease, alone: what a single update costs on the wire
+        before = lab.status("r1")["lease_sync"]["last_push"]
+        client(lab.topo.client_ns, lab.dir, 9999).lease()
+        lab.wait_for(lambda: lab.status("r1")["lease_sync"]["last_push"] != before, 10, "a single update pushed")
+        single = lab.status("r1")["lease_sync"]
+    log(f"  lease propagation: {len(delays)} leases, p50 {statistics.median(delays):.0f} ms, "
+        f"p95 {delays[int(0.95 * (len(delays) - 1))]:.0f} ms, {len(missing)} missing; one update "
+        f"{single['bytes_last_exchange']} bytes with {single['leases_local']} leases known")
+    return {"leases": len(delays), "missing_on_backup": len(missing), "propagation_ms": [round(d, 1) for d in delays],
+            "propagation_p50_ms": round(statistics.median(delays)),
+            "propagation_p95_ms": round(delays[int(0.95 * (len(delays) - 1))]),
+            "bytes_per_update": single["bytes_last_exchange"], "leases_known_at_update": single["leases_local"]}
+
+
+def run(leases: int, log) -> dict[str, Any]:
+    result = propagation(leases, parallel=1, log=log)  # dnsmasq pings each new address in turn: parallel clients only queue
+    result["merge_50k_ms"] = round(min(bench_merge(50_000) for _ in range(3)))
+    log(f"  merge of two 50 000-lease databases: {result['merge_50k_ms']} ms (best of 3)")
+    return result

@@ -1,0 +1,210 @@
+"""Lease sync without the network: the store (tombstones from the lease file, import into dnsmasq's
+file), the forced command's verbs and limits, error classification, pinning host keys."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ha_pair.commands.lease import fingerprint
+from ha_pair.leases import parse_state
+from ha_pair.leases.peer import serve
+from ha_pair.leases.store import MAX_STATE_BYTES, LeaseStore
+from ha_pair.leases.transport import classify
+from ha_pair.paths import Paths
+from tests.support import pair, tree
+from tests.support.privileges import isolated_net
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = int(time.time())
+
+
+def line(n: int, expiry: int = NOW + 3600, name: str = "*") -> str:
+    return f"{expiry} 02:00:00:00:00:{n:02x} 192.168.50.{100 + n} {name} 01:02:00:00:00:00:{n:02x}\n"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+
+
+def write_leases(root: Path, text: str) -> None:
+    (root / "tmp").mkdir(exist_ok=True)
+    (root / "tmp/dhcp.leases").write_text(text)
+
+
+def test_the_lease_file_is_found_from_the_dhcp_config(root: Path):
+    assert LeaseStore(Paths(root)).file == str(root / "tmp/dhcp.leases")
+
+
+def test_a_lease_gone_from_the_file_becomes_a_tombstone_but_not_after_a_reboot(root: Path):
+    store = LeaseStore(Paths(root))
+    write_leases(root, line(1) + line(2))
+    with store.locked():
+        store.observe_local(NOW)
+    write_leases(root, line(1))  # 2 released
+    with store.locked():
+        result, _ = store.observe_local(NOW + 1)
+    assert [str(t.lease.address) for t in result.db.tombstones] == ["192.168.50.102"]
+    assert [str(x.address) for x in result.db.leases] == ["192.168.50.101"]
+    assert store.counts() == {"leases": 1, "tombstones": 1, "superseded": 0}
+    # after a reboot (/var/run is tmpfs: nothing seen before), an empty file tombstones nothing
+    for name in ("leases.state", "leases.seen"):
+        (root / "var/run/ha-pair" / name).unlink()
+    write_leases(root, "")
+    with store.locked():
+        result, _ = store.observe_local(NOW + 2)
+    assert result.db.tombstones == ()
+
+
+def test_a_half_written_lease_file_tombstones_nothing(root: Path, monkeypatch):
+    """dnsmasq truncates and rewrites its file: a read in between sees only part of it."""
+    store = LeaseStore(Paths(root))
+    write_leases(root, line(1) + line(2) + line(3))
+    with store.locked():
+        store.observe_local(NOW)
+    reads = iter([line(1), line(1) + line(2) + line(3), line(1) + line(2) + line(3)])
+    real = LeaseStore.read_file
+
+    def racing_read(self):
+        write_leases(root, next(reads, line(1) + line(2) + line(3)))
+        return real(self)
+
+    monkeypatch.setattr(LeaseStore, "read_file", racing_read)
+    with store.locked():
+        result, _ = store.observe_local(NOW + 1)
+    assert result.db.tombstones == ()
+    assert len(result.db.leases) == 3
+
+
+def test_import_into_dnsmasq_keeps_what_dnsmasq_wrote_and_adds_the_peers(root: Path):
+    store = LeaseStore(Paths(root))
+    write_leases(root, line(1))
+    remote, _ = store.decode_remote(line(2).encode())
+    with store.locked():
+        store.observe_local(NOW)
+        store.absorb(remote, NOW)
+    assert store.needs_apply()
+    assert store.apply_to_dnsmasq(NOW)  # no /etc/init.d/dnsmasq in this tree: just the file
+    assert not store.needs_apply()
+    assert (root / "tmp/dhcp.leases").read_text() == line(1) + line(2)
+
+
+def run_serve(root: Path, verb: str, data: bytes = b"") -> tuple[int, bytes, str]:
+    out = io.BytesIO()
+    err = io.StringIO()
+    old, sys.stderr = sys.stderr, err
+    try:
+        status = serve(Paths(root), verb, io.BytesIO(data), out)
+    finally:
+        sys.stderr = old
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("verb", ["", "sh", "hello; id", "exchange && id", "get x", "HELLO", "exchange\nid",
+                                  "$(reboot)", "../../bin/sh"])
+def test_the_forced_command_refuses_everything_but_its_verbs(root: Path, verb: str):
+    status, out, err = run_serve(root, verb)
+    assert status == 1 and out == b""
+    assert "refused" in err
+
+
+def test_exchange_merges_and_answers_with_the_merged_knowledge(root: Path):
+    write_leases(root, line(1))
+    status, out, err = run_serve(root, "exchange", (line(2) + "garbage line\n").encode())
+    assert status == 0, err
+    assert "1 malformed lines skipped" in err
+    merged = parse_state(out).db
+    assert sorted(str(x.address) for x in merged.leases) == ["192.168.50.101", "192.168.50.102"]
+
+
+def test_exchange_refuses_oversized_input(root: Path):
+    status, out, err = run_serve(root, "exchange", b"x" * (MAX_STATE_BYTES + 1))
+    assert status == 1 and "refused" in err and out == b""
+
+
+def test_a_hostname_cannot_inject_a_second_line(root: Path):
+    hostile = f"{NOW + 3600} 02:00:00:00:00:09 192.168.50.109 evil\n{NOW + 3600} 02:00:00:00:00:0a 192.168.50.1 x *\n"
+    status, out, _ = run_serve(root, "exchange", hostile.encode())
+    assert status == 0
+    merged = parse_state(out).db
+    # the first line lacks its fifth field: refused, and what follows is its own line, never glued
+    assert all(lease.line.count(b"\n") == 0 for lease in merged.leases)
+
+
+def test_hello_names_the_node_and_its_host_keys(root: Path):
+    key = root / "etc/dropbear/dropbear_ed25519_host_key"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["dropbearkey", "-t", "ed25519", "-f", str(key)], capture_output=True, check=True)
+    status, out, _ = run_serve(root, "hello")
+    data = json.loads(out)
+    assert status == 0 and data["node"] == "r1" and abs(data["time"] - time.time()) < 5
+    assert len(data["host_keys"]) == 1 and data["host_keys"][0].startswith("ssh-ed25519 ")
+    printed = subprocess.run(["dropbearkey", "-y", "-f", str(key)], capture_output=True, text=True).stdout
+    assert fingerprint(data["host_keys"][0]) in printed
+
+
+@pytest.mark.parametrize("stderr, kind", [
+    ("Host key mismatch for 10.255.0.2 !", "hostkey"),
+    ("Host '10.255.0.2' is not in the trusted hosts file.", "hostkey"),
+    ("No auth methods could be used.", "auth"),
+    ("Connection refused", "unreachable"),
+    ("connect: No route to host", "unreachable"),
+    ("ha-pair lease-peer: refused: 'x'", "refused"),
+    ("something odd", "failed"),
+])
+def test_transport_errors_are_classified(stderr: str, kind: str):
+    assert classify(1, stderr).kind == kind
+
+
+def cli(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """ha-pair in an empty network namespace: the peer address of the example config is never
+    contacted on the host's network."""
+    return subprocess.run([*isolated_net(), sys.executable, "-m", "ha_pair", "--root", str(root), *args],
+                          capture_output=True,
+                          text=True, input=stdin, env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=60)
+
+
+def test_keys_prints_a_restricted_authorized_keys_line(root: Path):
+    first = json.loads(cli(root, "--json", "keys").stdout)
+    line_ = first["authorized_keys_line"]
+    assert line_.startswith(f'command="{root}/usr/libexec/ha-pair/lease-peer",'
+                            "no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding ssh-ed25519 ")
+    assert "from=" not in line_  # dropbear would ignore the whole line
+    assert oct((root / "etc/ha-pair/sync_key").stat().st_mode & 0o777) == "0o600"
+    assert oct((root / "etc/ha-pair").stat().st_mode & 0o777) == "0o700"
+    assert json.loads(cli(root, "--json", "keys").stdout)["authorized_keys_line"] == line_, "the key is kept"
+
+
+def test_trust_peer_pins_a_given_key_replacing_an_old_one(root: Path):
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOYD3GlX6jz+0y5Wz6CVuZWxL3c8Srk5DAiOfjNYzCDq"
+    out = cli(root, "trust-peer", "--key", key)
+    assert out.returncode == 0, out.stderr
+    known = root / "etc/ha-pair/.ssh/known_hosts"
+    assert known.read_text() == f"10.255.0.2 {key}\n"
+    other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG/IYCApcRX7XUuDu+WvhebatkNY81NduZG8h4N1/6XQ"
+    assert cli(root, "trust-peer", "--key", other).returncode == 0
+    assert known.read_text() == f"10.255.0.2 {other}\n"
+    assert cli(root, "trust-peer", "--key", "not a key").returncode == 2
+
+
+def test_trust_peer_without_yes_and_without_a_terminal_does_not_pin(root: Path):
+    # no peer answers here: the command must fail plainly, never pin anything
+    out = cli(root, "trust-peer", stdin="")
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert not (root / "etc/ha-pair/.ssh/known_hosts").exists()
+
+
+def test_push_merges_a_delta_and_answers_ok(root: Path):
+    write_leases(root, line(1))
+    status, out, err = run_serve(root, "push", line(3).encode())
+    assert status == 0 and out == b"ok\n", err
+    store = LeaseStore(Paths(root))
+    assert sorted(str(x.address) for x in store.knowledge().leases) == ["192.168.50.101", "192.168.50.103"]
