@@ -15,7 +15,8 @@ import pytest
 
 from tests.lab import openwrt_dnsmasq, scenarios
 from tests.lab.pair_lab import REPO, Lab, LabOptions
-from tests.lab.test_failover import DAEMONS, dhcp_lease, start_lab
+from tests.lab.conftest import DAEMONS, start_lab
+from tests.lab.test_failover import dhcp_lease
 from tests.lab.traffic import Flows
 
 
@@ -32,20 +33,6 @@ def wait_status(lab: Lab, router: str, predicate, what: str, timeout: float = 15
 def procd_log(lab: Lab, router: str) -> list[tuple[float, str]]:
     lines = (lab.routers[router].log_dir / "procd.log").read_text().splitlines()
     return [(float(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in lines]
-
-
-@pytest.fixture(scope="module")
-def lab():
-    pair_lab = start_lab(LabOptions())
-    yield pair_lab
-    pair_lab.stop()
-
-
-@pytest.fixture
-def healthy(lab):
-    scenarios.restore(lab)
-    yield lab
-    scenarios.restore(lab)
 
 
 def test_status_follows_failover_with_reasons(healthy):

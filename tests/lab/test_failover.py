@@ -12,17 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.lab import netns, scenarios
 from tests.lab.pair_lab import Lab, LabOptions
-from tests.lab.topology import install_signal_handlers
 from tests.lab.traffic import Pinger
-from tests.support.privileges import require_root_and
+from tests.lab.conftest import start_lab
 
 TOOLS = Path(__file__).resolve().parent / "tools"
-DAEMONS = ("keepalived", "conntrackd", "conntrack", "dnsmasq", "nft", "ping", "udhcpc")
-
 UPSTREAM_CHECK = """
 config check 'upstream'
 	option type 'ping'
@@ -31,27 +26,6 @@ config check 'upstream'
 	option fall '2'
 	option rise '2'
 """
-
-
-def start_lab(options: LabOptions) -> Lab:
-    require_root_and(*DAEMONS)
-    install_signal_handlers()
-    return Lab(options).__enter__()
-
-
-@pytest.fixture(scope="module")
-def lab():
-    pair_lab = start_lab(LabOptions())
-    yield pair_lab
-    pair_lab.stop()
-
-
-@pytest.fixture
-def healthy(lab):
-    """Each scenario starts and ends with both routers up and r1 master."""
-    scenarios.restore(lab)
-    yield lab
-    scenarios.restore(lab)
 
 
 def test_power_loss_moves_every_vip_and_traffic_resumes(healthy):

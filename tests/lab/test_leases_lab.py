@@ -13,25 +13,16 @@ import pytest
 
 from tests.lab import netns, scenarios
 from tests.lab.dhcp_clients import client
-from tests.lab.pair_lab import Lab, LabOptions
-from tests.lab.test_failover import start_lab
+from tests.lab.pair_lab import Lab
 from tests.support import pair
 
 
-@pytest.fixture(scope="module")
-def lab():
-    pair_lab = start_lab(LabOptions())
-    yield pair_lab
-    pair_lab.stop()
-
-
 @pytest.fixture
-def healthy(lab):
-    scenarios.restore(lab)
-    lab.wait_for(lambda: lab.status("r2").get("lease_sync", {}).get("peer_reachable") is True, 30,
-                 "lease sync up")
-    yield lab
-    scenarios.restore(lab)
+def synced(healthy):
+    """The start state, with lease sync working between the routers."""
+    healthy.wait_for(lambda: healthy.status("r2").get("lease_sync", {}).get("peer_reachable") is True, 30,
+                     "lease sync up")
+    return healthy
 
 
 _numbers = iter(range(1, 10_000))
@@ -69,8 +60,8 @@ def when_in_file(lab: Lab, router: str, address: str, timeout: float) -> float |
     return None
 
 
-def test_a_lease_granted_by_the_master_is_on_the_backup_within_a_second(healthy):
-    lab = healthy
+def test_a_lease_granted_by_the_master_is_on_the_backup_within_a_second(synced):
+    lab = synced
     seen: dict[str, float] = {}
     done = threading.Event()
 
@@ -98,8 +89,8 @@ def test_a_lease_granted_by_the_master_is_on_the_backup_within_a_second(healthy)
     assert lag <= 1.0, f"on the backup {lag:.3f} s after the master"
 
 
-def test_a_release_on_the_master_removes_the_lease_on_the_backup(healthy):
-    lab = healthy
+def test_a_release_on_the_master_removes_the_lease_on_the_backup(synced):
+    lab = synced
     holder = new_client(lab)
     address = holder.hold()["ip"]
     assert when_in_file(lab, "r2", address, 5), "synced first"
@@ -109,8 +100,8 @@ def test_a_release_on_the_master_removes_the_lease_on_the_backup(healthy):
     assert lab.status("r2")["lease_sync"]["tombstones"] >= 1
 
 
-def test_failover_the_client_keeps_its_address(healthy):
-    lab = healthy
+def test_failover_the_client_keeps_its_address(synced):
+    lab = synced
     me = new_client(lab)
     first = me.lease()
     assert when_in_file(lab, "r2", first["ip"], 5)
@@ -120,8 +111,8 @@ def test_failover_the_client_keeps_its_address(healthy):
     assert again.get("ip") == first["ip"]
 
 
-def test_failback_the_old_master_knows_new_leases_before_answering(healthy):
-    lab = healthy
+def test_failback_the_old_master_knows_new_leases_before_answering(synced):
+    lab = synced
     scenarios.power_loss(lab)
     newcomer = new_client(lab)
     granted = newcomer.lease()
@@ -137,8 +128,8 @@ def test_failback_the_old_master_knows_new_leases_before_answering(healthy):
     assert other.get("ip") and other["ip"] != granted["ip"], "no address is given to two clients"
 
 
-def test_sync_link_down_then_back_both_converge(healthy):
-    lab = healthy
+def test_sync_link_down_then_back_both_converge(synced):
+    lab = synced
     lab.sync_link(False)
     try:
         # Each side grants while cut off; the clients ask for distinct addresses, since two
@@ -166,8 +157,8 @@ def test_sync_link_down_then_back_both_converge(healthy):
     lab.wait_for(lambda: {on_r1["ip"], on_r2["ip"]} <= set(leases_of(lab, "r2")), 30, "the backup's dnsmasq has both")
 
 
-def test_hostile_hostnames_and_garbage_lines_execute_nothing_and_lose_nothing(healthy):
-    lab = healthy
+def test_hostile_hostnames_and_garbage_lines_execute_nothing_and_lose_nothing(synced):
+    lab = synced
     r1, r2 = lab.routers["r1"], lab.routers["r2"]
     canary = lab.dir / "pwned"
     hostile = f"$(touch {canary})"
@@ -193,8 +184,8 @@ def test_hostile_hostnames_and_garbage_lines_execute_nothing_and_lose_nothing(he
     assert b"192.168.50.203 caf\xe9 *" in raw, "a non-UTF-8 hostname round-trips byte for byte"
 
 
-def test_the_sync_key_cannot_get_a_shell_run_commands_or_forward_ports(healthy):
-    lab = healthy
+def test_the_sync_key_cannot_get_a_shell_run_commands_or_forward_ports(synced):
+    lab = synced
     r1 = lab.routers["r1"]
     base = ["ip", "netns", "exec", r1.namespace, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             f"HOME={r1.root / 'etc/ha-pair'}", "dbclient", "-i", str(r1.root / "etc/ha-pair/sync_key")]
@@ -214,7 +205,7 @@ def test_the_sync_key_cannot_get_a_shell_run_commands_or_forward_ports(healthy):
                                  start_new_session=True)
     try:
         time.sleep(2)
-        probe = f"import socket; s = socket.create_connection(('127.0.0.1', 2299), 3); print(s.recv(64))"
+        probe = "import socket; s = socket.create_connection(('127.0.0.1', 2299), 3); print(s.recv(64))"
         tunnel = netns.run(["ip", "netns", "exec", r1.namespace, "python3", "-c", probe], check=False)
         assert b"SSH-" not in tunnel.stdout.encode(), "no forwarded connection reaches anything"
     finally:
@@ -224,9 +215,9 @@ def test_the_sync_key_cannot_get_a_shell_run_commands_or_forward_ports(healthy):
     assert "Port forwarding disabled" in log and "Pty allocation disabled" in log
 
 
-def test_a_changed_peer_host_key_stops_the_sync_and_shows_in_status(healthy):
-    lab = healthy
-    r1, r2 = lab.routers["r1"], lab.routers["r2"]
+def test_a_changed_peer_host_key_stops_the_sync_and_shows_in_status(synced):
+    lab = synced
+    r2 = lab.routers["r2"]
     hostkey = r2.root / "etc/dropbear/dropbear_ed25519_host_key"
     original = hostkey.read_bytes()
     netns.kill_pid(r2.dropbear.pid)
@@ -247,8 +238,8 @@ def test_a_changed_peer_host_key_stops_the_sync_and_shows_in_status(healthy):
                  "sync resumes with the genuine key")
 
 
-def test_status_reports_lease_sync_fields(healthy):
-    status = healthy.status("r1")["lease_sync"]
+def test_status_reports_lease_sync_fields(synced):
+    status = synced.status("r1")["lease_sync"]
     for field in ("enabled", "peer_reachable", "last_push", "last_pull", "last_error", "lag_s", "leases_local",
                   "leases_peer", "conflicts", "tombstones", "clock_offset_s", "clock_warning"):
         assert field in status, field

@@ -19,7 +19,7 @@ from .. import log
 from ..leases.peer import answering_dhcp
 from ..leases.store import LeaseStore
 from ..leases.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
-from ..leases.transport import TransportError
+from ..leases.transport import TransportError, stop_all
 from ..paths import Paths
 
 PUSH_DEBOUNCE_S = 0.05
@@ -67,6 +67,7 @@ class LeaseSync:
 
     def stop(self) -> None:
         self.jobs.put(None)
+        stop_all()
 
     def status(self) -> dict[str, Any]:
         status = dict(self.state)

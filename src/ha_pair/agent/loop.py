@@ -160,12 +160,16 @@ class Agent:
             reachable = probes.peer_reachable(str(model.node.peer))
         return ReasonContext(tuple(down), tuple(dict.fromkeys(links)), reachable, self.stop_requested)
 
-    def on_fifo_readable(self, fd: int) -> None:
+    @staticmethod
+    def _lines(fd: int, buffer: LineBuffer) -> list[str]:
+        """Complete lines now readable from a FIFO (none when a wake-up found nothing)."""
         try:
-            data = os.read(fd, 65536)
+            return buffer.feed(os.read(fd, 65536))
         except BlockingIOError:
-            return
-        for line in self.lines.feed(data):
+            return []
+
+    def on_fifo_readable(self, fd: int) -> None:
+        for line in self._lines(fd, self.lines):
             try:
                 event = parse_line(line)
             except FifoLineError as exc:
@@ -221,11 +225,7 @@ class Agent:
                 log.exception(f"timer {name} failed")
 
     def on_events_readable(self, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        for line in self.event_lines.feed(data):
+        for line in self._lines(fd, self.event_lines):
             word = line.split()[0] if line.split() else ""
             if word.startswith("leases-") and self.lease_sync is not None:
                 self.lease_sync.on_event(word)

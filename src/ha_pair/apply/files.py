@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from ..fspath import FsPath
 
 
@@ -19,7 +18,9 @@ def atomic_write(path: FsPath, data: str | bytes, mode: int = 0o644) -> bool:
     except OSError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # not tempfile: it loads shutil, random, bz2 and lzma into the long-running agent
+    temp = os.path.join(path.parent, f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)

@@ -3,13 +3,15 @@ can see for itself when the agent is down). Never a traceback: a plain report in
 
 from __future__ import annotations
 
-import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..agent import control
 from ..paths import Paths
 from .output import EXIT_FAILED, EXIT_OK, fail, print_json
+
+if TYPE_CHECKING:  # the agent runs through here: it does not need argparse loaded
+    import argparse
 
 
 def agent(args: argparse.Namespace, paths: Paths) -> int:

@@ -11,7 +11,6 @@ fails instead of waiting; every call has a deadline.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 
@@ -46,10 +45,12 @@ def known_hosts(paths: Paths) -> FsPath:
 
 
 def client() -> str | None:
+    # os.path rather than shutil.which: shutil loads bz2 and lzma into the long-running agent
     for name in ("dbclient", "ssh"):
-        found = shutil.which(name)
-        if found:
-            return found
+        for directory in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
     return None
 
 
@@ -107,13 +108,32 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeo
         raise ValueError(f"unknown verb {verb}")
     argv, env = command(paths, host, port, verb, accept_new)
     try:
-        proc = subprocess.run(argv, input=data, capture_output=True, env=env, timeout=timeout,
-                              start_new_session=True)
-    except subprocess.TimeoutExpired:
-        raise TransportError("unreachable", f"no answer from {host} within {timeout:.0f} s") from None
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
     except OSError as exc:
         raise TransportError("failed", str(exc)) from None
-    stderr = proc.stderr.decode("utf-8", "replace")
+    _running.add(proc)
+    try:
+        stdout, raw_stderr = proc.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise TransportError("unreachable", f"no answer from {host} within {timeout:.0f} s") from None
+    finally:
+        _running.discard(proc)
+    stderr = raw_stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise classify(proc.returncode, stderr)
-    return Reply(proc.stdout, len(data), len(proc.stdout)), stderr
+    return Reply(stdout, len(data), len(stdout)), stderr
+
+
+_running: set[subprocess.Popen] = set()
+
+
+def stop_all() -> None:
+    """Kill SSH clients still running (the agent is exiting): none outlives it."""
+    for proc in list(_running):
+        try:
+            proc.kill()
+        except OSError:
+            pass

@@ -64,8 +64,6 @@ connect.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 import json
 import os
 import signal
@@ -378,21 +376,27 @@ class _Libs:
         return (self.ubus.ubus_strerror(status) or b"?").decode(errors="replace")
 
 
+def _versioned(directory: str, name: str) -> list[str]:
+    """`name.*` in directory, newest-looking first (os.listdir: glob and ctypes.util would load
+    fnmatch, tempfile, shutil and random into the long-running agent)."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []
+    return [os.path.join(directory, e) for e in sorted(entries, reverse=True) if e.startswith(name + ".")]
+
+
 def _candidates(short: str, override: str | None) -> list[str]:
     """Paths/names to try for lib<short>.so, most specific first."""
     name = f"lib{short}.so"
     if override:
         # Only the override directory: tests must not pick up another copy.
-        return [os.path.join(override, name)] + sorted(
-            glob.glob(os.path.join(glob.escape(override), name + ".*")), reverse=True
-        )
-    found = ctypes.util.find_library(short)
-    out = [found] if found else []
-    out.append(name)  # default dlopen search path
+        return [os.path.join(override, name)] + _versioned(override, name)
+    out = [name]  # the dynamic loader's own search path
     # OpenWrt installs /lib/libubus.so (older) or only /lib/libubus.so.<ABI> (newer).
     for d in ("/lib", "/usr/lib"):
         out.append(os.path.join(d, name))
-        out.extend(sorted(glob.glob(os.path.join(d, name + ".*")), reverse=True))
+        out.extend(_versioned(d, name))
     return out
 
 
