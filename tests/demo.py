@@ -12,6 +12,7 @@ import sys
 import time
 
 from tests.lab import scenarios
+from tests.lab.dhcp_clients import client
 from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import LabTerminated, install_signal_handlers
 from tests.lab.traffic import Flows
@@ -39,6 +40,14 @@ def story(profile: str, with_flows: bool) -> None:
     with Lab(options) as lab:
         say(f"both routers up from /etc/config/ha; ha-pair generated {generated_summary(lab)}")
         say(f"r1 is master: it holds {pair.LAN_VIP} (LAN) and {pair.WAN_VIP} (WAN); r2 is backup")
+        laptop = None
+        if with_flows:
+            laptop = client(lab.topo.client_ns, lab.dir, 1)
+            lease = laptop.lease()
+            asked = time.monotonic()
+            lab.wait_for(lambda: lease["ip"] in lab.routers["r2"].leases(), 10, "the lease reaches r2")
+            say(f"a laptop got {lease['ip']} by DHCP from r1 (gateway and DNS {lease['router']}); the lease was "
+                f"in r2's dnsmasq {(time.monotonic() - asked) * 1000:.0f} ms later (synced over SSH)")
         flows = Flows(lab.topo, n=10, keepalive=(10, 1, 5)).start() if with_flows else None
         try:
             if flows is not None:
@@ -54,6 +63,9 @@ def story(profile: str, with_flows: bool) -> None:
                 flows.wait_resumed(failover, timeout=scenarios.FLOW_RESUME_TIMEOUT)
                 say(f"{len(flows.survivors_since(failover))} of 20 TCP connections carried on through r2 "
                     "(conntrackd had synced their state)")
+            if laptop is not None:
+                again = laptop.lease(requested=lease["ip"])
+                say(f"the laptop renewed with r2 (server {again.get('serverid')}) and kept {again.get('ip')}")
             say("r1 gets its power back")
             back = scenarios.power_return(lab)
             say(f"r1 booted and took the VIPs back {back.takeover_s * 1000:.0f} ms later (preempt); "
