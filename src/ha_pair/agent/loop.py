@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from .. import __version__, log
 from ..config.load import validate
+from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
 from ..paths import Paths
@@ -72,10 +73,7 @@ class Agent:
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
         """(Re)load the configuration in effect: at start and on SIGHUP (procd's reload)."""
-        self.config_stamp = self._config_stamp()
-        result = validate(self.paths)
-        self.config_errors = [str(e) for e in result.errors]
-        self.disk_digest = result.model.digest if result.model else None
+        result = self._validate_disk(self._config_stamp())
         if result.model is None:
             log.error(f"configuration invalid, keeping the previous one: {'; '.join(self.config_errors)}")
             return
@@ -95,12 +93,16 @@ class Agent:
         """On demand (status): has /etc/config changed since it was validated? Then validate it
         again, to report errors or unapplied changes; the configuration in effect stays."""
         stamp = self._config_stamp()
-        if stamp == self.config_stamp:
-            return
+        if stamp != self.config_stamp:
+            self._validate_disk(stamp)
+
+    def _validate_disk(self, stamp: tuple) -> Result:
+        """Validate /etc/config as it is now; remember its errors and digest, and when it was read."""
         self.config_stamp = stamp
         result = validate(self.paths)
         self.config_errors = [str(e) for e in result.errors]
         self.disk_digest = result.model.digest if result.model else None
+        return result
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
     def status(self, _args: dict) -> dict:
@@ -147,13 +149,9 @@ class Agent:
         model = self.model
         if model is None:
             return ReasonContext(stopping=self.stop_requested)
-        down = []
-        for check in model.checks:
-            if check.kind == "interface":
-                if not probes.carrier(check.device or ""):
-                    down.append((check.name, check.failure))
-            elif check_down(check, probes.check_result(self.paths.run_dir, check.name)):
-                down.append((check.name, check.failure))
+        down = [(check.name, check.failure) for check in model.checks
+                if check_down(check, probes.check_result(self.paths.run_dir, check.name),
+                              probes.carrier(check.device) if check.device else None)]
         links = tuple(v.device for v in model.vips if probes.carrier(v.device) is False)
         reachable = None
         if to_state == "master" and model.node.peer is not None:

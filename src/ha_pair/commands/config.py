@@ -10,7 +10,7 @@ import os
 from ..apply import dhcp_config
 from ..apply.files import atomic_write
 from ..apply.keepalived_test import keepalived_test
-from ..config.load import read_inputs, validate
+from ..config.load import read_inputs, validate, validate_inputs
 from ..paths import Paths
 from ..render import generated_files, redact
 from ..render.keepalived import render_keepalived
@@ -45,13 +45,12 @@ def check(args: argparse.Namespace, paths: Paths) -> int:
 
 def render(args: argparse.Namespace, paths: Paths) -> int:
     """Write the generated files; with an invalid configuration write nothing at all."""
-    result = validate(paths)
+    inputs, result = validate_inputs(paths)
     report_problems(result.errors, result.warnings)
     if result.model is None:
         return fail(f"{paths.config('ha')} is invalid ({len(result.errors)} errors); nothing was written",
                     EXIT_INVALID)
     model = result.model
-    inputs, _ = read_inputs(paths)
     # A disabled node generates nothing (the init script starts nothing) and undoes its DHCP changes.
     wanted = generated_files(model) if model.node.enabled else {}
     try:
@@ -79,11 +78,10 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
 
 def show(args: argparse.Namespace, paths: Paths) -> int:
     """Print what render would write, secrets masked, without writing anything."""
-    result = validate(paths)
+    inputs, result = validate_inputs(paths)
     report_problems(result.errors, result.warnings)
     if result.model is None:
         return EXIT_INVALID
-    inputs, _ = read_inputs(paths)
     files = {str(path): redact(text) for path, text in generated_files(result.model).items()}
     try:
         dhcp_text, _ = dhcp_config.plan(paths, inputs.dhcp if inputs else None, result.model)

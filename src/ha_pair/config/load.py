@@ -39,12 +39,18 @@ def read_inputs(paths: Paths) -> tuple[Inputs | None, list[Problem]]:
 
 def validate(paths: Paths) -> Result:
     """Everything `ha-pair check` knows without running keepalived."""
+    return validate_inputs(paths)[1]
+
+
+def validate_inputs(paths: Paths) -> tuple[Inputs | None, Result]:
+    """The packages as read, and their validation: for callers that need both (render reads
+    /etc/config/dhcp too), so that no file is read twice."""
     inputs, errors = read_inputs(paths)
     if inputs is None:
-        return Result(None, tuple(errors), ())
+        return None, Result(None, tuple(errors), ())
 
     def is_executable(router_path: str) -> bool:
         target = paths.under(router_path)
         return target.is_file() and os.access(target, os.X_OK)
 
-    return build_model(inputs, paths, is_executable)
+    return inputs, build_model(inputs, paths, is_executable)

@@ -28,8 +28,11 @@ class Snapshot:
     dhcp_answering: bool | None = None
 
 
-def check_down(check: Check, result: CheckResult) -> bool:
-    """As keepalived sees it: `fall` failures in a row make a check down."""
+def check_down(check: Check, result: CheckResult, carrier: bool | None) -> bool:
+    """As keepalived sees it: an interface check is down without carrier; a ping or script check
+    after `fall` failures in a row."""
+    if check.kind == "interface":
+        return not carrier
     return result.result == "fail" and result.consecutive >= check.fall
 
 
@@ -47,13 +50,13 @@ def _checks(model: Model, snapshot: Snapshot) -> dict[str, Any]:
             entry["target"] = str(check.target)
         elif check.kind == "script":
             entry["script"] = check.script
+        down = check_down(check, result, snapshot.carriers.get(check.device or ""))
         if check.kind == "interface":
-            up = snapshot.carriers.get(check.device or "")
-            entry.update(interface=check.interface, device=check.device, result="ok" if up else "fail",
-                         down=not up)
+            entry.update(interface=check.interface, device=check.device, result="fail" if down else "ok",
+                         down=down)
         else:
             entry.update(result=result.result, since=result.since, consecutive=result.consecutive,
-                         last_run=result.last_run, down=check_down(check, result))
+                         last_run=result.last_run, down=down)
         out[check.name] = entry
     return out
 
