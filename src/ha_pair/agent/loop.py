@@ -284,7 +284,8 @@ class Agent:
 
     # -- the loop -----------------------------------------------------------------------------
     def _timeout(self) -> float | None:
-        deadlines = [at for at, _ in self.timers.values()]
+        with self.timer_lock:  # the lease worker thread schedules timers too
+            deadlines = [at for at, _ in self.timers.values()]
         if self.ubus is None and not self.ubus_disabled:
             deadlines.append(self.next_ubus_attempt)
         if not deadlines:
