@@ -55,8 +55,8 @@ def story(profile: str, with_flows: bool) -> None:
                 say("the client holds 20 TCP connections to the internet through NAT "
                     "(10 where it talks, 10 where the server streams to it)")
             say("the client pings the internet host through the VIP every 16 ms; r1 now loses power")
-            failover = time.monotonic()
             down = scenarios.power_loss(lab)
+            failover = time.monotonic()  # r2 holds the VIPs: data from now on came through it
             say(f"r2 took over both VIPs {down.takeover_s * 1000:.0f} ms after the power loss; "
                 f"the client's longest gap was {down.gap_ms:.0f} ms, {down.lost} pings lost")
             if flows is not None:
