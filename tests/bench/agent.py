@@ -14,8 +14,8 @@ from typing import Any
 from tests.lab import scenarios
 from tests.lab.pair_lab import REPO, Lab, LabOptions
 from tests.support import pair, tree
+from tests.lab.topology import BENCH_PREFIX as PREFIX
 
-PREFIX = "hpb-"
 TIMER = """
 import subprocess, sys, time, json
 argv = json.loads(sys.argv[1]); out = []

@@ -10,10 +10,10 @@ from typing import Any
 
 from tests.lab import scenarios
 from tests.lab.pair_lab import Lab, LabOptions
+from tests.lab.topology import BENCH_PREFIX as PREFIX
 
 SCENARIOS = ("power", "lan_link", "graceful", "preempt")
 FLOW_FAILURES = ("power", "lan_link", "graceful")
-PREFIX = "hpb-"  # not the tests' "hap-": a bench and the tests never clear each other's lab
 
 
 def _record(series: dict[str, list], measured: scenarios.Measurement) -> None:

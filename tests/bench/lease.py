@@ -14,8 +14,7 @@ from tests.bench.lease_merge import bench_merge
 from tests.lab import scenarios
 from tests.lab.dhcp_clients import client
 from tests.lab.pair_lab import Lab, LabOptions
-
-PREFIX = "hpb-"
+from tests.lab.topology import BENCH_PREFIX as PREFIX
 
 
 def _addresses(text: str) -> set[str]:

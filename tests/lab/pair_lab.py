@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from tests.lab import netns, openwrt_dnsmasq
-from tests.lab.topology import Topology
+from tests.lab.topology import DEFAULT_PREFIX, Topology
 from tests.support import pair, tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -256,7 +256,7 @@ def port_open(namespace: str, address: str, port: int) -> bool:
 class Lab:
     """`with Lab(LabOptions(...)) as lab:` builds everything and always tears it down."""
 
-    def __init__(self, options: LabOptions = LabOptions(), prefix: str = "hap-") -> None:
+    def __init__(self, options: LabOptions = LabOptions(), prefix: str = DEFAULT_PREFIX) -> None:
         self.options = options
         self.topo = Topology(prefix=prefix)
         self.dir = Path(tempfile.mkdtemp(prefix="ha-pair-lab."))

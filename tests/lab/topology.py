@@ -42,6 +42,7 @@ The inet host answers ping and can be told to ignore one router's ICMP
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import subprocess
 import sys
@@ -60,6 +61,9 @@ FIREWALL_TEMPLATE = Path(__file__).with_name("firewall.nft")
 ROUTERS = ("r1", "r2")
 LEGS = ("lan", "wan", "sync")
 INET_TABLE = "hap_inet"
+# Two checkouts running labs side by side need distinct prefixes: a lab clears its prefix at start.
+DEFAULT_PREFIX = os.environ.get("HA_PAIR_LAB_PREFIX", "hap-")
+BENCH_PREFIX = os.environ.get("HA_PAIR_BENCH_PREFIX", "hpb-")  # a bench and the tests never clear each other's lab
 
 _LIVE: dict[int, "Topology"] = {}
 
@@ -68,7 +72,7 @@ _LIVE: dict[int, "Topology"] = {}
 class Topology:
     """A buildable, removable two-router lab.  Use as ``with Topology() as topo:``."""
 
-    prefix: str = "hap-"
+    prefix: str = DEFAULT_PREFIX
     lan_net: str = "192.168.50.0/24"
     wan_net: str = "198.51.100.0/24"
     sync_net: str = "10.255.0.0/30"
@@ -376,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=("up", "down"))
-    ap.add_argument("--prefix", default="hap-")
+    ap.add_argument("--prefix", default=DEFAULT_PREFIX)
     args = ap.parse_args(argv)
     if args.action == "down":
         print("removed:", " ".join(netns.cleanup_prefix(args.prefix)) or "nothing")

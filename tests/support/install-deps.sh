@@ -3,7 +3,9 @@
 # Debian/Ubuntu, as root. Services of the installed packages are not started (policy-rc.d),
 # so nothing runs outside the lab's own network namespaces.
 set -eu
-APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping"
+# the daemons the lab routers run, and what builds OpenWrt's own components (tests/vendor)
+APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping
+	build-essential cmake pkg-config libjson-c-dev"
 PIP_MODULES="pytest hypothesis"
 
 missing=""

@@ -1,11 +1,13 @@
 """A private ubusd for tests, from a local libubox/ubus build (never the system's).
 
+By default libubox and ubus are built from OpenWrt's pinned sources into build/openwrt
+(tests/vendor); these variables point at another build instead:
   HA_PAIR_UBUS_LIBDIR  directory holding libubus.so, libubox.so, libblobmsg_json.so
                        (also put on LD_LIBRARY_PATH for the ubusd/ubus children)
   HA_PAIR_UBUSD        the ubusd binary (default: `ubusd` on PATH, /sbin/ubusd)
   HA_PAIR_UBUS_CLI     the ubus CLI (default: bin/ubus next to ubusd's sbin/,
                        then `ubus` on PATH, /bin/ubus)
-Without them the tests that need ubus are skipped with SKIP_HINT.
+Without sources for the build the tests that need ubus are skipped (failed under CI=true).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from ha_pair.ubus import UbusUnavailable
-from ha_pair.ubus.libubus import load_libs
+from ha_pair.ubus.libubus import LIBDIR_ENV, load_libs
+from tests import vendor
 
 SKIP_HINT = (
     "set HA_PAIR_UBUS_LIBDIR to a directory with libubus.so, libubox.so and "
@@ -94,6 +97,10 @@ class Ubusd:
 
 
 def find_tools() -> tuple[str, str]:
+    if not os.environ.get(LIBDIR_ENV):
+        stage = vendor.require("ubus")
+        os.environ[LIBDIR_ENV] = str(stage / "lib")
+        os.environ.setdefault("HA_PAIR_UBUSD", str(stage / "sbin" / "ubusd"))
     try:
         load_libs()
     except UbusUnavailable as exc:
