@@ -104,9 +104,11 @@ class Context:
             raise BuildFailed(f"{self.recipe.name}: {' '.join(map(str, argv))} exited {proc.returncode} "
                               f"(log {self.log}):\n" + "\n".join(tail))
 
-    def cmake(self, source: Path, *options: str, name: str = "", c_flags: str = "") -> None:
-        """Configure, build and install one cmake project into the stage."""
-        build_dir = self.work / f"build-{name or source.name}"
+    def cmake(self, source: Path, *options: str, name: str = "", c_flags: str = "",
+              build_dir: Path | None = None) -> None:
+        """Configure, build and install one cmake project into the stage (build_dir=source: in-tree,
+        for projects whose build steps run scripts relative to the build directory)."""
+        build_dir = build_dir or self.work / f"build-{name or source.name}"
         flags = f"-I{self.stage}/include {c_flags}".strip()
         self.run("cmake", "-S", source, "-B", build_dir, f"-DCMAKE_INSTALL_PREFIX={self.stage}",
                  f"-DCMAKE_PREFIX_PATH={self.stage}", f"-DCMAKE_INSTALL_RPATH={self.stage}/lib",
