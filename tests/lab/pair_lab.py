@@ -1,16 +1,21 @@
-"""The two-router lab driven by ha-pair: the topology, a router file tree per router, and the
-router's services started the way the package starts them.
+"""The two-router lab driven by ha-pair: the topology, two OpenWrt routers (tests/lab/router.py),
+and ha-pair installed and set up on them the way an operator does it.
 
-Each router gets its own tree (`--root`): the package's files, /etc/config/{network,dhcp,system,ha}
-for that router. Its services are started like on OpenWrt:
-- ha-pair's own init script (files/etc/init.d/ha-pair) under mini_procd, the lab's procd
-  stand-in: keepalived and conntrackd run with the configuration ha-pair generated;
-- dnsmasq from /etc/config/dhcp (after ha-pair's render) through the OpenWrt init stand-in.
-The baseline variant runs a hand-written keepalived.conf with raw keepalived instead (no ha-pair),
-so benchmarks can compare against it.
+Each router boots OpenWrt's userspace from its /etc/config (network, firewall, dhcp, dropbear,
+system, ha: written into its flash before the first boot). ha-pair is installed into each
+router's flash as the package installs it (files/ at their paths, the Python modules under
+/usr/lib/ha-pair/python, its init script enabled in /etc/rc.d), so procd starts it at boot like any
+service (START=18: before dnsmasq). Once both routers are up the lab pairs them as the README tells
+an operator: `ha-pair keys` on each, the printed line into the peer's
+/etc/dropbear/authorized_keys, then `ha-pair trust-peer`.
 
-Failures are injected as on real hardware: power loss = the switch ports go dark, every process of
-the router dies and its tmpfs and conntrack table are gone on the next boot.
+The baseline variant runs raw keepalived from a hand-written keepalived.conf on the same routers
+instead (no ha-pair), so benchmarks can compare against it.
+
+Failures are injected as on real hardware: power loss = the router's cables go dark and its PID 1
+is killed (every process of it ends, its tmpfs is gone, its network namespace is replaced by a
+fresh one: no address, route, firewall or conntrack state survives); power-on boots it again
+from its flash.
 """
 
 from __future__ import annotations
@@ -19,21 +24,30 @@ import json
 import os
 import random
 import shutil
-import signal
+import stat
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tests.lab import netns, openwrt_dnsmasq
+from tests.lab import netns, rootfs
+from tests.lab.router import Router as OpenWrtRouter
 from tests.lab.topology import DEFAULT_PREFIX, Topology
 from tests.support import pair, tree
 
 REPO = Path(__file__).resolve().parents[2]
-PROCD = Path(__file__).resolve().parent / "procd"
-TMPFS = ("var/run", "var/etc", "tmp")  # what a reboot clears on OpenWrt (/var is /tmp)
+# the lab's router instrumentation: fw4 includes /etc/nftables.d/*.nft in its table
+COUNT_RESETS = """# lab: count the TCP resets this router sends (fw4's reject rules have no counter)
+chain lab_resets {
+	type filter hook output priority filter + 1; policy accept;
+	tcp flags & rst == rst counter comment "lab: TCP resets sent"
+}
+"""
+RESETS_CHAIN = "lab_resets"
 
 
 @dataclass(frozen=True)
@@ -43,28 +57,55 @@ class LabOptions:
     preempt: bool = True
     preempt_delay: int = 0
     checks: str = ""  # extra `config check` sections, UCI text
-    dhcp: bool = True  # run dnsmasq on both routers
+    dhcp: bool = True  # dnsmasq enabled on both routers
     commit_handover: bool = False  # conntrackd's external cache committed at takeover, not injected
     baseline: bool = False  # raw keepalived from a hand-written config, no ha-pair
+    ha_pair: bool = True  # False: plain OpenWrt routers (no ha-pair, no keepalived)
 
     @property
     def advert_int(self) -> float:
         return 0.1 if self.profile == "fast" else 1.0
 
+    @property
+    def runs_ha_pair(self) -> bool:
+        return self.ha_pair and not self.baseline
 
-def router_configs(router: str, options: LabOptions) -> dict[str, str]:
+
+def ha_config(router: str, options: LabOptions) -> str:
     extra_global = f"\toption profile '{options.profile}'\n"
     if not options.preempt:
         extra_global += "\toption preempt '0'\n"
     if options.preempt_delay:
         extra_global += f"\toption preempt_delay '{options.preempt_delay}'\n"
-    configs = pair.configs(router, extra_global=extra_global, extra=options.checks)
+    text = pair.ha(router, extra_global=extra_global, extra=options.checks)
     conntrack = "\toption enabled '1'" if options.conntrack else "\toption enabled '0'"
     if options.commit_handover:
         conntrack += "\n\toption disable_external_cache '0'"
-    configs["ha"] = configs["ha"].replace("config conntrack 'conntrack'\n\toption enabled '1'",
-                                          f"config conntrack 'conntrack'\n{conntrack}")
+    return text.replace("config conntrack 'conntrack'\n\toption enabled '1'", f"config conntrack 'conntrack'\n{conntrack}")
+
+
+def router_configs(router: str, options: LabOptions, image: Path | None = None) -> dict[str, str]:
+    """Every file of the router's /etc/config the lab writes (the others are the image's defaults).
+    The firewall is OpenWrt's default one with what the README asks a user to add."""
+    configs = pair.configs(router)
+    configs["ha"] = ha_config(router, options)
+    configs["dhcp"] = lab_dhcp()
+    configs["system"] = pair.system(router) + "\toption log_buffer_size '1024'\n"
+    configs["dropbear"] = pair.dropbear()
+    default_firewall = (image / "etc/config/firewall").read_text() if image else ""
+    configs["firewall"] = default_firewall + pair.firewall_additions()
     return configs
+
+
+def lab_dhcp() -> str:
+    """The example pair's /etc/config/dhcp and what the lab adds: Debian's dnsmasq has no ubus
+    support (OpenWrt's init passes --enable-ubus unless told not to), DHCP is logged, and a name
+    on the "internet" resolves."""
+    text = pair.dhcp()
+    section = "config dnsmasq\n"
+    assert text.count(section) == 1
+    text = text.replace(section, section + "\toption ubus '0'\n\toption logdhcp '1'\n")
+    return text + "\nconfig hostrecord\n\toption name 'inet.lab'\n\toption ip '198.51.100.254'\n"
 
 
 def baseline_keepalived_conf(router: str, options: LabOptions) -> str:
@@ -87,92 +128,67 @@ def baseline_keepalived_conf(router: str, options: LabOptions) -> str:
             "vrrp_sync_group G {\n    group {\n        LAN\n        WAN\n    }\n}\n")
 
 
-@dataclass
-class Router:
-    name: str
-    namespace: str
-    root: Path
-    options: LabOptions
-    procd: object | None = None
-    dropbear: object | None = None
-    keepalived_raw: object | None = None
+class Router(OpenWrtRouter):
+    """A lab router with ha-pair (or the raw keepalived baseline) on it."""
 
-    @property
-    def log_dir(self) -> Path:
-        return self.root / "var/log/lab"
+    def __init__(self, name: str, namespace: str, directory: Path, image: Path, options: LabOptions) -> None:
+        super().__init__(name, namespace, directory, image)
+        self.options = options
+        self.keepalived_raw: subprocess.Popen | None = None
+        self.ha_stopped = False  # `service("stop")` was called: the pair's service is down on a running router
 
-    def env(self) -> dict[str, str]:
-        """What a router's services see: no PYTHONPATH, the tree's own ha-pair finds its modules."""
-        return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
-                "HOME": str(self.root / "root")}
+    # --- first boot ----------------------------------------------------------------------------
+    def factory_setup(self) -> None:
+        """The router's flash before its first boot: its configuration, ha-pair installed."""
+        if self.options.runs_ha_pair:
+            tree.install_package_files(self.flash)
+            rootfs.enable(self.flash, "ha-pair")
+        for package, text in router_configs(self.name, self.options, self.image).items():
+            self.write_flash(f"etc/config/{package}", text, 0o600 if package == "ha" else 0o644)
+        self.write_flash("etc/nftables.d/90-lab-count-resets.nft", COUNT_RESETS)
+        self.write_flash("etc/dropbear/authorized_keys", "", 0o600)
+        if not self.options.dhcp:
+            self.disable("dnsmasq")
 
+    def disable(self, service: str) -> None:
+        """`/etc/init.d/SERVICE disable` done on the flash: the image's rc.d links are whited out
+        (what the overlay records when a link of the read-only image is removed)."""
+        (self.flash / "etc/rc.d").mkdir(parents=True, exist_ok=True)
+        for link in (self.image / "etc/rc.d").glob(f"[SK][0-9][0-9]{service}"):
+            os.mknod(self.flash / "etc/rc.d" / link.name, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+
+    # --- ha-pair -------------------------------------------------------------------------------
     def ha_pair(self, *args: str) -> list[str]:
-        """The command line of the router's own `ha-pair` (its tree's /usr/sbin/ha-pair)."""
-        return [str(self.root / "usr/sbin/ha-pair"), "--root", str(self.root), *args]
+        """The command line of the router's own `ha-pair` (run it with `exec`)."""
+        return ["/usr/sbin/ha-pair", *args]
+
+    def run_ha_pair(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        return self.exec(*self.ha_pair(*args), check=check, input=input)
 
     def boot(self) -> None:
-        """Power-on: a fresh tmpfs, then the services in OpenWrt's order."""
-        self.boot_ssh()
-        self.boot_services()
-
-    def boot_ssh(self) -> None:
-        for directory in TMPFS:
-            shutil.rmtree(self.root / directory, ignore_errors=True)
-            (self.root / directory).mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.start_dropbear()
-
-    def start_dropbear(self) -> None:
-        """dropbear on the sync link. Debian's dropbear reads root's ~/.ssh/authorized_keys (OpenWrt's
-        reads /etc/dropbear/authorized_keys): it runs in a private mount namespace where this tree's
-        /root is mounted over /root, so the host's /root is never touched."""
-        address = pair.ROUTERS[self.name]["sync"]
-        log = open(self.log_dir / "dropbear.log", "ab")
-        script = (f"mount --bind {self.root / 'root'} /root && exec dropbear -F -E -s -p {address}:22 "
-                  f"-r {self.root / 'etc/dropbear/dropbear_ed25519_host_key'} -P {self.root / 'var/run/dropbear.pid'}")
-        self.dropbear = netns.spawn(self.namespace, ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                                    stdout=log, stderr=log, env=self.env(), text=False)
-        log.close()
-
-    def boot_services(self) -> None:
+        """Power-on (the Lab also resets the network namespace at power-off)."""
+        self.power_on()
+        self.ha_stopped = False
         if self.options.baseline:
             self.start_raw_keepalived()
-        else:
-            self.start_ha_pair()
-            # OpenWrt runs init scripts one after the other: ha-pair (START=18) has rendered the
-            # DHCP settings before dnsmasq (START=19) reads /etc/config/dhcp
-            deadline = time.monotonic() + 30
-            while not self.procd_state_path.exists():
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name}: the init script did not finish starting")
-                time.sleep(0.02)
-        if self.options.dhcp:
-            self.start_dnsmasq()
-
-    def start_ha_pair(self) -> None:
-        self.procd = netns.spawn(self.namespace, [
-            sys.executable, str(PROCD / "mini_procd.py"), "--init", str(self.root / "etc/init.d/ha-pair"),
-            "--rc", str(PROCD / "rc.common"), "--root", str(self.root), "--state", str(self.procd_state_path),
-            "--log-dir", str(self.log_dir)], env=self.env())
 
     def start_raw_keepalived(self) -> None:
-        conf = self.root / "etc/keepalived/keepalived.conf"
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text(baseline_keepalived_conf(self.name, self.options))
-        run = self.root / "var/run"
-        log = open(self.log_dir / "keepalived.log", "ab")
-        self.keepalived_raw = netns.spawn(self.namespace, [
-            "keepalived", "-n", "-P", "-l", "-G", "-D", "-f", str(conf), "-p", str(run / "keepalived.pid"),
-            "-r", str(run / "keepalived-vrrp.pid")], stdout=log, stderr=log, env=self.env(), text=False)
+        conf = "/etc/keepalived/baseline.conf"
+        path = self.root / conf.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(baseline_keepalived_conf(self.name, self.options))
+        log = open(self.dir / "keepalived-baseline.log", "ab")
+        self.keepalived_raw = self.spawn(["keepalived", "-n", "-P", "-l", "-G", "-D", "-f", conf,
+                                          "-p", "/var/run/keepalived-baseline.pid",
+                                          "-r", "/var/run/keepalived-baseline-vrrp.pid"], stdout=log, stderr=log)
         log.close()
 
     def start_dnsmasq(self) -> None:
-        """Through the tree's /etc/init.d/dnsmasq (the lab's stand-in), as the agent restarts it."""
-        netns.run(["ip", "netns", "exec", self.namespace, str(self.root / "etc/init.d/dnsmasq"), "start"])
+        self.init("dnsmasq", "start")
 
-    @property
-    def dnsmasq_cmdline(self) -> list[str]:
-        return (self.root / "var/run/dnsmasq/cmdline").read_text().split("\n")
+    def dnsmasq_conf(self) -> str:
+        """The configuration OpenWrt's dnsmasq init generated from /etc/config/dhcp."""
+        return "".join(path.read_text() for path in sorted((self.root / "var/etc").glob("dnsmasq.conf.*")))
 
     def leases(self) -> str:
         try:
@@ -180,72 +196,62 @@ class Router:
         except OSError:
             return ""
 
-    @property
-    def procd_state_path(self) -> Path:
-        return self.root / "var/run/procd-lab.json"
-
     def procd_state(self) -> dict:
-        try:
-            return json.loads(self.procd_state_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        """ha-pair's procd instances: {"instances": {name: {"pid": host PID or None, ...}}}."""
+        if not self.running:
+            return {"instances": {}}
+        service = self.services().get("ha-pair", {})
+        instances = {}
+        for name, state in (service.get("instances") or {}).items():
+            pid = self.host_pid(state.get("pid")) if state.get("running") else None
+            instances[name] = {**state, "pid": pid}
+        return {"instances": instances}
 
-    def instance_pid(self, name: str) -> int | None:
+    def instance_pid(self, name: str, instance: str | None = None) -> int | None:
+        """Host PID of one of ha-pair's instances (agent, keepalived, conntrackd); with two
+        arguments, of SERVICE's INSTANCE."""
+        if instance is not None:
+            return super().instance_pid(name, instance)
         if self.options.baseline and name == "keepalived":
-            return self.keepalived_raw.pid if self.keepalived_raw else None
-        return (self.procd_state().get("instances", {}).get(name) or {}).get("pid")
+            raw = self.keepalived_raw
+            if raw is None or raw.poll() is not None:
+                return None
+            children = [int(p) for p in Path(f"/proc/{raw.pid}/task/{raw.pid}/children").read_text().split()]
+            return children[0] if children else None
+        return self.procd_state()["instances"].get(name, {}).get("pid")
 
     def service(self, action: str) -> None:
-        """`/etc/init.d/ha-pair stop|reload` through the procd stand-in (or raw keepalived)."""
+        """`/etc/init.d/ha-pair stop|start|reload|restart` on the router (the baseline: raw keepalived)."""
         if self.options.baseline:
             if action == "stop" and self.keepalived_raw is not None:
-                netns.kill_pid(self.keepalived_raw.pid, timeout=10)
+                pid = self.instance_pid("keepalived")
+                if pid:
+                    netns.kill_pid(pid, timeout=10)
+                self.keepalived_raw.wait(10)
                 self.keepalived_raw = None
+                self.ha_stopped = True
+            elif action == "start" and self.keepalived_raw is None:
+                self.start_raw_keepalived()
+                self.ha_stopped = False
             return
-        if self.procd is None:
+        if not self.running:
             return
+        self.init("ha-pair", action, check=action != "reload")
         if action == "stop":
-            netns.kill_pid(self.procd.pid, timeout=15)
-            self.procd = None
-        elif action == "reload":
-            os.kill(self.procd.pid, signal.SIGHUP)
+            self.ha_stopped = True
+        elif action in ("start", "restart"):
+            self.ha_stopped = False
 
     def kill_everything(self) -> None:
-        """Power loss: every process of this router dies at once (again while any is left: one
-        that was just starting, e.g. a daemonizing dnsmasq, may have forked meanwhile)."""
-        for _ in range(5):
-            pids = netns.ns_pids(self.namespace)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
-        for proc in (self.procd, self.dropbear, self.keepalived_raw):
-            if proc is not None:
-                netns.kill_pid(proc.pid, timeout=2)
-        self.procd = self.dropbear = self.keepalived_raw = None
+        """Power loss of the router itself (the Lab also darkens its cables and resets its kernel)."""
+        self.power_off()
+        self.keepalived_raw = None
 
     def transitions(self) -> list[str]:
         try:
             return (self.root / "var/run/ha-pair/transitions.log").read_text().splitlines()
         except OSError:
             return []
-
-
-def prepare_tree(root: Path) -> None:
-    """What a real router has beside our package: an SSH host key, root's home, and the lab's
-    stand-ins for OpenWrt's dnsmasq init and dhcp-script."""
-    (root / "root/.ssh").mkdir(parents=True, exist_ok=True)
-    (root / "root/.ssh").chmod(0o700)
-    (root / "root").chmod(0o700)
-    (root / "root/.ssh/authorized_keys").touch(mode=0o600)
-    hostkey = root / "etc/dropbear/dropbear_ed25519_host_key"
-    hostkey.parent.mkdir(parents=True, exist_ok=True)
-    netns.run(["dropbearkey", "-t", "ed25519", "-f", str(hostkey)])
-    openwrt_dnsmasq.install(root)
 
 
 def port_open(namespace: str, address: str, port: int) -> bool:
@@ -261,6 +267,8 @@ class Lab:
         self.topo = Topology(prefix=prefix)
         self.dir = Path(tempfile.mkdtemp(prefix="ha-pair-lab."))
         self.routers: dict[str, Router] = {}
+        self.boot_seconds: dict[str, float] = {}
+        self.timings: dict[str, float] = {}  # seconds from the first power-on to each step of start()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> "Lab":
@@ -275,42 +283,63 @@ class Lab:
         self.stop()
 
     def start(self, wait_master: str | None = "r1") -> None:
+        image = rootfs.rom()
         self.topo.build()
         for name in self.topo.routers:
-            root = tree.make_tree(self.dir / name, router_configs(name, self.options))
-            prepare_tree(root)
-            self.routers[name] = Router(name, self.topo.ns(name), root, self.options)
-        for router in self.routers.values():
-            router.boot_ssh()
-        if not self.options.baseline:
+            router = Router(name, self.topo.ns(name), self.dir / name, image, self.options)
+            router.factory_setup()
+            self.routers[name] = router
+        started = time.monotonic()
+        self.parallel(lambda router: (router.boot(), router.wait_network()))
+        self.timings["boot"] = time.monotonic() - started
+        if self.options.runs_ha_pair:
             self.pair_routers()
-        for router in self.routers.values():
-            router.boot_services()
-        if wait_master:
+            self.timings["paired"] = time.monotonic() - started
+        if wait_master and (self.options.runs_ha_pair or self.options.baseline):
             self.wait_for(lambda: self.master() == wait_master, 30, f"{wait_master} becomes master at start")
+            self.timings["master"] = time.monotonic() - started
+
+    def parallel(self, action: Callable[[Router], None]) -> None:
+        """Do something on every router at once (booting takes a while)."""
+        errors: list[BaseException] = []
+
+        def run(router: Router) -> None:
+            try:
+                action(router)
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(router,)) for router in self.routers.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def pair_routers(self) -> None:
         """What the README tells an operator to do: on each router `ha-pair keys`, the line it prints
-        into the peer's authorized_keys, then `ha-pair trust-peer` once the fingerprint checks out."""
+        into the peer's /etc/dropbear/authorized_keys, then `ha-pair trust-peer` once the
+        fingerprint checks out."""
+        lines: dict[str, str] = {}
+
+        def keys(router: Router) -> None:
+            lines[router.name] = json.loads(router.run_ha_pair("--json", "keys").stdout)["authorized_keys_line"]
+
+        def trust(router: Router) -> None:
+            peer_address = pair.ROUTERS[self.topo.peer(router.name)]["sync"]
+            self.wait_for(lambda: port_open(router.namespace, peer_address, 22), 30, f"dropbear on {peer_address}")
+            router.run_ha_pair("trust-peer", "--yes")
+
+        self.parallel(keys)
         for name, router in self.routers.items():
-            line = json.loads(self.run_ha_pair(name, "--json", "keys").stdout)["authorized_keys_line"]
-            peer = self.routers[self.topo.peer(name)]
-            # the forced command is /usr/libexec/ha-pair/lease-peer on every router; in the lab each
-            # router's tree is elsewhere, so the line names the peer's copy
-            line = line.replace(f'command="{router.root}/', f'command="{peer.root}/')
-            authorized = peer.root / "root/.ssh/authorized_keys"
-            authorized.write_text(authorized.read_text() + line + "\n")
-            authorized.chmod(0o600)
-        for name, router in self.routers.items():
-            peer_address = pair.ROUTERS[self.topo.peer(name)]["sync"]
-            self.wait_for(lambda: port_open(router.namespace, peer_address, 22), 10, f"dropbear on {peer_address}")
-            self.run_ha_pair(name, "trust-peer", "--yes")
+            authorized = self.routers[self.topo.peer(name)].root / "etc/dropbear/authorized_keys"
+            authorized.write_text(authorized.read_text() + lines[name] + "\n")
+        self.parallel(trust)
 
     def run_ha_pair(self, router: str, *args: str, check: bool = True, input: str | None = None):
-        """The router's own `ha-pair` in its namespace, with the router's environment."""
-        r = self.routers[router]
-        return netns.run(["ip", "netns", "exec", r.namespace, "env", "-i", *(f"{k}={v}" for k, v in r.env().items()),
-                          *r.ha_pair(*args)], check=check, input=input, timeout=60)
+        """The router's own `ha-pair`, run on the router."""
+        return self.routers[router].run_ha_pair(*args, check=check, input=input)
 
     def stop(self) -> None:
         try:
@@ -355,17 +384,20 @@ class Lab:
 
     # -- failures -----------------------------------------------------------------------------
     def power_off(self, router: str) -> None:
-        self.topo.set_links(router, False, side="switch")  # sync link first, then LAN and WAN
+        """Power loss: the sync link first (the peer sees its carrier go), the switch ports dark,
+        every process gone, the kernel state gone."""
+        self.topo.set_links(router, False, which=("sync",), side="router")
+        self.topo.set_links(router, False, which=("lan", "wan"), side="switch")
         self.routers[router].kill_everything()
-        netns.ns_run(self.topo.ns(router), "conntrack", "-F", check=False)
+        self.topo.reset_router(router)
 
     def power_on(self, router: str) -> None:
-        """Boot again: what a reboot clears is gone (VIPs, neighbours, conntrack, tmpfs)."""
-        self.topo.del_vips(router)
-        netns.ip(self.topo.ns(router), "neigh", "flush", "all", check=False)
-        netns.ns_run(self.topo.ns(router), "conntrack", "-F", check=False)
-        self.topo.set_links(router, True, side="switch")
+        """Boot again from the flash; the switch ports come back first."""
+        self.topo.set_links(router, True, which=("lan", "wan"), side="switch")
+        self.boot_seconds[router] = 0.0
+        started = time.monotonic()
         self.routers[router].boot()
+        self.boot_seconds[router] = time.monotonic() - started
 
     def lan_link(self, router: str, up: bool) -> None:
         self.topo.set_links(router, up, which=("lan",), side="switch")

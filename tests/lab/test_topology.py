@@ -1,14 +1,13 @@
-"""Lab self-test: the namespace topology, NAT and the traffic tools work, and clean up.
+"""Lab self-test: the namespace topology, the routers' NAT and the traffic tools work, and clean up.
 
-No daemons here: the VIPs are placed by hand, which is enough to prove that
-traffic goes through the VIP, SNAT translates to the WAN VIP, the flow tools
-see both surviving and broken flows, and teardown leaves nothing behind.
-Needs root, iproute2, nftables and iputils ping; skipped otherwise.
+The routers are plain OpenWrt (netifd, fw4 with the SNAT rule from /etc/config/firewall; no
+ha-pair, no keepalived): the VIPs are placed by hand, which is enough to prove that traffic goes
+through the VIP, SNAT translates to the WAN VIP, the flow tools see both surviving and broken
+flows, and teardown leaves nothing behind, also after a crash.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -20,29 +19,27 @@ from pathlib import Path
 import pytest
 
 from tests.lab import netns
-from tests.lab.topology import Topology, install_signal_handlers
+from tests.lab.conftest import require_routers
+from tests.lab.pair_lab import Lab, LabOptions
+from tests.lab.topology import DEFAULT_PREFIX, Topology, install_signal_handlers
 from tests.lab.traffic import Flows, Pinger
+from tests.support.privileges import require_root_and
 
 REPO = Path(__file__).resolve().parents[2]
-_MISSING = [tool for tool in ("ip", "nft", "ping") if shutil.which(tool) is None]
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or bool(_MISSING),
-    reason="lab tests need root and ip/nft/ping"
-           + (f" (not root, euid {os.geteuid()})" if os.geteuid() != 0 else "")
-           + (f" (missing: {', '.join(_MISSING)})" if _MISSING else ""),
-)
+# labs of their own: a distinct prefix that the main lab's prefix does not cover
+OTHER_PREFIX = DEFAULT_PREFIX.rstrip("-")
 
 
 @pytest.fixture(scope="module")
 def topo():
+    require_routers()
     install_signal_handlers()
-    t = Topology()
-    t.build()
+    lab = Lab(LabOptions(ha_pair=False, dhcp=False))
+    lab.__enter__()
     try:
-        yield t
+        yield lab.topo
     finally:
-        t.teardown()
+        lab.stop()
 
 
 def vips_to(topo: Topology, router: str) -> None:
@@ -85,8 +82,6 @@ def test_ping_and_snat_flows_through_vip(topo: Topology) -> None:
         assert Counter(f.kind for f in states) == {"echo": 10, "push": 10}
         assert all(f.established and f.broken is None and f.lines_rx > 0 for f in states)
 
-        if shutil.which("conntrack") is None:
-            pytest.skip("conntrack (conntrack-tools) missing: SNAT check skipped")
         entries = snat_entries(topo, "r1")
         assert len(entries) == 20, entries
         for line in entries:
@@ -165,46 +160,54 @@ def test_inet_can_ignore_one_routers_icmp(topo: Topology) -> None:
     topo.exec("r1", "ping", "-c", "1", "-W", "1", topo.inet_addr)
 
 
-def test_teardown_leaves_nothing_and_build_survives_a_crash() -> None:
-    prefix = "hapc-"
-    t = Topology(prefix=prefix)
-    t.build()
-    pinger = Pinger(t.client_ns, t.router_lan["r1"]).start()
-    flows = Flows(t, n=2).start()
-    pids = [pinger.proc.pid, *flows.pids]
-    assert all(netns.is_alive(p) for p in pids)
-    assert pinger.wait_flowing(timeout=5)
-    t.teardown()          # processes still running: teardown must kill them
-    t.teardown()          # and be safe to repeat
+def router_processes(lab: Lab) -> list[int]:
+    return [pid for name in lab.routers for pid in netns.ns_pids(lab.topo.ns(name))]
+
+
+def test_teardown_leaves_nothing_and_a_crashed_lab_is_cleared_by_the_next() -> None:
+    require_routers()
+    prefix = f"{OTHER_PREFIX}c-"
+    lab = Lab(LabOptions(ha_pair=False, dhcp=False), prefix=prefix)
+    lab.start()
+    pinger = Pinger(lab.topo.client_ns, lab.topo.router_lan["r1"]).start()
+    pids = [pinger.proc.pid, *router_processes(lab)]
+    assert all(netns.is_alive(p) for p in pids) and len(pids) > 10, "procd, ubusd, netifd, ... of both routers"
+    assert pinger.wait_flowing(timeout=5), "r1 answers on its LAN address (set by its netifd)"
+    lab.stop()            # processes still running: stop must kill them
+    lab.topo.teardown()   # and be safe to repeat
     assert not [n for n in netns.list_ns() if n.startswith(prefix)]
     assert not [p for p in pids if netns.is_alive(p)]
-    assert not set(pids) & set(netns.tracked_pids())
 
-    # a crashed run: build, start a process, die without any cleanup
+    # a crashed run: routers up, one more process, then the lab process dies without any cleanup
     crash = subprocess.run([sys.executable, "-c", (
         "import os, signal\n"
-        "from tests.lab.topology import Topology\n"
-        f"t = Topology(prefix={prefix!r}); t.build()\n"
-        "p = t.spawn('r1', ['sleep', '600'])\n"
-        "print(p.pid, flush=True)\n"
+        "from tests.lab import netns\n"
+        "from tests.lab.pair_lab import Lab, LabOptions\n"
+        f"lab = Lab(LabOptions(ha_pair=False, dhcp=False), prefix={prefix!r}); lab.start()\n"
+        "p = lab.topo.spawn('r1', ['sleep', '600'])\n"
+        "print(lab.dir, p.pid, *[r.pid1 for r in lab.routers.values()],\n"
+        "      *[q for n in lab.routers for q in netns.ns_pids(lab.topo.ns(n))], flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n")],
-        cwd=REPO, capture_output=True, text=True, timeout=60)
+        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert crash.returncode == -signal.SIGKILL, crash.stderr
-    stale_pid = int(crash.stdout.split()[0])
-    assert netns.is_alive(stale_pid)
+    crashed_dir, *pids_left = crash.stdout.split()
+    stale = [int(pid) for pid in pids_left]
+    assert all(netns.is_alive(pid) for pid in stale[:3]), "the sleep and both routers' procd outlived the crash"
     assert len([n for n in netns.list_ns() if n.startswith(prefix)]) == 6
 
-    with Topology(prefix=prefix) as t2:
-        assert not netns.is_alive(stale_pid)
-        t2.exec("client", "ping", "-c", "1", "-W", "2", t2.router_lan["r1"])
-        t2.exec("r1", "ping", "-c", "1", "-W", "2", t2.inet_addr)
-        t2.exec("r1", "ping", "-c", "1", "-W", "2", t2.router_sync["r2"])
+    with Lab(LabOptions(ha_pair=False, dhcp=False), prefix=prefix) as lab2:
+        assert not [pid for pid in stale if netns.is_alive(pid)], "the next lab ends the crashed one's routers"
+        lab2.topo.exec("client", "ping", "-c", "1", "-W", "2", lab2.topo.router_lan["r1"])
+        lab2.topo.exec("r1", "ping", "-c", "1", "-W", "2", lab2.topo.inet_addr)
+        lab2.topo.exec("r1", "ping", "-c", "1", "-W", "2", lab2.topo.router_sync["r2"])
     assert not [n for n in netns.list_ns() if n.startswith(prefix)]
+    shutil.rmtree(crashed_dir, ignore_errors=True)  # the crashed lab's files (its routers' flash)
 
 
 def test_exit_paths_clean_up() -> None:
     """atexit after a normal exit without teardown, and SIGTERM to the script mode."""
-    prefix = "hapd-"
+    require_root_and("nft")
+    prefix = f"{OTHER_PREFIX}d-"
     done = subprocess.run([sys.executable, "-c", (
         "from tests.lab.topology import Topology\n"
         f"Topology(prefix={prefix!r}).build()\n")],

@@ -5,7 +5,11 @@ conntrackd) can only be proven with real kernels forwarding real packets.  This
 module builds the same shape as the hand-built lab in
 shared/reference/lab.md, reproducibly, and removes it again -- also after a
 crash, because :meth:`Topology.build` first clears every namespace with the
-lab's prefix.  It starts no daemons (keepalived etc. are added by others).
+lab's prefix.  It builds the "hardware" only: namespaces, switches and cables.
+The routers' own configuration (bridge, addresses, routes, firewall) is theirs:
+OpenWrt's netifd and fw4 set it up from /etc/config when a router boots
+(tests/lab/router.py); until then a router's ports are down, like the ports of a
+router that is switched off.
 
 Namespaces (prefix default ``hap-``)::
 
@@ -13,7 +17,7 @@ Namespaces (prefix default ``hap-``)::
                        |                              |
                  hap-lan (bridge br0)           hap-wan (bridge br0)
                   |            |                  |            |
-             lan1 (br-lan)  lan1 (br-lan)        eth1         eth1
+                lan1         lan1               eth1         eth1
                 hap-r1 ------- eth2 (sync) ------- hap-r2
 
 Address plan (RFC 1918 / RFC 5737 documentation ranges only):
@@ -33,8 +37,7 @@ Switch ports are named after what they face (``hap-lan``: r1, r2, client;
 the switch, the realistic model of a power loss (the router's own interfaces
 then see NO-CARRIER but stay administratively up).
 
-Routers forward IPv4 and load ``firewall.nft`` (fw4-like, SNAT LAN to the WAN
-VIP).  br_netfilter is disabled in every lab namespace, as on OpenWrt.
+br_netfilter is disabled in every lab namespace, as on OpenWrt.
 The inet host answers ping and can be told to ignore one router's ICMP
 (:meth:`Topology.block_icmp_from`) for health-check scenarios.
 """
@@ -57,7 +60,6 @@ if __package__ in (None, ""):  # run as a script: python3 tests/lab/topology.py
 else:
     from . import netns
 
-FIREWALL_TEMPLATE = Path(__file__).with_name("firewall.nft")
 ROUTERS = ("r1", "r2")
 LEGS = ("lan", "wan", "sync")
 INET_TABLE = "hap_inet"
@@ -161,35 +163,22 @@ class Topology:
 
     def _build(self) -> None:
         for name in self.namespaces:
-            netns.add_ns(name)
-            for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables",
-                        "bridge-nf-call-arptables"):
-                netns.ns_run(name, "sysctl", "-qw", f"net.bridge.{key}=0", check=False)
+            self._add_ns(name)
         for sw in (self.lan_ns, self.wan_ns):
             netns.bridge(sw, self.switch_bridge)
 
-        def to_switch(sw: str, port: str, ns: str, dev: str) -> None:
+        def to_switch(sw: str, port: str, ns: str, dev: str, up: bool = True) -> None:
             netns.veth(sw, port, ns, dev, up=False)
             netns.enslave(sw, port, self.switch_bridge)
             netns.link_set(sw, port, True)
-            netns.link_set(ns, dev, True)
+            if up:
+                netns.link_set(ns, dev, True)
 
-        for r in self.routers:
-            rns = self.ns(r)
-            netns.sysctl(rns, "net.ipv4.ip_forward", 1)
-            netns.bridge(rns, self.lan_bridge)
-            to_switch(self.lan_ns, r, rns, self.lan_port)
-            netns.enslave(rns, self.lan_port, self.lan_bridge)
-            to_switch(self.wan_ns, r, rns, self.wan_dev)
-            netns.addr_add(rns, self.lan_bridge, f"{self.router_lan[r]}/{self.plen(self.lan_net)}")
-            netns.addr_add(rns, self.wan_dev, f"{self.router_wan[r]}/{self.plen(self.wan_net)}")
+        for r in self.routers:  # a router's ports stay down until its netifd brings them up
+            to_switch(self.lan_ns, r, self.ns(r), self.lan_port, up=False)
+            to_switch(self.wan_ns, r, self.ns(r), self.wan_dev, up=False)
         r1, r2 = self.routers
-        netns.veth(self.ns(r1), self.sync_dev, self.ns(r2), self.sync_dev)
-        for r in self.routers:
-            netns.addr_add(self.ns(r), self.sync_dev,
-                           f"{self.router_sync[r]}/{self.plen(self.sync_net)}")
-            netns.route_add(self.ns(r), "default", self.inet_addr)
-            self.load_firewall(r)
+        netns.veth(self.ns(r1), self.sync_dev, self.ns(r2), self.sync_dev, up=False)
 
         to_switch(self.lan_ns, "client", self.client_ns, self.client_dev)
         netns.addr_add(self.client_ns, self.client_dev,
@@ -204,6 +193,33 @@ class Topology:
             "  chain input { type filter hook input priority filter; policy accept;\n"
             "    ip saddr @icmp_blocked icmp type echo-request drop\n  }\n}\n"))
 
+    @staticmethod
+    def _add_ns(name: str) -> None:
+        netns.add_ns(name)
+        for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables", "bridge-nf-call-arptables"):
+            netns.ns_run(name, "sysctl", "-qw", f"net.bridge.{key}=0", check=False)
+
+    def router_ports(self) -> tuple[str, ...]:
+        """A router's "hardware": the devices the lab wires, which outlive its power cycles."""
+        return (self.lan_port, self.wan_dev, self.sync_dev)
+
+    def reset_router(self, router: str) -> None:
+        """What a power cycle does to a router's kernel: everything it set up is gone (bridges,
+        addresses, routes, nftables, conntrack, sysctls, neighbours). The router's network
+        namespace is replaced by a fresh one holding the same ports, down. Its processes must be
+        gone already (tests/lab/router.py: PID 1 killed)."""
+        self._check_router(router)
+        rns = self.ns(router)
+        netns.kill_in_ns(rns)  # stragglers that were not in its pid namespace
+        parked = {dev: f"{router}-{dev}" for dev in self.router_ports()}
+        for dev, name in parked.items():  # into the (daemon-less) LAN switch while the namespace is replaced
+            netns.ip(rns, "link", "set", dev, "down")
+            netns.ip(rns, "link", "set", dev, "netns", self.lan_ns, "name", name)
+        netns.del_ns(rns)
+        self._add_ns(rns)
+        for dev, name in parked.items():
+            netns.ip(self.lan_ns, "link", "set", name, "netns", rns, "name", dev)
+
     def teardown(self) -> None:
         """Kill every process in the lab's namespaces and delete them.  Idempotent."""
         try:
@@ -217,21 +233,6 @@ class Topology:
 
     def __exit__(self, *exc: object) -> None:
         self.teardown()
-
-    # --- firewall ----------------------------------------------------------
-    def render_firewall(self, router: str) -> str:
-        """The router's nft ruleset: firewall.nft with this topology's names defined."""
-        self._check_router(router)
-        defines = (f'define lan_dev = "{self.lan_bridge}"\n'
-                   f'define wan_dev = "{self.wan_dev}"\n'
-                   f'define sync_dev = "{self.sync_dev}"\n'
-                   f"define lan_net = {self.lan_net}\n"
-                   f"define wan_vip = {self.wan_vip}\n")
-        return defines + FIREWALL_TEMPLATE.read_text()
-
-    def load_firewall(self, router: str) -> None:
-        """(Re)load the router's ruleset with ``nft -f`` inside its namespace."""
-        netns.ns_run(self.ns(router), "nft", "-f", "-", input=self.render_firewall(router))
 
     # --- operating the lab -------------------------------------------------
     def exec(self, role: str, *cmd: str, check: bool = True,
@@ -273,6 +274,8 @@ class Topology:
             if side in ("switch", "both"):
                 netns.link_set(*self.switch_port(router, leg), up)
         if up and "wan" in legs and side in ("router", "both"):
+            # the kernel drops the default route at admin-down and netifd (whose interface stays
+            # up through a link loss) does not add it again
             netns.route_add(self.ns(router), "default", self.inet_addr)
 
     def add_vips(self, router: str, legs: Iterable[str] = ("lan", "wan")) -> None:

@@ -80,6 +80,45 @@ config system
 """
 
 
+def dropbear() -> str:
+    """OpenWrt's default SSH server (every interface; the firewall keeps the WAN out), keys only:
+    the lease sync logs in with the package's own key over the sync link."""
+    return """
+config dropbear
+	option PasswordAuth 'off'
+	option RootPasswordAuth 'off'
+	option Port '22'
+"""
+
+
+def firewall_additions() -> str:
+    """What the README asks a user to add to OpenWrt's default /etc/config/firewall: a zone for the
+    dedicated sync link, VRRP allowed in from the WAN, LAN traffic translated to the WAN VIP (both
+    routers translate to the same address, so NAT'd connections survive a failover)."""
+    return f"""
+config zone
+	option name 'sync'
+	list network 'sync'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+
+config rule
+	option name 'Allow-VRRP-WAN'
+	option src 'wan'
+	option proto 'vrrp'
+	option target 'ACCEPT'
+
+config nat
+	option name 'SNAT-LAN-to-WAN-VIP'
+	option src 'wan'
+	option src_ip '192.168.50.0/24'
+	option target 'SNAT'
+	option snat_ip '{WAN_VIP}'
+	option proto 'all'
+"""
+
+
 def ha(router: str, extra_global: str = "", extra: str = "") -> str:
     r = ROUTERS[router]
     return f"""
