@@ -151,18 +151,20 @@ def test_uci_commit_and_reload_config_reach_the_service_through_procds_trigger(o
     assert r1.instance_pid("keepalived") == keepalived and lab.master() == "r1"
 
 
-def test_keepalived_starts_at_boot_before_netifd_has_made_the_interfaces(healthy):
-    """At boot ha-pair (START=18) starts before netifd (20) has created br-lan: keepalived must
-    wait for its interfaces, not exit (procd would try again only after its 5 s respawn delay)."""
+def test_the_pair_starts_at_boot_before_netifd_has_configured_the_interfaces(healthy):
+    """At boot ha-pair (START=18) starts before netifd (20) has created br-lan and addressed the
+    sync link: keepalived and conntrackd must wait for them, not exit (procd would try again only
+    after its 5 s respawn delay, and a preempting master would meanwhile have no state sync)."""
     lab = healthy
     r1 = lab.routers["r1"]
     lab.power_off("r1")
     lab.power_on("r1")
-    first = r1.instance_pid("keepalived")
+    first = {name: r1.instance_pid(name) for name in ("keepalived", "conntrackd")}
     lab.wait_for(lambda: lab.master() == "r1", 20, "r1 preempts after its reboot")
-    log = r1.log("keepalived")
-    assert "permanent error" not in log and "exited" not in log, log[-3000:]
-    assert r1.instance_pid("keepalived") == first, "the keepalived started at boot is the one that runs"
+    log = r1.log()
+    assert "permanent error" not in log, log[-3000:]
+    assert "conntrackd cannot start" not in log, log[-3000:]
+    assert {name: r1.instance_pid(name) for name in first} == first, "the daemons started at boot are the ones running"
 
 
 def test_user_hotplug_hooks_run_on_transitions(healthy):
