@@ -1,5 +1,6 @@
-"""Log lines to syslog (read them with `logread -e ha-pair`) and, when attached to a terminal
-or run by procd, to stderr. Not the logging module: that is python3-logging on OpenWrt."""
+"""Log lines to syslog (read them with `logread -e ha-pair`) and, when stderr is a terminal, to
+stderr too. Not under procd: procd logs a service's stderr as priority err, so every line would
+be in logread twice. Not the logging module: that is python3-logging on OpenWrt."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def _emit(priority: int, label: str, message: str) -> None:
         _opened = True
     for line in message.splitlines() or [""]:
         syslog.syslog(priority, line)
-    print(f"ha-pair: {label}: {message}", file=sys.stderr, flush=True)
+    if sys.stderr is not None and sys.stderr.isatty():
+        print(f"ha-pair: {label}: {message}", file=sys.stderr, flush=True)
 
 
 def info(message: str) -> None:

@@ -88,7 +88,7 @@ def original_configs(healthy):
 
 def keepalived_reloads(router: Router) -> int:
     """How often keepalived has re-read its configuration (it logs this on SIGHUP)."""
-    return router.log("keepalived").count("Reload complete")
+    return router.log("Keepalived").count("Reload complete")
 
 
 def edit_ha(lab: Lab, old: str, new: str) -> None:
@@ -165,6 +165,18 @@ def test_the_pair_starts_at_boot_before_netifd_has_configured_the_interfaces(hea
     assert "permanent error" not in log, log[-3000:]
     assert "conntrackd cannot start" not in log, log[-3000:]
     assert {name: r1.instance_pid(name) for name in first} == first, "the daemons started at boot are the ones running"
+
+
+def test_logread_has_each_message_once_at_its_own_priority(healthy):
+    """procd turns a service's stderr into log lines of priority err: what also goes to syslog
+    must not be written to stderr a second time."""
+    log = healthy.routers["r1"].log().splitlines()
+    started = [line for line in log if "agent started (pid" in line]
+    pids = [line.split("agent started (pid ")[1].split(")")[0] for line in started]
+    assert started and len(pids) == len(set(pids)), started
+    assert all(" daemon.info ha-pair[" in line for line in started), started
+    master = [line for line in log if "Entering MASTER STATE" in line]
+    assert master and all(" daemon.info Keepalived" in line for line in master), master
 
 
 def test_user_hotplug_hooks_run_on_transitions(healthy):
