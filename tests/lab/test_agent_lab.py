@@ -177,6 +177,8 @@ def test_logread_has_each_message_once_at_its_own_priority(healthy):
     assert all(" daemon.info ha-pair[" in line for line in started), started
     master = [line for line in log if "Entering MASTER STATE" in line]
     assert master and all(" daemon.info Keepalived" in line for line in master), master
+    synced = [line for line in log if "initialization completed" in line]
+    assert synced and all(" conntrack-tools[" in line for line in synced), synced
 
 
 def test_user_hotplug_hooks_run_on_transitions(healthy):
