@@ -36,10 +36,6 @@ def _global_defs(model: Model) -> list[str]:
         "enable_script_security",
         "script_user root",
         f"notify_fifo {model.paths.notify_fifo}",
-        # at boot keepalived (START=18) runs before netifd (START=20) has created br-lan & co, and
-        # `/etc/init.d/network restart` deletes and recreates them: without this keepalived exits
-        # on a missing interface and procd only retries after its respawn delay
-        "dynamic_interfaces",
     ])
 
 
