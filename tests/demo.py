@@ -68,8 +68,9 @@ def story(profile: str, with_flows: bool) -> None:
                 say(f"the laptop renewed with r2 (server {again.get('serverid')}) and kept {again.get('ip')}")
             say("r1 gets its power back")
             back = scenarios.power_return(lab)
-            say(f"r1 booted and took the VIPs back {back.takeover_s * 1000:.0f} ms later (preempt); "
-                f"longest gap {back.gap_ms:.0f} ms, {back.lost} pings lost")
+            say(f"r1 booted (procd to the end of /etc/rc.d in {lab.boot_seconds['r1']:.1f} s) and took the VIPs back "
+                f"{back.takeover_s * 1000:.0f} ms after power-on (preempt); longest gap {back.gap_ms:.0f} ms, "
+                f"{back.lost} pings lost")
             if flows is not None:
                 failback = time.monotonic()
                 flows.wait_resumed(failback, timeout=scenarios.FLOW_RESUME_TIMEOUT)
@@ -82,8 +83,9 @@ def story(profile: str, with_flows: bool) -> None:
 
 def main() -> int:
     install_signal_handlers()
-    print("ha-pair demo: two routers (r1 primary, r2 secondary) in network namespaces, a client on the LAN,\n"
-          "an internet host on the WAN, real keepalived, conntrackd and dnsmasq configured by ha-pair.")
+    print("ha-pair demo: two OpenWrt routers (r1 primary, r2 secondary) in namespaces, each booted by procd from its\n"
+          "/etc/config (netifd, fw4, dnsmasq, dropbear), ha-pair installed on both and paired over SSH; a client on\n"
+          "the LAN, an internet host on the WAN.")
     try:
         story("default", with_flows=True)
         story("fast", with_flows=False)

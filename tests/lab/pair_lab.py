@@ -290,7 +290,21 @@ class Lab:
             router.factory_setup()
             self.routers[name] = router
         started = time.monotonic()
-        self.parallel(lambda router: (router.boot(), router.wait_network()))
+        first = self.routers.get(wait_master or "")
+        if first is None or not (self.options.runs_ha_pair or self.options.baseline):
+            self.parallel(lambda router: (router.boot(), router.wait_network()))
+        else:
+            # the expected master boots first, so the pair starts the same way every time: with
+            # both at once the secondary may win the first election and hand over within a second,
+            # and then its MASTER and BACKUP notify scripts run at the same time and can finish in
+            # the wrong order (the backup keeps answering DHCP: a notify script race, not the
+            # lab's); without preemption the first master would stay master
+            first.boot()
+            if not self.options.preempt:
+                first.wait_network()
+                self.wait_for(lambda: self.vips(first.name) == {pair.LAN_VIP, pair.WAN_VIP}, 30,
+                              f"{first.name} master alone")
+            self.parallel(lambda router: (router.boot() if router is not first else None, router.wait_network()))
         self.timings["boot"] = time.monotonic() - started
         if self.options.runs_ha_pair:
             self.pair_routers()
