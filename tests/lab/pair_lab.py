@@ -142,7 +142,7 @@ class Router(OpenWrtRouter):
         """The router's flash before its first boot: its configuration, ha-pair installed."""
         if self.options.runs_ha_pair:
             tree.install_package_files(self.flash)
-            rootfs.enable(self.flash, "ha-pair")
+            rootfs.enable(self.flash, "ha-pair")  # as opkg's postinst does: it starts at every boot
         for package, text in router_configs(self.name, self.options, self.image).items():
             self.write_flash(f"etc/config/{package}", text, 0o600 if package == "ha" else 0o644)
         self.write_flash("etc/nftables.d/90-lab-count-resets.nft", COUNT_RESETS)
@@ -291,22 +291,22 @@ class Lab:
             self.routers[name] = router
         started = time.monotonic()
         first = self.routers.get(wait_master or "")
-        if first is None or not (self.options.runs_ha_pair or self.options.baseline):
+        if first is None or not self.options.runs_ha_pair:
             self.parallel(lambda router: (router.boot(), router.wait_network()))
         else:
-            # the expected master boots first, so the pair starts the same way every time: with
-            # both at once the secondary may win the first election and hand over within a second,
-            # and then its MASTER and BACKUP notify scripts run at the same time and can finish in
-            # the wrong order (the backup keeps answering DHCP: a notify script race, not the
-            # lab's); without preemption the first master would stay master
+            # The expected master boots first and is master alone before the other boots, so the
+            # pair starts the same way every time. Booting both at once, the secondary may win the
+            # first election and hand over within a second; its MASTER and BACKUP notify scripts
+            # then run at the same time and can finish in the wrong order, leaving the backup
+            # answering DHCP (a race in the notify script, not in the lab).
             first.boot()
-            if not self.options.preempt:
-                first.wait_network()
-                self.wait_for(lambda: self.vips(first.name) == {pair.LAN_VIP, pair.WAN_VIP}, 30,
-                              f"{first.name} master alone")
-            self.parallel(lambda router: (router.boot() if router is not first else None, router.wait_network()))
+            first.wait_network()
+            self.wait_for(lambda: self.vips(first.name) == {pair.LAN_VIP, pair.WAN_VIP}, 30, f"{first.name} master alone")
+            self.parallel(lambda router: (router.boot(), router.wait_network()) if router is not first else None)
         self.timings["boot"] = time.monotonic() - started
         if self.options.runs_ha_pair:
+            # paired once both run, as the README orders it: the agents' first exchanges fail and
+            # are retried
             self.pair_routers()
             self.timings["paired"] = time.monotonic() - started
         if wait_master and (self.options.runs_ha_pair or self.options.baseline):

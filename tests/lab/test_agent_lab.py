@@ -38,7 +38,9 @@ def test_status_follows_failover_with_reasons(healthy):
     assert status["state"] == "backup"
     assert status["conntrack"]["running"] is True and status["dhcp"]["answering"] is False
     scenarios.power_loss(lab)
-    status = wait_status(lab, "r2", lambda s: s.get("state") == "master", "r2 reports master")
+    # the notify script lets DHCP through once its MASTER actions are done: a moment after the state
+    status = wait_status(lab, "r2", lambda s: s.get("state") == "master" and s["dhcp"]["answering"],
+                         "r2 reports master and answers DHCP")
     assert "peer stopped advertising" in status["last_transition"]["reason"]
     assert "does not answer on the sync link" in status["last_transition"]["reason"]
     assert status["dhcp"] == {"managed": True, "sections": ["lan"], "answering": True, "consistent": True}
@@ -49,6 +51,15 @@ def test_status_follows_failover_with_reasons(healthy):
     assert back["last_transition"]["reason"].startswith("preemption")
     r1 = wait_status(lab, "r1", lambda s: s.get("state") == "master", "r1 reports master again")
     assert r1["last_transition"]["from"] == "backup"
+
+
+def test_the_agent_answers_on_the_routers_own_ubus(healthy):
+    """On the router's ubusd (started by procd), next to procd's and netifd's objects."""
+    r1 = healthy.routers["r1"]
+    objects = r1.ubus("list").split()
+    assert {"ha", "service", "network", "network.interface.lan"} <= set(objects), objects
+    status = json.loads(r1.ubus("call", "ha", "status"))
+    assert status["state"] == "master" and status["agent"]["ubus"] is True
 
 
 def test_conntrackd_crash_is_reported_and_procd_restarts_it(healthy):
@@ -265,6 +276,7 @@ def test_init_refuses_to_start_with_an_invalid_config_at_boot(solo_router: Route
     errors are in the log, nothing is generated."""
     router = solo_router
     router.factory_setup()
+    rootfs.enable(router.flash, "ha-pair")  # installed and enabled: it runs at boot
     ha = pair.ha("r1").replace("option vrid '51'", "option vrid '0'")
     router.write_flash("etc/config/ha", ha, 0o600)
     router.power_on()
