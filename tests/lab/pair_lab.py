@@ -294,15 +294,19 @@ class Lab:
         if first is None or not self.options.runs_ha_pair:
             self.parallel(lambda router: (router.boot(), router.wait_network()))
         else:
-            # The expected master boots first and is master alone before the other boots, so the
-            # pair starts the same way every time. Booting both at once, the secondary may win the
-            # first election and hand over within a second; its MASTER and BACKUP notify scripts
-            # then run at the same time and can finish in the wrong order, leaving the backup
-            # answering DHCP (a race in the notify script, not in the lab).
+            # The expected master boots first (the other boots once its keepalived runs, so it
+            # wins the first election), and so the pair starts the same way every time. Booting
+            # both at once, the secondary may win the first election and hand over within a
+            # second; its MASTER and BACKUP notify scripts then run at the same time and can
+            # finish in the wrong order, leaving the backup answering DHCP (a race in the notify
+            # script, not in the lab). Without preemption the first master stays master: the
+            # other boots only once it is.
             first.boot()
-            first.wait_network()
-            self.wait_for(lambda: self.vips(first.name) == {pair.LAN_VIP, pair.WAN_VIP}, 30, f"{first.name} master alone")
-            self.parallel(lambda router: (router.boot(), router.wait_network()) if router is not first else None)
+            if not self.options.preempt:
+                first.wait_network()
+                self.wait_for(lambda: self.vips(first.name) == {pair.LAN_VIP, pair.WAN_VIP}, 30,
+                              f"{first.name} master alone")
+            self.parallel(lambda router: (router.boot() if router is not first else None, router.wait_network()))
         self.timings["boot"] = time.monotonic() - started
         if self.options.runs_ha_pair:
             # paired once both run, as the README orders it: the agents' first exchanges fail and
