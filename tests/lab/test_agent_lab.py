@@ -192,6 +192,28 @@ def test_logread_has_each_message_once_at_its_own_priority(healthy):
     assert synced and all(" conntrack-tools[" in line for line in synced), synced
 
 
+def test_the_init_script_reloads_dnsmasq_under_dnsmasqs_own_lock(healthy):
+    """Every procd init script holds its service's lock (/var/lock/procd_NAME.lock, fd 1000) while
+    it runs, so that two actions of one service never interleave. ha-pair's init reloads dnsmasq
+    when it changed /etc/config/dhcp: that reload must wait for a dnsmasq action in progress (e.g.
+    one of procd's interface triggers), or the one that read the older /etc/config/dhcp may write
+    dnsmasq's configuration last and the VIP options are lost."""
+    r2 = healthy.routers["r2"]
+    generated = r2.root / "var/etc/dnsmasq.conf.cfg01411c"
+    r2.sh("uci del_list dhcp.lan.dhcp_option='3,192.168.50.1' && uci commit dhcp")  # a user's edit
+    holder = r2.spawn(["sh", "-c", "exec 1000>/var/lock/procd_dnsmasq.lock; flock 1000; sleep 3"])
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        r2.service("reload")  # renders the option back into /etc/config/dhcp and reloads dnsmasq
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(10)
+    assert "list dhcp_option '3,192.168.50.1'" in (r2.root / "etc/config/dhcp").read_text()
+    assert waited > 2, f"dnsmasq was reloaded after {waited:.1f} s, while another dnsmasq action held its lock"
+    assert "dhcp-option=lan,3,192.168.50.1" in generated.read_text()
+
+
 def test_user_hotplug_hooks_run_on_transitions(healthy):
     lab = healthy
     r2 = lab.routers["r2"]
