@@ -42,6 +42,11 @@ def story(profile: str, with_flows: bool) -> None:
         say(f"r1 is master: it holds {pair.LAN_VIP} (LAN) and {pair.WAN_VIP} (WAN); r2 is backup")
         laptop = None
         if with_flows:
+            # the agents started at boot, before the routers were paired: their first exchanges
+            # failed and are retried
+            lab.wait_for(lambda: lab.status("r2").get("lease_sync", {}).get("peer_reachable") is True, 60,
+                         "lease sync up")
+            say("lease sync over SSH between the paired routers is up")
             laptop = client(lab.topo.client_ns, lab.dir, 1)
             lease = laptop.lease()
             asked = time.monotonic()

@@ -4,10 +4,10 @@ and ha-pair installed and set up on them the way an operator does it.
 Each router boots OpenWrt's userspace from its /etc/config (network, firewall, dhcp, dropbear,
 system, ha: written into its flash before the first boot). ha-pair is installed into each
 router's flash as the package installs it (files/ at their paths, the Python modules under
-/usr/lib/ha-pair/python). Once both routers are up the lab does what the README tells an operator:
-`ha-pair keys` on each, the printed line into the peer's /etc/dropbear/authorized_keys,
-`ha-pair trust-peer`, then `/etc/init.d/ha-pair enable` and `start`; from then on procd starts it
-at every boot (START=18: before dnsmasq), which every power cycle exercises.
+/usr/lib/ha-pair/python, its init script enabled in /etc/rc.d), so procd starts it at boot like any
+service (START=18: before dnsmasq). Once both routers are up the lab pairs them as the README tells
+an operator: `ha-pair keys` on each, the printed line into the peer's
+/etc/dropbear/authorized_keys, then `ha-pair trust-peer`.
 
 The baseline variant runs raw keepalived from a hand-written keepalived.conf on the same routers
 instead (no ha-pair), so benchmarks can compare against it.
@@ -142,6 +142,7 @@ class Router(OpenWrtRouter):
         """The router's flash before its first boot: its configuration, ha-pair installed."""
         if self.options.runs_ha_pair:
             tree.install_package_files(self.flash)
+            rootfs.enable(self.flash, "ha-pair")  # as opkg's postinst does: it starts at every boot
         for package, text in router_configs(self.name, self.options, self.image).items():
             self.write_flash(f"etc/config/{package}", text, 0o600 if package == "ha" else 0o644)
         self.write_flash("etc/nftables.d/90-lab-count-resets.nft", COUNT_RESETS)
@@ -163,12 +164,6 @@ class Router(OpenWrtRouter):
 
     def run_ha_pair(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
         return self.exec(*self.ha_pair(*args), check=check, input=input)
-
-    def start_ha_pair(self) -> None:
-        """`/etc/init.d/ha-pair enable && /etc/init.d/ha-pair start`: from now on it also starts at
-        boot (START=18, before dnsmasq)."""
-        self.init("ha-pair", "enable")
-        self.init("ha-pair", "start")
 
     def boot(self) -> None:
         """Power-on (the Lab also resets the network namespace at power-off)."""
@@ -295,29 +290,29 @@ class Lab:
             router.factory_setup()
             self.routers[name] = router
         started = time.monotonic()
-        self.parallel(lambda router: (router.boot(), router.wait_network()))
-        self.timings["boot"] = time.monotonic() - started
-        if self.options.runs_ha_pair:
-            self.pair_routers()
-            self.timings["paired"] = time.monotonic() - started
-            # Started one after the other, the expected master first, so the pair starts the same
-            # way every time: started at once, the secondary may win the first election and hand
-            # over within a second, and its MASTER and BACKUP notify scripts then run at the same
-            # time and can finish in the wrong order, leaving the backup answering DHCP (a race in
-            # the notify script, not in the lab). The second starts once the first one's agent has
-            # exchanged leases with it: that exchange restarts the second's dnsmasq, which would
-            # race with the restart its own start causes (dnsmasq's init takes no lock on start).
-            # Without preemption the first master stays master: the second waits for it.
-            first, *others = sorted(self.routers.values(), key=lambda router: router.name != wait_master)
-            first.start_ha_pair()
-            self.wait_for(lambda: self.status(first.name).get("lease_sync", {}).get("peer_reachable") is True, 30,
-                          f"{first.name}'s first lease exchange")
+        first = self.routers.get(wait_master or "")
+        if first is None or not self.options.runs_ha_pair:
+            self.parallel(lambda router: (router.boot(), router.wait_network()))
+        else:
+            # The expected master boots first (the other boots once its keepalived runs, so it
+            # wins the first election), and so the pair starts the same way every time. Booting
+            # both at once, the secondary may win the first election and hand over within a
+            # second; its MASTER and BACKUP notify scripts then run at the same time and can
+            # finish in the wrong order, leaving the backup answering DHCP (a race in the notify
+            # script, not in the lab). Without preemption the first master stays master: the
+            # other boots only once it is.
+            first.boot()
             if not self.options.preempt:
+                first.wait_network()
                 self.wait_for(lambda: self.vips(first.name) == {pair.LAN_VIP, pair.WAN_VIP}, 30,
                               f"{first.name} master alone")
-            for router in others:
-                router.start_ha_pair()
-            self.timings["started"] = time.monotonic() - started
+            self.parallel(lambda router: (router.boot() if router is not first else None, router.wait_network()))
+        self.timings["boot"] = time.monotonic() - started
+        if self.options.runs_ha_pair:
+            # paired once both run: the agents' first lease exchanges, at boot, failed and are
+            # retried (up to 10 s later: tests that need lease sync wait for it)
+            self.pair_routers()
+            self.timings["paired"] = time.monotonic() - started
         if wait_master and (self.options.runs_ha_pair or self.options.baseline):
             self.wait_for(lambda: self.master() == wait_master, 30, f"{wait_master} becomes master at start")
             self.timings["master"] = time.monotonic() - started
