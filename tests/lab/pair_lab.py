@@ -41,10 +41,10 @@ from tests.support import pair, tree
 
 REPO = Path(__file__).resolve().parents[2]
 # the lab's router instrumentation: fw4 includes /etc/nftables.d/*.nft in its table
-COUNT_RESETS = """# lab: count the TCP resets this router sends (fw4's reject rules have no counter)
+COUNT_RESETS = """# lab: count the TCP resets this router sends to the WAN (fw4's reject rules have no counter)
 chain lab_resets {
 	type filter hook output priority filter + 1; policy accept;
-	tcp flags & rst == rst counter comment "lab: TCP resets sent"
+	oifname "eth1" tcp flags & rst == rst counter comment "lab: TCP resets sent to the WAN"
 }
 """
 RESETS_CHAIN = "lab_resets"
@@ -61,6 +61,9 @@ class LabOptions:
     commit_handover: bool = False  # conntrackd's external cache committed at takeover, not injected
     baseline: bool = False  # raw keepalived from a hand-written config, no ha-pair
     ha_pair: bool = True  # False: plain OpenWrt routers (no ha-pair, no keepalived)
+    # run on each router's flash before its first boot, e.g. to install more services (see
+    # rootfs.Image for programs and files, rootfs.enable for their /etc/rc.d links)
+    installs: tuple[Callable[["Router"], None], ...] = ()
 
     @property
     def advert_int(self) -> float:
@@ -149,6 +152,8 @@ class Router(OpenWrtRouter):
         self.write_flash("etc/dropbear/authorized_keys", "", 0o600)
         if not self.options.dhcp:
             self.disable("dnsmasq")
+        for install in self.options.installs:
+            install(self)
 
     def disable(self, service: str) -> None:
         """`/etc/init.d/SERVICE disable` done on the flash: the image's rc.d links are whited out

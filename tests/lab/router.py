@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import threading
@@ -119,7 +118,8 @@ class Router:
                 raise RouterError(f"{self.name}: stage 2 of the boot failed: {self._stage2_output()}")
             else:
                 time.sleep(0.005)
-        while not (self.root / BOOTED).exists():
+        # the router's / is its own only once stage 2 has become procd (before, it is the host's)
+        while self._comm() != "procd" or not (self.root / BOOTED).exists():
             if not self.running or time.monotonic() > deadline:
                 raise RouterError(f"{self.name} did not finish booting within {timeout:.0f} s "
                                   f"(stage 2: {self._stage2_output()}; early log: {self.kmsg_tail()}; "
@@ -146,6 +146,12 @@ class Router:
         if self._kmsg is not None:
             self._kmsg.join(timeout=5)
             self._kmsg = None
+
+    def _comm(self) -> str:
+        try:
+            return Path(f"/proc/{self.pid1}/comm").read_text().strip()
+        except OSError:
+            return ""
 
     def _stage2_output(self) -> str:
         if self.process is None or self.process.stdout is None or self.process.poll() is None:
@@ -267,11 +273,3 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
 
-
-def clear_directory(path: Path) -> None:
-    """Empty a directory (a router's flash: a factory reset)."""
-    for item in path.iterdir():
-        if item.is_dir() and not item.is_symlink():
-            shutil.rmtree(item)
-        else:
-            item.unlink()

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import netns
+from tests.lab import netns, rootfs
 from tests.lab.conftest import require_routers
-from tests.lab.pair_lab import Lab, LabOptions
+from tests.lab.pair_lab import Lab, LabOptions, Router
 from tests.lab.topology import DEFAULT_PREFIX, Topology, install_signal_handlers
 from tests.lab.traffic import Flows, Pinger
 from tests.support.privileges import require_root_and
@@ -30,16 +30,49 @@ REPO = Path(__file__).resolve().parents[2]
 OTHER_PREFIX = DEFAULT_PREFIX.rstrip("-")
 
 
+SERVICE = """#!/bin/sh /etc/rc.common
+START=90
+USE_PROCD=1
+
+start_service() {
+	procd_open_instance
+	procd_set_param command /bin/sleep 3600
+	procd_set_param respawn
+	procd_close_instance
+}
+"""
+
+
+def install_a_service(router: Router) -> None:
+    """Another procd service in the router's flash, enabled as opkg would."""
+    router.write_flash("etc/init.d/lab-sleeper", SERVICE, 0o755)
+    rootfs.enable(router.flash, "lab-sleeper")
+
+
 @pytest.fixture(scope="module")
-def topo():
+def lab():
     require_routers()
     install_signal_handlers()
-    lab = Lab(LabOptions(ha_pair=False, dhcp=False))
-    lab.__enter__()
+    plain = Lab(LabOptions(ha_pair=False, dhcp=False, installs=(install_a_service,)))
+    plain.__enter__()
     try:
-        yield lab.topo
+        yield plain
     finally:
-        lab.stop()
+        plain.stop()
+
+
+@pytest.fixture(scope="module")
+def topo(lab):
+    return lab.topo
+
+
+def test_a_service_installed_into_the_flash_runs_under_procd(lab: Lab) -> None:
+    for router in lab.routers.values():
+        instance = router.instance("lab-sleeper", "instance1")
+        assert instance.get("running") is True, router.services()
+        pid = router.host_pid(instance["pid"])
+        assert pid and Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"/bin/sleep", b"3600"]
+        assert netns.ns_pids(router.namespace).count(pid) == 1, "it runs inside the router"
 
 
 def vips_to(topo: Topology, router: str) -> None:
