@@ -203,8 +203,8 @@ def test_teardown_leaves_nothing_and_a_crashed_lab_is_cleared_by_the_next() -> N
     lab = Lab(LabOptions(ha_pair=False, dhcp=False), prefix=prefix)
     lab.start()
     pinger = Pinger(lab.topo.client_ns, lab.topo.router_lan["r1"]).start()
-    pids = [pinger.proc.pid, *router_processes(lab)]
-    assert all(netns.is_alive(p) for p in pids) and len(pids) > 10, "procd, ubusd, netifd, ... of both routers"
+    pids = [pinger.proc.pid, *(router.pid1 for router in lab.routers.values()), *router_processes(lab)]
+    assert all(netns.is_alive(p) for p in pids[:3]) and len(pids) > 10, "procd, ubusd, netifd, ... of both routers"
     assert pinger.wait_flowing(timeout=5), "r1 answers on its LAN address (set by its netifd)"
     lab.stop()            # processes still running: stop must kill them
     lab.topo.teardown()   # and be safe to repeat
