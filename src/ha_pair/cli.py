@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # subcommand -> (module in ha_pair.commands, function, help)
 COMMANDS = {
-    "check": ("config", "check", "validate /etc/config/ha and test the rendered keepalived.conf"),
+    "check": ("config", "check", "validate /etc/config/ha and test the rendered files with the daemons' parsers"),
     "render": ("config", "render", "write the generated files (nothing when the config is invalid)"),
     "show": ("config", "show", "print what render would write, without writing"),
     "unapply": ("config", "unapply", "undo ha-pair's DHCP settings and remove its generated files"),
@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.set_defaults(module=module, function=function)
         if name == "check":
-            p.add_argument("--no-keepalived-test", action="store_true", help="skip `keepalived -t`")
+            p.add_argument("--no-daemon-tests", "--no-keepalived-test", dest="no_daemon_tests", action="store_true",
+                           help="skip `keepalived -t`, conntrackd's and nft's parsers")
         # --json also after the subcommand (`ha-pair status --json`), without hiding a global one
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
         if name == "agent":
