@@ -6,15 +6,17 @@ that is not answering DHCP also brings dnsmasq's file up to date (stopped around
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from dataclasses import dataclass, field
 
+from .. import jsonsafe
 from ..paths import Paths
 from . import serialise_state
 from .store import LeaseStore
 from .transport import TransportError, call
 
+HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
 CLOCK_WARNING_S = 5.0  # expiries are absolute times: a skewed clock shortens or stretches leases
 
 
@@ -50,11 +52,16 @@ def hello(paths: Paths, peer: str, port: int, accept_new: bool = False, timeout:
     reply, stderr = call(paths, peer, port, "hello", timeout=timeout, accept_new=accept_new)
     after = time.time()
     try:
-        data = json.loads(reply.data)
-        return Hello(str(data["node"]), float(data["time"]) - (before + after) / 2,
-                     [str(k) for k in data.get("host_keys", [])]), stderr
+        data = jsonsafe.loads(reply.data[:HELLO_LIMIT], max_depth=3)
+        peer_time = data["time"]
+        if type(peer_time) not in (int, float) or not math.isfinite(peer_time):
+            raise ValueError(f"time is not a finite number: {str(peer_time)[:40]!r}")
+        keys = data.get("host_keys", [])
+        if not isinstance(keys, list) or len(keys) > 16:
+            raise ValueError("host_keys is not a short list")
+        return Hello(str(data["node"])[:255], peer_time - (before + after) / 2, [str(k)[:4096] for k in keys]), stderr
     except (ValueError, KeyError, TypeError) as exc:
-        raise TransportError("failed", f"unreadable hello from the peer: {exc}") from None
+        raise TransportError("rejected", f"unreadable hello from the peer: {exc}") from None
 
 
 def state_lines(paths: Paths) -> set[bytes]:
