@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .. import jsonsafe
 from ..paths import Paths
 from . import serialise_state
+from .limits import Budget, MessageRefused
 from .store import LeaseStore
 from .transport import TransportError, call
 
@@ -47,12 +48,13 @@ class Hello:
     host_keys: list[str]
 
 
-def hello(paths: Paths, peer: str, port: int, accept_new: bool = False, timeout: float = 10) -> tuple[Hello, str]:
+def hello(paths: Paths, peer: str, port: int, scratch: str | None = None, timeout: float = 10) -> tuple[Hello, str]:
     before = time.time()
-    reply, stderr = call(paths, peer, port, "hello", timeout=timeout, accept_new=accept_new)
+    reply, stderr = call(paths, peer, port, "hello", timeout=timeout, scratch=scratch,
+                         budget=Budget(HELLO_LIMIT, 4, HELLO_LIMIT))
     after = time.time()
     try:
-        data = jsonsafe.loads(reply.data[:HELLO_LIMIT], max_depth=3)
+        data = jsonsafe.loads(reply.data, max_depth=3)
         peer_time = data["time"]
         if type(peer_time) not in (int, float) or not math.isfinite(peer_time):
             raise ValueError(f"time is not a finite number: {str(peer_time)[:40]!r}")
@@ -113,13 +115,15 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         return outcome
     outcome.sent, outcome.received = reply.sent, reply.received
     try:
-        remote, outcome.malformed_peer = store.decode_remote(reply.data)
-    except ValueError as exc:
-        outcome.error, outcome.error_kind = str(exc), "failed"
+        remote, outcome.malformed_peer = store.decode_remote(reply.data)  # parsed before taking the lock
+        with store.locked():
+            merged = store.absorb(remote, int(time.time()))
+            store.take_from_peer()  # the caller now counts everything merged as known to the peer
+    except MessageRefused as exc:
+        outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"
+        outcome.duration = time.time() - outcome.started
         return outcome
     with store.locked():
-        merged = store.absorb(remote, int(time.time()))
-        store.take_from_peer()  # the caller now counts everything merged as known to the peer
         outcome.conflicts = merged.conflicts
         outcome.conflict_descriptions = merged.conflict_descriptions
         outcome.tombstones = len(merged.db.tombstones)
