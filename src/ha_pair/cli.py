@@ -23,6 +23,7 @@ COMMANDS = {
     "trust-peer": ("lease", "trust_peer", "show the peer's SSH host key fingerprint and pin it"),
     "lease-sync": ("lease", "lease_sync", "exchange DHCP leases with the peer now"),
     "lease-peer": ("lease", "lease_peer", "the sync key's forced command (run by dropbear, not by hand)"),
+    "lease-import": ("lease", "lease_import", "stop dnsmasq, swap in the synced leases, start it (run by the agent)"),
     "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
     "history": ("status", "history", "the last transitions with their reasons"),
     "agent": ("status", "agent", "run the agent (procd starts it)"),
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         if name == "trust-peer":
             p.add_argument("--yes", action="store_true", help="pin without asking (after checking the fingerprint)")
             p.add_argument("--key", default=None, help="pin this public key ('ssh-ed25519 AAAA...') without asking")
+        if name == "lease-import":
+            p.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)
         if name == "lease-sync":
             p.add_argument("--catch-up", action="store_true", help="before answering DHCP: short, imports leases")
     return parser

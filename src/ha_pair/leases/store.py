@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -178,23 +177,21 @@ class LeaseStore:
         return (file_db.leases, file_db.duid) != (known.leases, known.duid)
 
     def apply_to_dnsmasq(self, now: int) -> bool:
-        """Replace dnsmasq's lease file by the knowledge, with dnsmasq stopped around the swap.
-        For the node that is not answering DHCP. Returns whether anything was written. Takes the
-        lock itself, only for the swap: a peer's push need not wait for dnsmasq to start."""
-        dnsmasq = self.paths.under("/etc/init.d/dnsmasq")
-        running = os.access(dnsmasq, os.X_OK)
-        if running:
-            subprocess.run([dnsmasq, "stop"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-        try:
-            with self.locked():
-                self.observe_local(now)  # whatever dnsmasq wrote until it stopped is kept
-                knowledge = self.knowledge()
-                wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
-                written = atomic_write(self.file, wanted, 0o644)
-                self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
-        finally:
-            if running:
-                subprocess.run([dnsmasq, "start"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        """Replace dnsmasq's lease file by the knowledge, with dnsmasq stopped around the swap (in a
+        process of its own: importer.py). For the node that is not answering DHCP. Returns whether
+        anything was written. The lease lock is held only for the swap."""
+        from .importer import apply_to_dnsmasq
+
+        return apply_to_dnsmasq(self.paths, now)
+
+    def swap_into_dnsmasq_file(self, now: int) -> bool:
+        """The swap, with dnsmasq stopped and the lock held: whatever dnsmasq wrote until it stopped
+        is folded in first, then the file becomes the knowledge."""
+        self.observe_local(now)
+        knowledge = self.knowledge()
+        wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
+        written = atomic_write(self.file, wanted, 0o644)
+        self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
         return written
 
     def decode_remote(self, raw: bytes) -> tuple[LeaseDb, int]:
