@@ -58,7 +58,14 @@ def read_message(fd: int, budget: Budget | None = None, idle_s: float = READ_IDL
     budget = budget or Budget()
     chunks: list[bytes] = []
     selector = selectors.DefaultSelector()
-    selector.register(fd, selectors.EVENT_READ)
+    try:
+        selector.register(fd, selectors.EVENT_READ)
+    except PermissionError:  # a regular file (not pollable, never blocks): read it as it is
+        selector.close()
+        while chunk := os.read(fd, 65536):
+            budget.take(chunk)
+            chunks.append(chunk)
+        return b"".join(chunks)
     try:
         while True:
             wait = idle_s if deadline is None else max(0.0, min(idle_s, deadline - time.monotonic()))
