@@ -13,8 +13,9 @@ import os
 import selectors
 import time
 
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-MAX_ENTRIES = 65536  # lines of one message, and entries (leases, superseded, tombstones) stored
+MAX_MESSAGE_BYTES = 12 * 1024 * 1024
+MAX_ENTRIES = 100_000  # lines of one message, and entries (leases, superseded, tombstones) stored: two
+# nodes of 50 000 leases that share half of them merge into 75 000
 MAX_LINE_BYTES = 4096
 MAX_ERROR_BYTES = 65536  # what is kept of the other side's stderr
 PEER_LIFETIME_S = 60  # the forced command never outlives this, whatever its client does
