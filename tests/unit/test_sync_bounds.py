@@ -142,7 +142,7 @@ print(json.dumps({{"first": first, "then": sync.state, "leases": sync.status()["
     import json
     result = json.loads(out.stdout.splitlines()[-1])
     assert result["first"]["last_error_kind"] == "rejected", (result["first"]["last_error_kind"], result["first"]["last_error"])
-    assert "refused the peer's answer to exchange: more than 65536 lines" in result["first"]["last_error"]
+    assert "refused the peer's answer to exchange: more than 100000 lines" in result["first"]["last_error"]
     assert result["first"]["peer_reachable"] is not False, "a hostile answer is not an unreachable peer"
     assert result["then"]["last_error"] is None and result["then"]["peer_reachable"] is True, result["then"]
     assert result["leases"] == 1, "the honest exchange brought the peer's lease"
