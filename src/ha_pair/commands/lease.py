@@ -124,10 +124,13 @@ def trust_peer(args: argparse.Namespace, paths: Paths) -> int:
     try:
         os.makedirs(scratch / ".ssh", mode=0o700)
         try:
-            info, _ = hello(paths, peer, port, scratch=scratch)
+            info, stderr = hello(paths, peer, port, scratch=scratch)
         except TransportError as exc:
             return fail(f"could not reach the peer's sync command at {peer}: {exc}")
         presented = _presented_keys(scratch / ".ssh" / "known_hosts")
+        if not presented:  # a client that printed the fingerprint but recorded nothing (dbclient -y)
+            shown = {word.rstrip(").,") for word in stderr.split() if word.startswith("SHA256:")}
+            presented = [k for k in info.host_keys if _fingerprint_or_none(k) in shown]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if not presented:
@@ -147,6 +150,13 @@ def trust_peer(args: argparse.Namespace, paths: Paths) -> int:
         if input("Pin this host key? [y/N] ").strip().lower() not in ("y", "yes"):
             return fail("not pinned", EXIT_FAILED)
     return _pin(paths, peer, port, key, args.json)
+
+
+def _fingerprint_or_none(key: str) -> str | None:
+    try:
+        return fingerprint(key)
+    except BadKey:
+        return None
 
 
 def _presented_keys(path: FsPath) -> list[str]:
