@@ -124,11 +124,13 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeo
     except OSError as exc:
         raise TransportError("failed", str(exc)) from None
     _running.add(proc)
+    started = time.monotonic()
     try:
         stdout, raw_stderr = _converse(proc, data, timeout, budget or Budget())
+        proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
     except MessageRefused as exc:
         raise TransportError("rejected", f"refused the peer's answer to {verb}: {exc}") from None
-    except TimeoutError:
+    except (TimeoutError, subprocess.TimeoutExpired):
         raise TransportError("unreachable", f"no answer from {host} within {timeout:.0f} s") from None
     finally:
         if proc.poll() is None:
