@@ -4,7 +4,7 @@
 # so nothing runs outside the lab's own network namespaces.
 set -eu
 # the daemons the lab routers run, and what builds OpenWrt's own components (tests/vendor)
-APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping
+APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping time
 	build-essential cmake pkg-config libjson-c-dev"
 PIP_MODULES="pytest hypothesis"
 

@@ -16,7 +16,8 @@ import pytest
 from ha_pair.commands.lease import fingerprint
 from ha_pair.leases import parse_state
 from ha_pair.leases.peer import serve
-from ha_pair.leases.store import MAX_STATE_BYTES, LeaseStore
+from ha_pair.leases.limits import MAX_MESSAGE_BYTES
+from ha_pair.leases.store import LeaseStore
 from ha_pair.leases.transport import classify
 from ha_pair.paths import Paths
 from tests.support import pair, tree
@@ -126,7 +127,7 @@ def test_exchange_merges_and_answers_with_the_merged_knowledge(root: Path):
 
 
 def test_exchange_refuses_oversized_input(root: Path):
-    status, out, err = run_serve(root, "exchange", b"x" * (MAX_STATE_BYTES + 1))
+    status, out, err = run_serve(root, "exchange", b"x" * (MAX_MESSAGE_BYTES + 1))
     assert status == 1 and "refused" in err and out == b""
 
 

@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 from .. import log
+from ..leases.importer import recover as recover_import
 from ..leases.peer import answering_dhcp
 from ..leases.store import LeaseStore
 from ..leases.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
@@ -77,6 +78,11 @@ class LeaseSync:
 
     # -- the worker thread ---------------------------------------------------------------------
     def _work(self) -> None:
+        try:
+            if recover_import(self.paths):  # an agent (or import) killed while dnsmasq was stopped
+                log.warning("dnsmasq had been left stopped by an interrupted lease import: started it again")
+        except Exception:
+            log.exception("could not recover from an interrupted lease import")
         while True:
             job = self.jobs.get()
             if job is None:

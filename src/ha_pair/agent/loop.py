@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from .. import __version__, log
+from .. import __version__, jsonsafe, log
 from ..config.load import validate
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
@@ -69,6 +69,7 @@ class Agent:
         self.wake_write = -1
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
+        self.control: ControlServer | None = None
 
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
@@ -111,7 +112,7 @@ class Agent:
         status["config"]["valid"] = not self.config_errors
         status["config"]["pending_changes"] = self.model is not None and self.disk_digest != self.model.digest
         status["lease_sync"] = self.lease_sync.status() if self.lease_sync else {"enabled": False}
-        return status
+        return jsonsafe.finite(status)  # JSON for ubus and LuCI: no NaN or infinity, whatever a probe read
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
@@ -288,6 +289,8 @@ class Agent:
             deadlines = [at for at, _ in self.timers.values()]
         if self.ubus is None and not self.ubus_disabled:
             deadlines.append(self.next_ubus_attempt)
+        if self.control is not None and self.control.next_deadline() is not None:
+            deadlines.append(self.control.next_deadline())
         if not deadlines:
             return None  # nothing to do until something happens
         return max(0.0, min(deadlines) - time.monotonic())
@@ -308,12 +311,13 @@ class Agent:
         self.wake_write = wake_write
         fifo = open_fifo(self.paths.notify_fifo)
         events = open_fifo(self.paths.run_dir / "events.fifo")
-        control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history})
+        control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history},
+                                self.selector)
+        self.control = control
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
         self.selector.register(fifo, selectors.EVENT_READ, self.on_fifo_readable)
         self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
         self.start_lease_sync()
-        self.selector.register(control.fileno(), selectors.EVENT_READ, lambda _fd: control.serve_one())
         self.connect_ubus()
         log.info(f"agent started (pid {os.getpid()}), {len(self.state.history)} transitions in history")
         try:
@@ -327,6 +331,7 @@ class Agent:
                 if self.ubus is None and not self.ubus_disabled and time.monotonic() >= self.next_ubus_attempt:
                     self.connect_ubus()
                 self.run_due_timers()
+                control.expire()
         finally:
             if self.lease_sync is not None:
                 self.lease_sync.stop()

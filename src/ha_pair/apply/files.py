@@ -6,17 +6,28 @@ import os
 from ..fspath import FsPath
 
 
-def atomic_write(path: FsPath, data: str | bytes, mode: int = 0o644) -> bool:
-    """Replace `path` with `data` (temp file in the same directory, fsync, rename).
+KEEP_MODE = -1  # `mode` for a file someone else owns (/etc/config/dhcp): keep its mode and owner
 
-    Returns False, writing nothing, when the file already holds exactly `data`.
+
+def atomic_write(path: FsPath, data: str | bytes, mode: int = 0o644) -> bool:
+    """Replace `path` with `data` (temp file in the same directory, fsync, rename, fsync of the
+    directory so that the rename itself survives a power cut).
+
+    Returns False, writing nothing, when the file already holds exactly `data`. With KEEP_MODE an
+    existing file keeps its mode and owner (a new one gets 0644).
     """
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    owner = None
     try:
         if path.read_bytes() == raw:
             return False
+        if mode == KEEP_MODE:
+            info = os.stat(path)
+            mode, owner = info.st_mode & 0o7777, (info.st_uid, info.st_gid)
     except OSError:
         pass
+    if mode == KEEP_MODE:
+        mode = 0o644
     path.parent.mkdir(parents=True, exist_ok=True)
     # not tempfile: it loads shutil, random, bz2 and lzma into the long-running agent
     temp = os.path.join(path.parent, f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
@@ -26,8 +37,11 @@ def atomic_write(path: FsPath, data: str | bytes, mode: int = 0o644) -> bool:
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
+        if owner is not None:
+            os.chown(temp, *owner)
         os.chmod(temp, mode)
         os.replace(temp, path)
+        _fsync_directory(path.parent)
     except BaseException:
         try:
             os.unlink(temp)
@@ -35,3 +49,11 @@ def atomic_write(path: FsPath, data: str | bytes, mode: int = 0o644) -> bool:
             pass
         raise
     return True
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -27,6 +27,7 @@ class Option:
     maximum: float | None = None
     is_list: bool = False
     secret: bool = False
+    grammar: str = "plain_text"  # string kinds: the rule in grammar.py for where the value lands
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,13 @@ GLOBAL = SectionType(
                "VRRP priority; default 150 for the primary, 100 for the secondary.",
                minimum=1, maximum=254),
         Option("node_name", STRING, "hostname",
-               "Name of this node (keepalived router_id); default the hostname from /etc/config/system."),
+               "Name of this node (keepalived router_id); default the hostname from /etc/config/system.",
+               grammar="router_id"),
         Option("peer", IPV4, None,
                "The peer's IPv4 address on the sync link (conntrack sync, lease sync)."),
         Option("sync_interface", STRING, None,
-               "OpenWrt logical interface of the dedicated link to the peer, e.g. `sync`."),
+               "OpenWrt logical interface of the dedicated link to the peer, e.g. `sync`.",
+               grammar="uci_name"),
         Option("profile", ENUM, "default",
                "`default`: VRRPv2, 1 s adverts (takeover ≈ 3.6 s). `fast`: VRRPv3, 0.1 s adverts "
                "(takeover ≈ 0.35 s). Explicit vrrp_version/advert_int win over the profile.",
@@ -81,8 +84,8 @@ GLOBAL = SectionType(
         Option("auth_type", ENUM, "none",
                "VRRP authentication. `pass` is clear text, VRRPv2 only, at most 8 characters.",
                choices=("none", "pass")),
-        Option("auth_pass", STRING, None, "Password for auth_type pass (1-8 characters).",
-               secret=True),
+        Option("auth_pass", STRING, None, "Password for auth_type pass (1-8 bytes, printable ASCII).",
+               secret=True, grammar="password"),
     ),
     single=True,
 )
@@ -91,7 +94,8 @@ VIP = SectionType(
     "vip",
     "One virtual IP group: one VRRP instance on one interface. All vip sections move together.",
     (
-        Option("interface", STRING, None, "OpenWrt logical interface (`lan`, `wan`, ...)."),
+        Option("interface", STRING, None, "OpenWrt logical interface (`lan`, `wan`, ...).",
+               grammar="uci_name"),
         Option("vrid", INT, None, "VRRP virtual router id, unique per interface (1-255).",
                minimum=1, maximum=255),
         Option("address", CIDR, None,
@@ -103,11 +107,11 @@ VIP = SectionType(
                "With unicast: this node's source address; default its static address on the interface."),
         Option("virtual_routes", STRING, None,
                "Route added on the master, keepalived syntax (e.g. `0.0.0.0/0 via 192.0.2.1 dev eth1`); repeatable.",
-               is_list=True),
+               is_list=True, grammar="keepalived_words"),
         Option("virtual_rules", STRING, None,
                "Policy rule added on the master, keepalived syntax "
                "(single dynamic WAN IP recipe: `to all lookup 250 priority 32770`); repeatable.",
-               is_list=True),
+               is_list=True, grammar="keepalived_words"),
         Option("use_vmac", BOOL, "0",
                "Put the addresses on a macvlan with the VRRP virtual MAC (switches see no MAC move)."),
     ),
@@ -123,8 +127,10 @@ CHECK = SectionType(
                "`interface`: an interface's link is up.",
                choices=("ping", "script", "interface")),
         Option("target", IP, None, "ping: address to ping."),
-        Option("script", PATH, None, "script: absolute path of an executable, run with no arguments."),
-        Option("interface", STRING, None, "interface: OpenWrt logical interface to track."),
+        Option("script", PATH, None, "script: absolute path of an executable, run with no arguments.",
+               grammar="script_path"),
+        Option("interface", STRING, None, "interface: OpenWrt logical interface to track.",
+               grammar="uci_name"),
         Option("interval", INT, "2", "Seconds between checks (ping, script).", minimum=1, maximum=3600),
         Option("timeout", INT, "1", "Seconds a ping or script may take.", minimum=1, maximum=3600),
         Option("fall", INT, "3", "Failures in a row that mark the check down.", minimum=1, maximum=255),
@@ -174,7 +180,7 @@ DHCP = SectionType(
         Option("section", STRING, "all with a VIP",
                "Name of a `dhcp` section in /etc/config/dhcp to manage; repeatable. Default: every "
                "dhcp section whose interface carries an IPv4 VIP.",
-               is_list=True),
+               is_list=True, grammar="uci_section_ref"),
         Option("lease_sync", BOOL, "1", "Synchronise DHCP leases with the peer over SSH (pair the routers "
                "first: `ha-pair keys`, `ha-pair trust-peer`)."),
         Option("reconcile_interval", INT, "60",

@@ -4,10 +4,12 @@ Rules enforced here (each error names its UCI path, e.g. `ha.lan.vrid`):
 types and ranges from the schema; VRID unique per device; priority 1-254; VIP inside the
 interface's known subnet and not an own address; advert interval > 0, whole seconds with
 VRRPv2, centiseconds up to 40.95 s with VRRPv3; IPv6 VIPs need VRRPv3; PASS only with VRRPv2
-and at most 8 characters; peer not an own address and inside the sync subnet; known
+and at most 8 bytes; peer not an own address and inside the sync subnet; known
 interfaces; health-check scripts that exist and are executable; preempt delay 0-1000;
 preempt 0 (nopreempt) not with initial_state master; managed DHCP sections that exist and
-serve an interface with an IPv4 VIP. Unknown sections and options are warnings.
+serve an interface with an IPv4 VIP; every value that lands in a generated file or on a command
+line (from ha, network and system alike) fits the grammar of where it lands (grammar.py), and
+no two sections are rendered under one name. Unknown sections and options are warnings.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Callable
 from ..paths import Paths
 from ..sha256 import sha256
 from ..uci import Package, Section
-from . import schema
+from . import grammar, schema
 from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, Vip
 from .network import Interface, resolve
 from .values import Problem, Reader, format_centiseconds
@@ -112,7 +114,33 @@ def _interface(reader: Reader, section: Section, option: str, interfaces: dict[s
     if not iface.device:
         reader.error(section, option, f"interface {name!r} has no device in /etc/config/network")
         return None
+    try:
+        grammar.interface_name(iface.device)
+    except ValueError as exc:
+        origin = iface.device_origin
+        where = origin.path if origin else f"network.{name}"
+        reader.errors.append(Problem(
+            where, f"device {iface.device!r} (of interface {name!r}, used by {reader.path(section, option)}) {exc}",
+            origin.file if origin else "", origin.line if origin else 0))
+        return None
     return iface
+
+
+def _rendered_name(reader: Reader, section: Section, kind: str, index: int, used: dict[str, str]) -> str | None:
+    """The keepalived name of a vip or check section (`vip0` for the first anonymous vip), unique
+    among its kind: two sections rendered under one name would leave one silently unused."""
+    name = section.name or f"{kind}{index}"
+    try:
+        grammar.rendered_name(name)
+    except ValueError as exc:
+        reader.error(section, None, f"section name {name!r} {exc}")
+        return None
+    if name in used:
+        reader.error(section, None, f"is rendered as {kind} {name!r}, like {used[name]}: give the sections "
+                     "distinct names")
+        return None
+    used[name] = reader.path(section)
+    return name
 
 
 def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], system: Package | None) -> Node:
@@ -142,14 +170,6 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     if auth_type == "pass":
         if "auth_pass" not in section.options:
             reader.error(section, "auth_pass", "missing: auth_type pass needs a password")
-        elif not auth_pass:
-            pass  # already reported as invalid
-        elif len(auth_pass) > 8:
-            reader.error(section, "auth_pass",
-                         f"is {len(auth_pass)} characters; keepalived uses only the first 8 and silently "
-                         "drops the rest: use at most 8")
-        elif any(c.isspace() for c in auth_pass):
-            reader.error(section, "auth_pass", "must not contain whitespace")
         if version == 3:
             reader.error(section, "auth_type",
                          "pass is ignored by keepalived with VRRPv3 (RFC 5798 has no authentication): "
@@ -180,7 +200,7 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     return Node(
         enabled=enabled,
         role=role,
-        name=reader.value(section, _opt(g, "node_name"), None) or _hostname(system) or f"ha-{role}",
+        name=_node_name(reader, section, system, role),
         priority=priority,
         vrrp_version=version,
         advert_centis=advert_centis,
@@ -209,14 +229,23 @@ def _check_advert(reader: Reader, section: Section, version: int, centis: int) -
                      f"advert_int {shown} is above {format_centiseconds(VRRP3_MAX_ADVERT)} s, the VRRPv3 maximum")
 
 
-def _hostname(system: Package | None) -> str | None:
-    if system is None:
-        return None
-    for section in system.of_type("system"):
-        name = section.get("hostname")
-        if name and all(c.isalnum() or c in "-_." for c in name):
-            return name
-    return None
+def _node_name(reader: Reader, section: Section, system: Package | None, role: str) -> str:
+    """ha.global.node_name, else the hostname from /etc/config/system: keepalived's router_id."""
+    if "node_name" in section.options:
+        return reader.value(section, _opt(schema.GLOBAL, "node_name"), None) or f"ha-{role}"
+    for entry in system.of_type("system") if system is not None else []:
+        name = entry.get("hostname")
+        if not name:
+            continue
+        try:
+            grammar.router_id(name)
+        except ValueError as exc:
+            line = entry.option_lines.get("hostname", entry.line)
+            reader.errors.append(Problem(f"{system.name}.{system.ref(entry)}.hostname",
+                                         f"{name!r} {exc}: it would be keepalived's router_id; set "
+                                         "ha.global.node_name", system.path, line))
+        return name
+    return f"ha-{role}"
 
 
 def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[str, Interface]) -> tuple[Vip, ...]:
@@ -226,8 +255,9 @@ def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[
     used_vrid: dict[tuple[str, int], str] = {}
     vmac_vrid: dict[int, str] = {}
     used_address: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
+    names: dict[str, str] = {}
     for index, section in enumerate(sections):
-        name = section.name or f"vip{index}"
+        name = _rendered_name(reader, section, "vip", index, names)
         iface = _interface(reader, section, "interface", interfaces)
         if "interface" not in section.options:
             reader.error(section, "interface", "missing (required): the OpenWrt interface, e.g. 'lan'")
@@ -249,7 +279,7 @@ def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[
                              f"vrid {vrid} with use_vmac is also used by {vmac_vrid[vrid]}: keepalived names the "
                              f"macvlan vrrp.{vrid} on every interface; use distinct vrids")
             vmac_vrid[vrid] = reader.path(section)
-        if iface is None or vrid is None or not addresses:
+        if name is None or iface is None or vrid is None or not addresses:
             continue
         vips.append(Vip(
             name=name,
@@ -274,7 +304,7 @@ def _vip_addresses(reader: Reader, section: Section, node: Node, iface: Interfac
         return []
     addresses = []
     for text, address in zip(texts, [_safe_interface(t) for t in texts]):
-        if address is None:
+        if address is None or "%" in text:
             reader.error(section, "address", f"{text!r} is not an address or address/prefix")
             continue
         subnets = iface.subnets(address.version) if iface else []
@@ -302,6 +332,7 @@ def _vip_addresses(reader: Reader, section: Section, node: Node, iface: Interfac
 
 def _safe_interface(text: str):
     try:
+        grammar.utf8(text)
         return ipaddress.ip_interface(text)
     except ValueError:
         return None
@@ -338,8 +369,9 @@ def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip
     vip_devices = {vip.device: vip.name for vip in vips}
     tracked: dict[str, tuple[str, str]] = {}  # device -> (first check tracking it, its failure mode)
     checks: list[Check] = []
+    names: dict[str, str] = {}
     for index, section in enumerate(sections):
-        name = section.name or f"check{index}"
+        name = _rendered_name(reader, section, "check", index, names)
         kind = reader.value(section, _opt(c, "type"), None)
         if kind is None and "type" not in section.options:
             reader.error(section, "type", "missing (required): ping, script or interface")
@@ -383,7 +415,7 @@ def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip
             reader.warn(section, "weight",
                         f"{weight} leaves priority {node.priority + weight}, not below the secondary's default "
                         f"{DEFAULT_PRIORITY['secondary']}: a failure of this check may not move the VIPs")
-        if kind is None:
+        if kind is None or name is None:
             continue
         checks.append(Check(
             name=name,

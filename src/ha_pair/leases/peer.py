@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +24,8 @@ from typing import BinaryIO
 from .. import __version__
 from ..paths import Paths
 from . import serialise_state
-from .store import MAX_STATE_BYTES, LeaseStore
+from .limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused, read_message
+from .store import LeaseStore
 
 
 def host_public_keys(paths: Paths) -> list[str]:
@@ -78,11 +80,35 @@ def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
         os.close(fd)
 
 
+def bound_process() -> None:
+    """For the forced command's own process: it ends after PEER_LIFETIME_S whatever its client
+    does, and at once (SIGPIPE) when the client is gone while it answers."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(PEER_LIFETIME_S)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def _read_request(stdin: BinaryIO) -> bytes:
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): bounded by decode_remote
+        return stdin.read(MAX_MESSAGE_BYTES + 1)
+    return read_message(fd)
+
+
+def _refuse(message: str) -> int:
+    print(f"ha-pair lease-peer: refused: {message}", file=sys.stderr)
+    return 1
+
+
 def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """One request. Bounded: the message is read as it comes within its limits (an oversized one
+    is refused before any parsing), parsed before the lease lock is taken, and the whole process
+    ends after PEER_LIFETIME_S whatever its client does; a client that goes away ends it too
+    (end of input, or SIGPIPE on the answer)."""
     if verb not in ("hello", "get", "exchange", "push"):
         shown = verb[:60].encode("unicode_escape").decode("ascii")
-        print(f"ha-pair lease-peer: refused: {shown!r} (allowed: hello, get, exchange, push)", file=sys.stderr)
-        return 1
+        return _refuse(f"{shown!r} (allowed: hello, get, exchange, push)")
     store = LeaseStore(paths)
     now = int(time.time())
     if verb == "hello":
@@ -90,19 +116,21 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
                  "host_keys": host_public_keys(paths)}
         stdout.write(json.dumps(reply).encode() + b"\n")
         return 0
-    incoming = b""
+    remote = None
     if verb in ("exchange", "push"):
-        incoming = stdin.read(MAX_STATE_BYTES + 1)
-        if len(incoming) > MAX_STATE_BYTES:
-            print(f"ha-pair lease-peer: refused: more than {MAX_STATE_BYTES} bytes", file=sys.stderr)
-            return 1
+        try:
+            remote, skipped = store.decode_remote(_read_request(stdin))
+        except MessageRefused as exc:
+            return _refuse(str(exc))
+        if skipped:
+            print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
     with store.locked():
         store.observe_local(now)
-        if verb in ("exchange", "push"):
-            remote, skipped = store.decode_remote(incoming)
-            if skipped:
-                print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
-            store.absorb(remote, now)
+        if remote is not None:
+            try:
+                store.absorb(remote, now)
+            except MessageRefused as exc:
+                return _refuse(str(exc))
         knowledge = store.knowledge()
         apply = verb in ("exchange", "push") and not answering_dhcp(paths) and store.needs_apply()
     stdout.write(b"ok\n" if verb == "push" else serialise_state(knowledge))

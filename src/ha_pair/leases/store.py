@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,9 +24,8 @@ from ..apply.files import atomic_write
 from ..fspath import FsPath
 from ..paths import Paths
 from . import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
+from .limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
 from .parse import LineProblem
-
-MAX_STATE_BYTES = 16 * 1024 * 1024  # far above 50 000 leases (~4 MB); refuses absurd input
 
 
 @dataclass(frozen=True)
@@ -139,12 +137,25 @@ class LeaseStore:
 
     def absorb(self, remote: LeaseDb, now: int) -> MergeResult:
         """Fold the peer's knowledge into ours, noting what came from the peer: it need not be
-        pushed back to it."""
+        pushed back to it. Refused whole (MessageRefused, nothing stored) when the result would
+        pass the stored-state cap."""
         result = merge(self.knowledge(), remote, now)
+        stored = entries(result.db)
+        if stored > MAX_ENTRIES:
+            raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
         atomic_write(self.state_path, serialise_state(result.db), 0o600)
-        with open(self.from_peer_path, "ab") as handle:
-            handle.write(serialise_state(remote))
+        self._note_from_peer(serialise_state(remote))
         return result
+
+    def _note_from_peer(self, lines: bytes) -> None:
+        """Append to leases.from-peer (0600). It only saves echoing the peer's news back: past one
+        message's size it is dropped, which costs at most one longer push."""
+        fd = os.open(self.from_peer_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "ab") as handle:
+            if handle.tell() + len(lines) > MAX_MESSAGE_BYTES:
+                handle.truncate(0)
+                lines = lines if len(lines) <= MAX_MESSAGE_BYTES else b""
+            handle.write(lines)
 
     def take_from_peer(self) -> set[bytes]:
         """The lines received from the peer since the last call (callers hold the lock)."""
@@ -166,31 +177,33 @@ class LeaseStore:
         return (file_db.leases, file_db.duid) != (known.leases, known.duid)
 
     def apply_to_dnsmasq(self, now: int) -> bool:
-        """Replace dnsmasq's lease file by the knowledge, with dnsmasq stopped around the swap.
-        For the node that is not answering DHCP. Returns whether anything was written. Takes the
-        lock itself, only for the swap: a peer's push need not wait for dnsmasq to start."""
-        dnsmasq = self.paths.under("/etc/init.d/dnsmasq")
-        running = os.access(dnsmasq, os.X_OK)
-        if running:
-            subprocess.run([dnsmasq, "stop"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-        try:
-            with self.locked():
-                self.observe_local(now)  # whatever dnsmasq wrote until it stopped is kept
-                knowledge = self.knowledge()
-                wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
-                written = atomic_write(self.file, wanted, 0o644)
-                self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
-        finally:
-            if running:
-                subprocess.run([dnsmasq, "start"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        """Replace dnsmasq's lease file by the knowledge, with dnsmasq stopped around the swap (in a
+        process of its own: importer.py). For the node that is not answering DHCP. Returns whether
+        anything was written. The lease lock is held only for the swap."""
+        from .importer import apply_to_dnsmasq
+
+        return apply_to_dnsmasq(self.paths, now)
+
+    def swap_into_dnsmasq_file(self, now: int) -> bool:
+        """The swap, with dnsmasq stopped and the lock held: whatever dnsmasq wrote until it stopped
+        is folded in first, then the file becomes the knowledge."""
+        self.observe_local(now)
+        knowledge = self.knowledge()
+        wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
+        written = atomic_write(self.file, wanted, 0o644)
+        self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
         return written
 
     def decode_remote(self, raw: bytes) -> tuple[LeaseDb, int]:
-        """The peer's knowledge from the wire; malformed lines are skipped and counted."""
-        if len(raw) > MAX_STATE_BYTES:
-            raise ValueError(f"peer state of {len(raw)} bytes is over the {MAX_STATE_BYTES} byte limit")
+        """The peer's knowledge from the wire (parsed without the lock); malformed lines are skipped
+        and counted; over a message's limits it is refused whole (MessageRefused)."""
+        Budget().take(raw)
         result = parse_state(raw)
         return result.db, len(result.problems)
+
+
+def entries(db: LeaseDb) -> int:
+    return len(db.leases) + len(db.superseded) + len(db.tombstones)
 
 
 def now() -> int:

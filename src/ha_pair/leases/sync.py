@@ -6,15 +6,18 @@ that is not answering DHCP also brings dnsmasq's file up to date (stopped around
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from dataclasses import dataclass, field
 
+from .. import jsonsafe
 from ..paths import Paths
 from . import serialise_state
+from .limits import Budget, MessageRefused
 from .store import LeaseStore
 from .transport import TransportError, call
 
+HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
 CLOCK_WARNING_S = 5.0  # expiries are absolute times: a skewed clock shortens or stretches leases
 
 
@@ -45,16 +48,22 @@ class Hello:
     host_keys: list[str]
 
 
-def hello(paths: Paths, peer: str, port: int, accept_new: bool = False, timeout: float = 10) -> tuple[Hello, str]:
+def hello(paths: Paths, peer: str, port: int, scratch: str | None = None, timeout: float = 10) -> tuple[Hello, str]:
     before = time.time()
-    reply, stderr = call(paths, peer, port, "hello", timeout=timeout, accept_new=accept_new)
+    reply, stderr = call(paths, peer, port, "hello", timeout=timeout, scratch=scratch,
+                         budget=Budget(HELLO_LIMIT, 4, HELLO_LIMIT))
     after = time.time()
     try:
-        data = json.loads(reply.data)
-        return Hello(str(data["node"]), float(data["time"]) - (before + after) / 2,
-                     [str(k) for k in data.get("host_keys", [])]), stderr
+        data = jsonsafe.loads(reply.data, max_depth=3)
+        peer_time = data["time"]
+        if type(peer_time) not in (int, float) or not math.isfinite(peer_time):
+            raise ValueError(f"time is not a finite number: {str(peer_time)[:40]!r}")
+        keys = data.get("host_keys", [])
+        if not isinstance(keys, list) or len(keys) > 16:
+            raise ValueError("host_keys is not a short list")
+        return Hello(str(data["node"])[:255], peer_time - (before + after) / 2, [str(k)[:4096] for k in keys]), stderr
     except (ValueError, KeyError, TypeError) as exc:
-        raise TransportError("failed", f"unreadable hello from the peer: {exc}") from None
+        raise TransportError("rejected", f"unreadable hello from the peer: {exc}") from None
 
 
 def state_lines(paths: Paths) -> set[bytes]:
@@ -106,13 +115,15 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         return outcome
     outcome.sent, outcome.received = reply.sent, reply.received
     try:
-        remote, outcome.malformed_peer = store.decode_remote(reply.data)
-    except ValueError as exc:
-        outcome.error, outcome.error_kind = str(exc), "failed"
+        remote, outcome.malformed_peer = store.decode_remote(reply.data)  # parsed before taking the lock
+        with store.locked():
+            merged = store.absorb(remote, int(time.time()))
+            store.take_from_peer()  # the caller now counts everything merged as known to the peer
+    except MessageRefused as exc:
+        outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"
+        outcome.duration = time.time() - outcome.started
         return outcome
     with store.locked():
-        merged = store.absorb(remote, int(time.time()))
-        store.take_from_peer()  # the caller now counts everything merged as known to the peer
         outcome.conflicts = merged.conflicts
         outcome.conflict_descriptions = merged.conflict_descriptions
         outcome.tombstones = len(merged.db.tombstones)

@@ -11,18 +11,22 @@ fails instead of waiting; every call has a deadline.
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
+import time
 from dataclasses import dataclass
 
 from ..fspath import FsPath
 from ..paths import Paths
+from .limits import MAX_ERROR_BYTES, Budget, MessageRefused
 
 CONNECT_TIMEOUT = 5
 VERBS = ("hello", "exchange", "get", "push")
 
 
 class TransportError(Exception):
-    """The peer could not be asked. `kind`: unreachable, hostkey, auth, refused, failed."""
+    """The peer could not be asked. `kind`: unreachable, hostkey, auth, refused (the peer refused
+    what we sent), rejected (we refused what the peer sent: over a limit or unreadable), failed."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -67,21 +71,26 @@ def _dbclient_options(binary: str) -> list[str]:
     return out
 
 
-def command(paths: Paths, host: str, port: int, verb: str, accept_new: bool = False) -> tuple[list[str], dict]:
-    """The client command line and environment for one verb."""
+def command(paths: Paths, host: str, port: int, verb: str, scratch: str | None = None) -> tuple[list[str], dict]:
+    """The client command line and environment for one verb. With `scratch` (trust-peer) an unknown
+    host key is accepted into the known_hosts file of that scratch directory, never into the pinned
+    one: nothing is pinned before the operator agrees."""
     binary = client()
     if binary is None:
         raise TransportError("failed", "no SSH client: install dropbear (dbclient) or openssh-client")
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOME": str(paths.state_dir)}
+    home = scratch or str(paths.state_dir)  # dbclient reads (and with -y writes) $HOME/.ssh/known_hosts
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOME": home}
     if os.path.basename(binary) == "dbclient":
         argv = [binary, "-T", "-i", key_path(paths), "-p", str(port), *(_dbclient_options(binary))]
-        if accept_new:
-            argv.append("-y")  # trust-peer only: show the key, pin it after the operator agreed
+        if scratch:
+            argv.append("-y")
         argv += [f"root@{host}", verb]
     else:
-        checking = "accept-new" if accept_new else "yes"
+        checking = "accept-new" if scratch else "yes"
+        hosts = os.path.join(scratch, ".ssh", "known_hosts") if scratch else known_hosts(paths)
         argv = [binary, "-T", "-i", key_path(paths) + ".openssh", "-p", str(port), "-o", "BatchMode=yes",
-                "-o", f"StrictHostKeyChecking={checking}", "-o", f"UserKnownHostsFile={known_hosts(paths)}",
+                "-o", f"StrictHostKeyChecking={checking}", "-o", f"UserKnownHostsFile={hosts}",
+                "-o", "GlobalKnownHostsFile=/dev/null", "-o", "HashKnownHosts=no", "-o", "UpdateHostKeys=no",
                 "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", f"root@{host}", verb]
     return argv, env
 
@@ -102,29 +111,77 @@ def classify(returncode: int, stderr: str) -> TransportError:
 
 
 def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeout: float = 15,
-         accept_new: bool = False) -> tuple[Reply, str]:
-    """Run one verb on the peer; returns its stdout and the client's stderr."""
+         scratch: str | None = None, budget: Budget | None = None) -> tuple[Reply, str]:
+    """Run one verb on the peer; returns its stdout and the client's stderr. The answer is read as it
+    comes, within `budget` (default: one message's limits): a peer that sends more is cut off at
+    once and the call fails with kind `rejected`."""
     if verb not in VERBS:
         raise ValueError(f"unknown verb {verb}")
-    argv, env = command(paths, host, port, verb, accept_new)
+    argv, env = command(paths, host, port, verb, scratch)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, start_new_session=True)
     except OSError as exc:
         raise TransportError("failed", str(exc)) from None
     _running.add(proc)
+    started = time.monotonic()
     try:
-        stdout, raw_stderr = proc.communicate(data, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        stdout, raw_stderr = _converse(proc, data, timeout, budget or Budget())
+        proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
+    except MessageRefused as exc:
+        raise TransportError("rejected", f"refused the peer's answer to {verb}: {exc}") from None
+    except (TimeoutError, subprocess.TimeoutExpired):
         raise TransportError("unreachable", f"no answer from {host} within {timeout:.0f} s") from None
     finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
         _running.discard(proc)
     stderr = raw_stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise classify(proc.returncode, stderr)
     return Reply(stdout, len(data), len(stdout)), stderr
+
+
+def _converse(proc: subprocess.Popen, data: bytes, timeout: float, budget: Budget) -> tuple[bytes, bytes]:
+    """Write data to the client's stdin while reading its stdout (within budget) and stderr (capped)."""
+    deadline = time.monotonic() + timeout
+    out: list[bytes] = []
+    err = bytearray()
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        for stream, events in ((proc.stdout, selectors.EVENT_READ), (proc.stderr, selectors.EVENT_READ)):
+            os.set_blocking(stream.fileno(), False)
+            selector.register(stream, events)
+        if pending:
+            os.set_blocking(proc.stdin.fileno(), False)
+            selector.register(proc.stdin, selectors.EVENT_WRITE)
+        else:
+            proc.stdin.close()
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            for key, _ in selector.select(left):
+                if key.fileobj is proc.stdin:
+                    try:
+                        written = os.write(proc.stdin.fileno(), pending[:65536])
+                    except BrokenPipeError:
+                        written = len(pending)
+                    pending = pending[written:]
+                    if not pending:
+                        selector.unregister(proc.stdin)
+                        proc.stdin.close()
+                    continue
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.fileobj is proc.stdout:
+                    budget.take(chunk)
+                    out.append(chunk)
+                elif len(err) < MAX_ERROR_BYTES:
+                    err += chunk[:MAX_ERROR_BYTES - len(err)]
+    return b"".join(out), bytes(err)
 
 
 _running: set[subprocess.Popen] = set()

@@ -16,6 +16,7 @@ Shape, and why:
 from __future__ import annotations
 
 from .blocks import block
+from ..config import grammar
 from ..config.model import Check, Model, Vip
 from ..config.values import format_centiseconds
 
@@ -136,4 +137,6 @@ def render_keepalived(model: Model) -> str:
     else:
         for vip in model.vips:
             out += [""] + _instance(model, vip, _trackers(checks, True, {vip.device}) + [notify])
+    for line in out:  # the model's values were checked at their source; this guards the renderer
+        grammar.keepalived_line(line)
     return HEADER + "\n".join(out) + "\n"

@@ -86,7 +86,7 @@ from ctypes import (
 )
 from typing import Any, Callable
 
-from .. import log
+from .. import jsonsafe, log
 
 
 LIBDIR_ENV = "HA_PAIR_UBUS_LIBDIR"
@@ -675,7 +675,7 @@ class UbusConnection:
             text = ctypes.string_at(ptr).decode("utf-8", errors="replace")
         finally:
             self._libs.libc.free(ptr)
-        args = json.loads(text)
+        args = jsonsafe.loads(text)  # bounded nesting: a deep request is a clean ValueError, not a RecursionError
         if not isinstance(args, dict):
             raise ValueError("arguments are not an object")
         return args
