@@ -2,8 +2,9 @@
 
 `add_programs()` puts into a root what the scripts call, at OpenWrt's paths: busybox (as /bin/sh
 and its applets: OpenWrt's shell is busybox ash), util-linux flock (procd.sh locks with it),
-OpenWrt's uci, ubus and ubusd built from the pinned sources, Debian's nft and Python 3.11 (as
-24.10 ships), and the release's package manager (opkg or apk) built from the pinned sources.
+OpenWrt's uci, ubus, ubusd and jshn built from the pinned sources, Debian's nft, dropbearkey,
+dbclient and Python 3.11 (as 24.10 ships), and the release's package manager (opkg or apk)
+built from the pinned sources.
 `Router` boots such a root in its own mount, network, PID, UTS and IPC namespaces
 (tests/package/router_ns.py): /tmp is a tmpfs, ubusd runs, and a procd stand-in answers the
 init scripts. Tests talk to it with `sh()`; checks use only what also works on a router with the
@@ -53,6 +54,9 @@ def add_programs(root: Path, release: Release) -> None:
             link.symlink_to("/bin/busybox")
     _copy(Path(shutil.which("flock") or "/usr/bin/flock"), root / "usr/bin/flock")
     _copy(Path("/usr/sbin/nft"), root / "usr/sbin/nft")
+    # what OpenWrt's dropbear package brings for the lease sync (Debian's dropbear-bin builds)
+    for program in ("dropbearkey", "dbclient"):
+        _copy(Path(f"/usr/bin/{program}"), root / "usr/bin" / program)
     _copy(Path("/usr/bin/python3.11"), root / "usr/bin/python3.11")
     (root / "usr/bin/python3").unlink(missing_ok=True)
     (root / "usr/bin/python3").symlink_to("python3.11")

@@ -2,7 +2,7 @@
 
 PID 1 of the new PID namespace only reaps orphans; its child sets the router up and serves the
 test: the root's /tmp (tmpfs, with /var pointing there), /proc, /dev, the host's shared libraries
-and Python's standard library read-only, the network devices asked for, busybox syslogd, ubusd,
+and Python's standard library read-only, the network devices asked for (veth pairs), busybox syslogd, ubusd,
 and the procd stand-in; then it runs the test's requests, one JSON line each on stdin:
   {"op": "sh", "cmd": "...", "timeout": 60}  ->  {"rc": 0, "out": "...", "err": "..."}
   {"op": "events"}                           ->  {"events": [...]}   (the procd stand-in's log)
@@ -57,8 +57,11 @@ def set_up(root: Path, devices: list[dict]) -> None:
     mount_bind(PYTHON_STDLIB, root / PYTHON_STDLIB.lstrip("/"))
     sh(["ip", "link", "set", "lo", "up"])
     for device in devices:
-        sh(["ip", "link", "add", device["name"], "type", "dummy"])
-        sh(["ip", "link", "set", device["name"], "multicast", "on", "up"])
+        # a veth pair with both ends in here (this kernel has no dummy devices)
+        peer = f"{device['name'][:13]}-p"
+        sh(["ip", "link", "add", device["name"], "type", "veth", "peer", "name", peer])
+        sh(["ip", "link", "set", peer, "up"])
+        sh(["ip", "link", "set", device["name"], "up"])
         for address in device.get("addresses", []):
             sh(["ip", "address", "add", address, "dev", device["name"]])
 

@@ -21,14 +21,17 @@ HERE = Path(__file__).resolve().parent / "standins"
 # Debian's builds of the daemons, shipped inside the stand-ins (as the lab runs them)
 BINARIES = {"KEEPALIVED_BINARY": Path("/usr/sbin/keepalived"), "CONNTRACKD_BINARY": Path("/usr/sbin/conntrackd")}
 
-# name -> (version, what it provides): empty packages
+# name -> (version, what it provides, directories it holds): packages without files. luci-base
+# has the directories a LuCI app's files go to (with luci-mod-status's view/status/include, which
+# a router with LuCI has too): the app leaves them in place when it is removed.
 EMPTY = {
-    "libc": ("1.2.5", ""),
-    "python3-light": ("3.11.14", ""),
-    "python3-ctypes": ("3.11.14", ""),
-    "nftables-json": ("1.1.1", "nftables"),
-    "dropbear": ("2024.86", ""),
-    "luci-base": ("25.001.0", ""),
+    "libc": ("1.2.5", "", ""),
+    "python3-light": ("3.11.14", "", ""),
+    "python3-ctypes": ("3.11.14", "", ""),
+    "nftables-json": ("1.1.1", "nftables", ""),
+    "dropbear": ("2024.86", "", ""),
+    "luci-base": ("25.001.0", "", "/www/luci-static/resources/view/status/include /usr/share/luci/menu.d "
+                  "/usr/share/rpcd/acl.d"),
 }
 DAEMONS = ("keepalived", "conntrackd")
 
@@ -51,7 +54,7 @@ define Build/Compile
 endef
 
 define Package/{name}/install
-	$(INSTALL_DIR) $(1)
+	$(INSTALL_DIR) $(1) $(addprefix $(1),{directories})
 endef
 
 $(eval $(call BuildPackage,{name}))
@@ -122,11 +125,11 @@ def build(release: Release) -> Standins:
             log = vendor.BUILD / "logs" / f"standins-{release.series}.log"
             log.write_text(f"# stand-in packages for {release.tag}\n")
             lines = []
-            for name, (version, provides) in EMPTY.items():
+            for name, (version, provides, directories) in EMPTY.items():
                 directory = sources / name
                 directory.mkdir(parents=True)
-                (directory / "package.mk").write_text(
-                    EMPTY_PACKAGE_MK.format(name=name, version=version, provides=provides))
+                (directory / "package.mk").write_text(EMPTY_PACKAGE_MK.format(
+                    name=name, version=version, provides=provides, directories=directories))
                 lines.append(f"base {name} {_build_one(release, directory, name, 0, out, log).name}")
             for name in DAEMONS:
                 for bump, kind in ((0, "base"), (1, "upgrade")):
