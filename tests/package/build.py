@@ -2,8 +2,8 @@
 
 For each release (24.10: .ipk for opkg, 25.12: .apk for apk-tools) in the minimal buildroot that
 tests/vendor/packaging.py prepares: the checkout is the feed `hapair` (one `src-link` line finds
-both packages), luci.mk the feed `luci`, then the SDK's own `make package/<name>/compile`. The
-results go to build/packages/ and are reused while nothing that goes into them changed.
+both packages), luci.mk the feed `luci`, then the steps README.md gives an SDK user (SDK_STEPS).
+The results go to build/packages/ and are reused while nothing that goes into them changed.
 
     python3 -m tests.package.build [OUT]      (what `make package` runs)
 """
@@ -76,11 +76,12 @@ def _locked(release: Release) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _run(argv: list[str], tree: Path, log: Path) -> None:
+def _run(argv: list[str], tree: Path, log: Path, env: dict[str, str] | None = None) -> None:
     with open(log, "a") as out:
         out.write(f"\n$ {' '.join(argv)}\n")
         out.flush()
-        proc = subprocess.run(argv, cwd=tree, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(argv, cwd=tree, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
         raise vendor.BuildFailed(f"{' '.join(argv)} exited {proc.returncode} in {tree} (log {log}):\n{tail}")
@@ -108,22 +109,29 @@ def _cached(release: Release, out: Path, key: str, produce: Callable[[], dict[st
         return Built(release, files)
 
 
+# What README.md tells an SDK user to run after adding the feed line (a test keeps them the same).
+# An SDK's Makefile sets SDK=1: its host tools are prebuilt (here: links made by tests/vendor).
+SDK_STEPS = (
+    "./scripts/feeds update -a",
+    "./scripts/feeds install ha-pair luci-app-ha",
+    "printf 'CONFIG_PACKAGE_ha-pair=m\\nCONFIG_PACKAGE_luci-app-ha=m\\n' >> .config",
+    "make defconfig",
+    "make package/ha-pair/compile package/luci-app-ha/compile",
+)
+
+
 def _build_in_tree(release: Release, project: Path, out: Path) -> dict[str, Path]:
     tree = release.tree
     log = vendor.BUILD / "logs" / f"package-{release.series}.log"
     log.write_text(f"# ha-pair packages for {release.tag} from {project}\n")
     (tree / "feeds.conf").write_text(feeds_conf(release, project))
-    _run(["./scripts/feeds", "update", "-a"], tree, log)
-    _run(["./scripts/feeds", "install", "-a"], tree, log)
-    (tree / ".config").write_text("".join(f"CONFIG_PACKAGE_{name}=m\n" for name in PACKAGES))
-    _run(["make", "defconfig"], tree, log)
+    (tree / ".config").write_text("")
     feed_bin = tree / "bin" / "packages" / release.arch / "hapair"
     shutil.rmtree(feed_bin, ignore_errors=True)
+    for step in SDK_STEPS:
+        _run(["bash", "-c", step], tree, log, env={"SDK": "1"})
     files = {}
     for name in PACKAGES:
-        # the SDK's `make package/NAME/compile` minus its prerequisites (tools, toolchain, the
-        # apk host package), which an SDK has prebuilt and this minimal tree has not
-        _run(["make", "-C", f"package/feeds/hapair/{name}", f"TOPDIR={tree}", "compile"], tree, log)
         (built,) = feed_bin.glob(f"{name}[-_][0-9]*")
         for old in out.glob(f"{name}[-_][0-9]*{built.suffix}"):
             old.unlink()

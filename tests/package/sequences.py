@@ -8,8 +8,11 @@ out: they set up hardware and the kernel).
 
 from __future__ import annotations
 
+import gzip
+import os
 import shlex
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,9 @@ from tests.package import rootfs
 from tests.package.conftest import Packages
 from tests.package.router import Router, add_programs
 from tests.support import pair
+from tests.vendor.packaging import stage_tool
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 ROUTER = "r1"
 # the devices of pair.network("r1"), as dummies in the router's network namespace
@@ -67,6 +73,7 @@ def build_router(packages: Packages, scratch: Path, with_ha_pair: bool) -> Path:
                               overlay(scratch / "files", ha=with_ha_pair))
     (scratch / "image.log").write_text(transcript)
     add_programs(root, packages.release)
+    add_feed(root, packages, scratch)
     directory = root / PACKAGE_DIR.lstrip("/")
     for kind, files in (("current", packages.current.files.values()), ("upgrade", packages.upgrade.files.values()),
                         ("standins-upgrade", packages.standins.upgrade.values())):
@@ -74,6 +81,43 @@ def build_router(packages: Packages, scratch: Path, with_ha_pair: bool) -> Path:
         for path in files:
             shutil.copy2(path, directory / kind / path.name)
     return root
+
+
+def add_feed(root: Path, packages: Packages, scratch: Path) -> None:
+    """The release's package feed, as /etc/opkg/distfeeds.conf or /etc/apk/repositories.d point a
+    router at downloads.openwrt.org: here a local one holding the dependencies (for apk signed
+    with a key of its own, as OpenWrt signs its indexes)."""
+    release = packages.release
+    feed = root / "root/feed"
+    feed.mkdir(parents=True)
+    for path in packages.standins.all_base():
+        shutil.copy2(path, feed / path.name)
+    if release.uses_apk:
+        key = scratch / "feed-key.pem"
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+        public = subprocess.run(["openssl", "ec", "-in", str(key), "-pubout"], capture_output=True, check=True).stdout
+        (root / "etc/apk/keys").mkdir(parents=True, exist_ok=True)
+        (root / "etc/apk/keys/feed-key.pem").write_bytes(public)
+        subprocess.run([str(stage_tool("apk")), "mkndx", "--allow-untrusted", "--sign", str(key), "--output", "packages.adb",
+                        *sorted(p.name for p in feed.glob("*.apk"))], cwd=feed, check=True, capture_output=True)
+        (root / "etc/apk/repositories.d").mkdir(parents=True, exist_ok=True)
+        (root / "etc/apk/repositories.d/distfeeds.list").write_text("file:///root/feed/packages.adb\n")
+    else:
+        index = subprocess.run(["bash", str(release.tree / "scripts/ipkg-make-index.sh"), "."], cwd=feed, check=True,
+                               capture_output=True, env={**os.environ, "MKHASH": str(release.tree / "staging_dir/host/bin/mkhash")})
+        (feed / "Packages").write_bytes(index.stdout)
+        (feed / "Packages.gz").write_bytes(gzip.compress(index.stdout, mtime=0))
+        (root / "etc/opkg").mkdir(parents=True, exist_ok=True)
+        (root / "etc/opkg/distfeeds.conf").write_text("src/gz openwrt_base file:///root/feed\n")
+
+
+def readme_install_command(packages: Packages) -> str:
+    """The install command README.md gives for this release (run on the router over ssh)."""
+    manager = "apk" if packages.release.uses_apk else "opkg"
+    for line in README.read_text().splitlines():
+        if line.startswith("ssh root@") and f"{manager} update" in line:
+            return line.split("'", 1)[1].rsplit("'", 1)[0]
+    raise AssertionError(f"README.md gives no {manager} install command")
 
 
 def first_boot(router: Router, packages: Packages) -> str:
@@ -149,7 +193,7 @@ WATCHED_FILES = ("/etc/config/ha", "/etc/config/ha-opkg", "/etc/config/ha.apk-ne
                  "/etc/config/keepalived", "/etc/conntrackd/conntrackd.conf", "/etc/conntrackd/conntrackd.conf.ha-pair")
 WATCHED_MODES = ("/etc/ha-pair",)
 # the package managers' own records change with every operation
-PACKAGE_DB = ("/usr/lib/opkg", "/lib/apk/db", "/etc/apk/world", "/lib/apk/packages", "/root/packages")
+PACKAGE_DB = ("/usr/lib/opkg", "/lib/apk/db", "/etc/apk/world", "/lib/apk/packages", "/root/packages", "/root/feed")
 
 
 def observe(router: Router, name: str, rc: int = 0, out: str = "") -> Step:

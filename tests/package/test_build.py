@@ -102,3 +102,12 @@ def test_editing_the_sources_rebuilds_the_package(tmp_path: Path) -> None:
     second = built(lambda: build.compile_package(release, directory))
     packaged = contents.files(second, tmp_path / "second") / "usr/lib/ha-pair/python/ha_pair/__init__.py"
     assert packaged.read_text() == module.read_text()
+
+
+def test_readme_gives_the_sdk_steps_make_package_runs() -> None:
+    """README's SDK commands are the ones `make package` runs in both buildroots every time."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Packages"):readme.index("### Configuration")]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line for line in block.splitlines() if line.strip()] == list(build.SDK_STEPS)
+    assert "src-link hapair /path/to/a/clone" in section and "src-git hapair" in section

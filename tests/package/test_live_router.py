@@ -4,7 +4,9 @@ or apk-tools (25.12) running the package's scripts as on a router.
 The router starts as an OpenWrt image with keepalived and conntrackd installed (24.10's
 keepalived service then runs an idle keepalived, as on a real 24.10), and someone's own
 /etc/conntrackd/conntrackd.conf with OpenWrt's conntrackd service running it. Then, as an
-operator would: install ha-pair and luci-app-ha from copied package files; configure the pair;
+operator would: install ha-pair and luci-app-ha from copied package files with README's command
+(`opkg update && opkg install ...` / `apk update && apk add ...`, the dependencies coming from
+the router's feed); configure the pair;
 upgrade ha-pair (after changing /etc/config/ha, to a build whose shipped /etc/config/ha differs);
 upgrade keepalived and conntrackd; remove ha-pair. Every step is observed (tests/package/sequences).
 """
@@ -49,7 +51,8 @@ def live(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
         seq.wait_for(lambda: router.daemons("conntrackd"))
         steps["before"] = seq.observe(router, "before")
 
-        done = router.sh(seq.install_command(packages, "current", ["ha-pair", "luci-app-ha"]))
+        # README's command, with the packages copied to /tmp as its scp line does
+        done = router.sh(f"cp {seq.PACKAGE_DIR}/current/* /tmp/ && {seq.readme_install_command(packages)}")
         seq.wait_for(lambda: openwrt_service_stopped(router, "keepalived") and not router.daemons("keepalived"))
         steps["install"] = seq.observe(router, "install", done.rc, done.out + done.err)
         check = router.sh("ha-pair check --no-keepalived-test")

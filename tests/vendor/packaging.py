@@ -142,21 +142,24 @@ def _prepare_buildroot(ctx: Context, release: Release) -> None:
     # defconfig runs the prerequisite checks and makes staging_dir/host/bin (tool links, mkhash)
     ctx.run("make", "defconfig", cwd=release.tree)
     host_bin = release.tree / "staging_dir" / "host" / "bin"
-    # what tools/ and the apk host package would build: Debian's fakeroot, the apk built here
+    # what an SDK has prebuilt (tools/, the apk host package): Debian's fakeroot and openssl (25.12
+    # signs with it), the apk built here
     (host_bin / "fakeroot").symlink_to(shutil.which("fakeroot") or "/usr/bin/fakeroot")
     if release.uses_apk:
         (host_bin / "apk").symlink_to(stage_tool("apk"))
+        (host_bin / "openssl").symlink_to(shutil.which("openssl") or "/usr/bin/openssl")
 
 
 BUILDROOT_TOOLS = ("gawk", "rsync", "unzip", "fakeroot", "bzip2", "patch", "perl", "git", "wget", "file")
 
 
-@recipe("openwrt-24.10", (RELEASES["24.10"].buildroot,), tools=BUILDROOT_TOOLS)
+@recipe("openwrt-24.10", (RELEASES["24.10"].buildroot,), tools=BUILDROOT_TOOLS, version=2)
 def openwrt_24_10(ctx: Context) -> None:
     _prepare_buildroot(ctx, RELEASES["24.10"])
 
 
-@recipe("openwrt-25.12", (RELEASES["25.12"].buildroot,), deps=("apk",), tools=BUILDROOT_TOOLS)
+@recipe("openwrt-25.12", (RELEASES["25.12"].buildroot,), deps=("apk",), tools=BUILDROOT_TOOLS + ("openssl",),
+        version=2)
 def openwrt_25_12(ctx: Context) -> None:
     _prepare_buildroot(ctx, RELEASES["25.12"])
 
