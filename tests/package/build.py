@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -196,7 +197,7 @@ def copy_project(into: Path, project: Path = REPO) -> Path:
         source = project / entry
         if source.is_dir():
             shutil.copytree(source, into / entry, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
+        elif source.exists():
             shutil.copy2(source, into / entry)
     return into
 
@@ -209,10 +210,12 @@ def build_upgrade(release: Release) -> Built:
     def produce() -> dict[str, Path]:
         with tempfile.TemporaryDirectory(prefix="ha-pair-upgrade-") as scratch:
             project = copy_project(Path(scratch))
-            mk = project / "openwrt-feed" / "ha-pair.mk"
-            text = mk.read_text()
-            current = int(text.split("HA_PAIR_RELEASE:=", 1)[1].split()[0])
-            mk.write_text(text.replace(f"HA_PAIR_RELEASE:={current}", f"HA_PAIR_RELEASE:={current + 1}"))
+            # the release number, in whichever file holds it (ha-pair.mk; older trees: the Makefile)
+            for makefile in (project / "openwrt-feed" / "ha-pair.mk", project / "openwrt-feed" / "ha-pair" / "Makefile"):
+                if makefile.exists():
+                    makefile.write_text(re.sub(r"^((?:HA_PAIR|PKG)_RELEASE):=(\d+)$",
+                                               lambda m: f"{m.group(1)}:={int(m.group(2)) + 1}",
+                                               makefile.read_text(), flags=re.M))
             with open(project / "files" / "etc" / "config" / "ha", "a") as conffile:
                 conffile.write(UPGRADE_CONFFILE_LINE)
             return _build_in_tree(release, project, out)

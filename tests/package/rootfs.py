@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -64,9 +65,7 @@ def package_name(path: Path) -> str:
     """ha-pair_0.1.0-r1_all.ipk / ha-pair-0.1.0-r1.apk -> ha-pair"""
     if path.suffix == ".ipk":
         return path.name.split("_", 1)[0]
-    stem = path.name[: -len(".apk")]
-    name, _version, _release = stem.rsplit("-", 2)
-    return name
+    return re.match(r"(.+?)-\d", path.name).group(1)  # type: ignore[union-attr]  # versions start with a digit
 
 
 def install_offline(root: Path, release: Release, packages: list[Path], scratch: Path) -> None:

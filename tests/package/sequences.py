@@ -14,8 +14,10 @@ import shlex
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from tests.package import rootfs
 from tests.package.conftest import Packages
@@ -135,6 +137,14 @@ def first_boot(router: Router, packages: Packages) -> str:
     return out
 
 
+@contextmanager
+def booted_router(packages: Packages, scratch: Path, with_ha_pair: bool) -> Iterator[Router]:
+    """build_router(), started, after its first boot."""
+    with Router(build_router(packages, scratch, with_ha_pair), DEVICES) as router:
+        router.first_boot = first_boot(router, packages)  # type: ignore[attr-defined]
+        yield router
+
+
 def install_command(packages: Packages, kind: str, names: list[str]) -> str:
     """The live command an operator runs to install/upgrade these packages from copied files."""
     files = " ".join(f"{PACKAGE_DIR}/{kind}/{shlex.quote(_file(packages, kind, n).name)}" for n in names)
@@ -178,10 +188,15 @@ class Step:
     files: dict[str, bytes | None] = field(default_factory=dict)
     modes: dict[str, int | None] = field(default_factory=dict)
     listing: dict[str, str] = field(default_factory=dict)
-    pycache: list[str] = field(default_factory=list)
+    pycache: dict[str, tuple[int, int]] = field(default_factory=dict)  # bytecode file -> size, mtime_ns
     log: str = ""
     dhcp: str = ""  # `uci export dhcp`: the DHCP settings, whatever the file's layout
     keepalived_uci: str = ""  # keepalived's globals as its init script reads them (with /var/state)
+
+    def expected_bytecode(self, root: Path, tag: str = "cpython-311") -> set[str]:
+        """One bytecode file per module installed (the router's Python is 3.11)."""
+        return {str(p.parent.relative_to(root) / "__pycache__" / f"{p.stem}.{tag}.pyc")
+                for p in (root / "usr/lib/ha-pair/python").rglob("*.py")}
 
     def instance_pids(self, service: str, binary: str) -> list[int]:
         """PIDs of running instances of `service` whose command runs `binary`."""
@@ -210,8 +225,8 @@ def observe(router: Router, name: str, rc: int = 0, out: str = "") -> Step:
         target = root / path.lstrip("/")
         step.modes[path] = target.stat().st_mode & 0o7777 if target.exists() else None
     step.listing = rootfs.tree_listing(root, exclude=PACKAGE_DB)
-    step.pycache = sorted(str(p.relative_to(root)) for p in (root / "usr/lib/ha-pair").rglob("*.pyc")) \
-        if (root / "usr/lib/ha-pair").exists() else []
+    step.pycache = {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+                    for p in (root / "usr/lib/ha-pair").rglob("*.pyc")}
     step.log = router.sh("cat /tmp/log/messages").out  # /tmp is the router's own tmpfs
     step.dhcp = router.sh("uci export dhcp").check().out
     step.keepalived_uci = router.sh("uci -q -P /var/state show keepalived.globals").out

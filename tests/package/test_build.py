@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.package import build, contents
 from tests.package.conftest import Packages, built
 from tests.vendor.packaging import RELEASES
@@ -21,8 +23,9 @@ def project_version() -> str:
     return f"{namespace['__version__']}-r{build.mk_variable('HA_PAIR_RELEASE')}"
 
 
-def test_one_feed_line_finds_both_packages(packages: Packages, tmp_path: Path) -> None:
-    release = packages.release
+@pytest.mark.parametrize("series", list(RELEASES))
+def test_one_feed_line_finds_both_packages(series: str, tmp_path: Path) -> None:
+    release = RELEASES[series]
     # src-link to a checkout (this one), and src-git to a clone of it
     assert built(lambda: build.feed_index(release, f"src-link hapair {REPO}")) == ["ha-pair", "luci-app-ha"]
     clone = build.copy_project(tmp_path / "ha-pair")

@@ -8,9 +8,7 @@ import pytest
 from tests.package import rootfs
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
-from tests.package.router import Router
 
-_booted: dict[str, dict] = {}
 HOOK = "/etc/hotplug.d/ha/50-notify"
 PEER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ"
 
@@ -18,14 +16,10 @@ PEER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1eb
 @pytest.fixture(scope="session")
 def booted(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """An image with ha-pair and r1's configuration (FILES=), booted once per release."""
-    series = packages.release.series
-    if series in _booted:
-        return _booted[series]
-    scratch = tmp_path_factory.mktemp(f"image-{series}")
-    root = seq.build_router(packages, scratch, with_ha_pair=True)
-    image_rc_d = rootfs.rc_d(root)
-    with Router(root, seq.DEVICES) as router:
-        boot = seq.first_boot(router, packages)
+    scratch = tmp_path_factory.mktemp(f"image-{packages.release.series}")
+    with seq.booted_router(packages, scratch, with_ha_pair=True) as router:
+        root, boot = router.root, router.first_boot  # type: ignore[attr-defined]
+        image_rc_d = rootfs.rc_d(root)  # what the image build enabled (booting enables nothing)
 
         def up() -> bool:
             step = seq.observe(router, "-")
@@ -40,9 +34,8 @@ def booted(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict
         backup = router.sh("sysupgrade -l")
         state = router.sh("find /etc/ha-pair -type f").out.split()
         events = router.events()
-    _booted[series] = {"rc_d": image_rc_d, "step": step, "setup": setup, "backup": backup, "state": state,
-                       "events": events, "image_log": (scratch / "image.log").read_text()}
-    return _booted[series]
+    return {"rc_d": image_rc_d, "step": step, "expected_bytecode": step.expected_bytecode(root), "setup": setup,
+            "backup": backup, "state": state, "events": events}
 
 
 def test_image_build_enables_every_service_as_openwrt_does(booted: dict) -> None:
@@ -63,6 +56,8 @@ def test_booted_image_runs_one_keepalived_and_one_conntrackd_ha_pairs(booted: di
     assert [e for e in booted["events"] if e["event"] == "exited"] == []
     errors = [line for line in step.log.splitlines() if ".err" in line]
     assert errors == [], errors
+    # compiled at first boot (uci-defaults), before the service started
+    assert set(step.pycache) == booted["expected_bytecode"]
 
 
 def test_sysupgrade_keeps_configuration_keys_and_hooks(booted: dict) -> None:

@@ -22,7 +22,6 @@ from tests.support import pair
 
 KA_INERT = "/usr/share/ha-pair/openwrt-keepalived.conf"
 
-_observed: dict[str, dict] = {}
 
 
 def running(step: seq.Step, service: str) -> list[int]:
@@ -38,14 +37,10 @@ def openwrt_service_stopped(router: Router, service: str) -> bool:
 @pytest.fixture(scope="session")
 def live(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run the sequence once per release; every test below reads what it observed."""
-    series = packages.release.series
-    if series in _observed:
-        return _observed[series]
-    scratch = tmp_path_factory.mktemp(f"live-{series}")
-    root = seq.build_router(packages, scratch, with_ha_pair=False)
+    scratch = tmp_path_factory.mktemp(f"live-{packages.release.series}")
     steps: dict[str, seq.Step] = {}
-    with Router(root, seq.DEVICES) as router:
-        seq.first_boot(router, packages)
+    with seq.booted_router(packages, scratch, with_ha_pair=False) as router:
+        root = router.root
         router.sh(f"cat > /etc/conntrackd/conntrackd.conf <<'EOF'\n{seq.USER_CONNTRACKD_CONF}EOF\n"
                   "/etc/init.d/conntrackd start").check()
         seq.wait_for(lambda: router.daemons("conntrackd"))
@@ -66,6 +61,7 @@ def live(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
         done = router.sh(seq.install_command(packages, "upgrade", ["ha-pair", "luci-app-ha"]))
         steps["upgrade"] = seq.observe(router, "upgrade", done.rc, done.out + done.err)
+        expected_bytecode = steps["upgrade"].expected_bytecode(root)
 
         for name in ("keepalived", "conntrackd"):
             done = router.sh(seq.install_command(packages, "standins-upgrade", [name]))
@@ -83,8 +79,8 @@ def live(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
         seq.wait_for(settled)
         steps["remove"] = seq.observe(router, "remove", done.rc, done.out + done.err)
         events = router.events()
-    _observed[series] = {"steps": steps, "events": events, "packages": packages}
-    return _observed[series]
+    return {"steps": steps, "events": events, "packages": packages, "root": root,
+            "expected_bytecode": expected_bytecode}
 
 
 def ha_pair_events(events: list[dict], kinds: tuple[str, ...]) -> list[dict]:
@@ -149,9 +145,16 @@ def test_upgrade_keeps_the_users_configuration_and_state_directory(live: dict) -
     assert step.modes["/etc/ha-pair"] == 0o700
 
 
-def test_no_bytecode_is_written_at_run_time(live: dict) -> None:
-    for step in live["steps"].values():
-        assert step.pycache == [], (step.name, step.pycache)
+def test_bytecode_is_compiled_on_install_and_upgrade_only(live: dict) -> None:
+    """/etc/uci-defaults/ha-pair compiles every module once; running ha-pair (the agent, render,
+    keepalived's notify) never writes any; removal leaves none."""
+    steps, root = live["steps"], live["root"]
+    assert steps["before"].pycache == {}
+    for compiled, later in (("install", ("configured",)), ("upgrade", ("keepalived-upgrade", "conntrackd-upgrade"))):
+        assert set(steps[compiled].pycache) == live["expected_bytecode"], compiled
+        for name in later:
+            assert steps[name].pycache == steps[compiled].pycache, name
+    assert steps["remove"].pycache == {}
 
 
 def test_removal_gives_everything_back_and_leaves_nothing(live: dict) -> None:
