@@ -10,6 +10,7 @@ tooling: the commands are those of the two makefiles, the replay is ours.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import re
@@ -170,8 +171,6 @@ def rc_d(root: Path) -> list[str]:
 def tree_listing(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
     """Every path under root (but /tmp, /var and `exclude`) -> its type and mode, and for
     regular files their content hash: what "nothing left behind" is checked against."""
-    import hashlib
-
     listing = {}
     skip = tuple(f"/{top}" for top in RUNTIME) + exclude
     for dirpath, dirnames, filenames in os.walk(root):

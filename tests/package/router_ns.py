@@ -67,7 +67,8 @@ def set_up(root: Path, devices: list[dict]) -> None:
 
 
 def in_root(root: Path, argv: list[str], **kwargs: object) -> subprocess.Popen:
-    return subprocess.Popen(["chroot", str(root), *argv], env={"PATH": ROUTER_PATH}, **kwargs)  # type: ignore[call-overload]
+    argv = ["chroot", str(root), *argv]
+    return subprocess.Popen(argv, env={"PATH": ROUTER_PATH}, **kwargs)  # type: ignore[call-overload]
 
 
 def serve_procd(procd: Procd, socket: Path, ready: threading.Event) -> None:

@@ -100,13 +100,15 @@ def add_feed(root: Path, packages: Packages, scratch: Path) -> None:
         public = subprocess.run(["openssl", "ec", "-in", str(key), "-pubout"], capture_output=True, check=True).stdout
         (root / "etc/apk/keys").mkdir(parents=True, exist_ok=True)
         (root / "etc/apk/keys/feed-key.pem").write_bytes(public)
-        subprocess.run([str(stage_tool("apk")), "mkndx", "--allow-untrusted", "--sign", str(key), "--output", "packages.adb",
-                        *sorted(p.name for p in feed.glob("*.apk"))], cwd=feed, check=True, capture_output=True)
+        subprocess.run([str(stage_tool("apk")), "mkndx", "--allow-untrusted", "--sign", str(key), "--output",
+                        "packages.adb", *sorted(p.name for p in feed.glob("*.apk"))], cwd=feed, check=True,
+                       capture_output=True)
         (root / "etc/apk/repositories.d").mkdir(parents=True, exist_ok=True)
         (root / "etc/apk/repositories.d/distfeeds.list").write_text("file:///root/feed/packages.adb\n")
     else:
+        mkhash = str(release.tree / "staging_dir/host/bin/mkhash")
         index = subprocess.run(["bash", str(release.tree / "scripts/ipkg-make-index.sh"), "."], cwd=feed, check=True,
-                               capture_output=True, env={**os.environ, "MKHASH": str(release.tree / "staging_dir/host/bin/mkhash")})
+                               capture_output=True, env={**os.environ, "MKHASH": mkhash})
         (feed / "Packages").write_bytes(index.stdout)
         (feed / "Packages.gz").write_bytes(gzip.compress(index.stdout, mtime=0))
         (root / "etc/opkg").mkdir(parents=True, exist_ok=True)

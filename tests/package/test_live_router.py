@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.package import build
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
 from tests.package.router import Router
@@ -141,7 +142,7 @@ def test_upgrade_keeps_the_users_configuration_and_state_directory(live: dict) -
     configured, step = live["steps"]["configured"], live["steps"]["upgrade"]
     assert step.files["/etc/config/ha"] == configured.files["/etc/config/ha"]
     new_default = step.files["/etc/config/ha.apk-new"] or step.files["/etc/config/ha-opkg"]
-    assert new_default is not None and new_default.endswith(b"# (a later release of the package changed this shipped file)\n")
+    assert new_default is not None and new_default.endswith(build.UPGRADE_CONFFILE_LINE.encode())
     assert step.modes["/etc/ha-pair"] == 0o700
 
 
