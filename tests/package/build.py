@@ -65,15 +65,24 @@ def package_file(release: Release, name: str, version: str, arch: str = "all") -
     return f"{name}-{version}.apk" if release.uses_apk else f"{name}_{version}_{arch}.ipk"
 
 
+_held: set[str] = set()
+
+
 @contextmanager
 def _locked(release: Release) -> Iterator[None]:
-    """One package build per buildroot at a time (make package and tests, two checkouts)."""
+    """One package build per buildroot at a time (make package and tests, two checkouts);
+    re-entrant within this process."""
+    if release.name in _held:
+        yield
+        return
     lock = release.tree.parent / ".package-build.lock"
     with open(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        _held.add(release.name)
         try:
             yield
         finally:
+            _held.discard(release.name)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -168,17 +177,18 @@ def feed_index(release: Release, line: str) -> list[str]:
     return sorted(entry.split(":", 1)[1].strip() for entry in index.splitlines() if entry.startswith("Package:"))
 
 
-def compile_package(release: Release, directory: Path) -> Path:
+def compile_package(release: Release, directory: Path, name: str = "ha-pair") -> Path:
     """`make -C DIRECTORY compile` in the release's buildroot (a package outside any feed);
-    returns the newest package file of that name (unchanged when make saw nothing to do)."""
+    returns the newest package file `name` (unchanged when make saw nothing to do)."""
     vendor.build(release.name)
     tree = release.tree
     log = vendor.BUILD / "logs" / f"compile-{release.series}.log"
-    log.write_text(f"# {directory}\n")
+    with open(log, "a") as out:
+        out.write(f"# {directory}\n")
     with _locked(release):
-        _run(["make", "-C", str(directory), f"TOPDIR={tree}", "compile"], tree, log)
-        made = sorted((tree / "bin").rglob(f"{directory.name}[-_][0-9]*"), key=lambda p: p.stat().st_mtime)
-    assert made, f"no package from {directory} in {tree / 'bin'}"
+        _run(["make", "-C", str(directory), f"TOPDIR={tree}", f"CONFIG_PACKAGE_{name}=m", "compile"], tree, log)
+        made = sorted((tree / "bin").rglob(f"{name}[-_][0-9]*"), key=lambda p: p.stat().st_mtime)
+    assert made, f"no package {name} from {directory} in {tree / 'bin'}"
     return made[-1]
 
 
@@ -218,7 +228,14 @@ def build_upgrade(release: Release) -> Built:
                                                makefile.read_text(), flags=re.M))
             with open(project / "files" / "etc" / "config" / "ha", "a") as conffile:
                 conffile.write(UPGRADE_CONFFILE_LINE)
-            return _build_in_tree(release, project, out)
+            # built outside the feed (how does not matter here, and this skips the feed steps)
+            files = {}
+            for name, directory in (("ha-pair", project / "openwrt-feed" / "ha-pair"),
+                                    ("luci-app-ha", project / "luci-app-ha")):
+                made = compile_package(release, directory, name)
+                files[name] = out / made.name
+                shutil.copy2(made, files[name])
+            return files
 
     return _cached(release, out, "upgrade " + inputs_key(REPO), produce)
 
