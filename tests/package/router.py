@@ -3,8 +3,8 @@
 `add_programs()` puts into a root what the scripts call, at OpenWrt's paths: busybox (as /bin/sh
 and its applets: OpenWrt's shell is busybox ash), util-linux flock (procd.sh locks with it),
 OpenWrt's uci, ubus, ubusd and jshn built from the pinned sources, Debian's nft, dropbearkey,
-dbclient and Python 3.11 (as 24.10 ships), and the release's package manager (opkg or apk)
-built from the pinned sources.
+dbclient and Python 3 (bookworm's 3.11, as 24.10 ships), and the release's package manager (opkg
+or apk) built from the pinned sources.
 `Router` boots such a root in its own mount, network, PID, UTS and IPC namespaces
 (tests/package/router_ns.py): /tmp is a tmpfs, ubusd runs, and a procd stand-in answers the
 init scripts. Tests talk to it with `sh()`; checks use only what also works on a router with the
@@ -38,6 +38,20 @@ APPLETS = (
 ).split()
 
 
+# the host's Python 3 (Debian's, as the router's python3) and its multiarch library directory,
+# which the router's namespaces mount read-only at the same paths
+HOST_PYTHON = Path(os.path.realpath("/usr/bin/python3"))  # /usr/bin/python3.11
+PYTHON_STDLIB = f"/usr/lib/{HOST_PYTHON.name}"
+BYTECODE_TAG = "cpython-" + HOST_PYTHON.name.removeprefix("python").replace(".", "")
+HOST_LIB_DIR = next(str(p) for p in sorted(Path("/usr/lib").glob("*-linux-gnu")) if (p / "libc.so.6").exists())
+MOUNTPOINTS = {  # in the root -> from the host
+    "lib" + HOST_LIB_DIR[len("/usr/lib"):]: HOST_LIB_DIR,
+    HOST_LIB_DIR.lstrip("/"): HOST_LIB_DIR,
+    "lib64": "/lib64",
+    PYTHON_STDLIB.lstrip("/"): PYTHON_STDLIB,
+}
+
+
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target)
@@ -57,9 +71,9 @@ def add_programs(root: Path, release: Release) -> None:
     # what OpenWrt's dropbear package brings for the lease sync (Debian's dropbear-bin builds)
     for program in ("dropbearkey", "dbclient"):
         _copy(Path(f"/usr/bin/{program}"), root / "usr/bin" / program)
-    _copy(Path("/usr/bin/python3.11"), root / "usr/bin/python3.11")
+    _copy(HOST_PYTHON, root / "usr/bin" / HOST_PYTHON.name)
     (root / "usr/bin/python3").unlink(missing_ok=True)
-    (root / "usr/bin/python3").symlink_to("python3.11")
+    (root / "usr/bin/python3").symlink_to(HOST_PYTHON.name)
     _copy(vendor.STAGE / "bin/uci", root / "sbin/uci")
     _copy(vendor.STAGE / "bin/ubus", root / "bin/ubus")
     _copy(vendor.STAGE / "sbin/ubusd", root / "sbin/ubusd")
@@ -80,7 +94,7 @@ def add_programs(root: Path, release: Release) -> None:
     # Debian's daemons keep pid files in /run; OpenWrt builds them with runstatedir /var/run
     if not (root / "run").is_symlink():
         (root / "run").symlink_to("var/run")
-    for mountpoint in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/lib/python3.11"):
+    for mountpoint in MOUNTPOINTS:
         (root / mountpoint).mkdir(parents=True, exist_ok=True)
 
 

@@ -21,10 +21,9 @@ import threading
 from pathlib import Path
 
 from tests.package.procd_standin import Procd
+from tests.package.router import MOUNTPOINTS
 
 ROUTER_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-HOST_LIBS = ("/usr/lib/x86_64-linux-gnu", "/lib64")
-PYTHON_STDLIB = "/usr/lib/python3.11"
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
 
 
@@ -51,10 +50,8 @@ def set_up(root: Path, devices: list[dict]) -> None:
     for name, (major, minor) in DEVICES.items():
         os.mknod(root / "dev" / name, 0o20666, os.makedev(major, minor))
         (root / "dev" / name).chmod(0o666)
-    mount_bind(HOST_LIBS[0], root / "lib/x86_64-linux-gnu")
-    mount_bind(HOST_LIBS[0], root / "usr/lib/x86_64-linux-gnu")
-    mount_bind(HOST_LIBS[1], root / "lib64")
-    mount_bind(PYTHON_STDLIB, root / PYTHON_STDLIB.lstrip("/"))
+    for mountpoint, source in MOUNTPOINTS.items():
+        mount_bind(source, root / mountpoint)
     sh(["ip", "link", "set", "lo", "up"])
     for device in devices:
         # a veth pair with both ends in here (this kernel has no dummy devices)

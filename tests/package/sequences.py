@@ -21,7 +21,7 @@ from typing import Iterator
 
 from tests.package import rootfs
 from tests.package.conftest import Packages
-from tests.package.router import Router, add_programs
+from tests.package.router import BYTECODE_TAG, Router, add_programs
 from tests.support import pair
 from tests.vendor.packaging import stage_tool
 
@@ -195,8 +195,8 @@ class Step:
     dhcp: str = ""  # `uci export dhcp`: the DHCP settings, whatever the file's layout
     keepalived_uci: str = ""  # keepalived's globals as its init script reads them (with /var/state)
 
-    def expected_bytecode(self, root: Path, tag: str = "cpython-311") -> set[str]:
-        """One bytecode file per module installed (the router's Python is 3.11)."""
+    def expected_bytecode(self, root: Path, tag: str = BYTECODE_TAG) -> set[str]:
+        """One bytecode file per module installed, for the router's Python."""
         return {str(p.parent.relative_to(root) / "__pycache__" / f"{p.stem}.{tag}.pyc")
                 for p in (root / "usr/lib/ha-pair/python").rglob("*.py")}
 

@@ -9,7 +9,7 @@ set -eu
 APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping
 	build-essential cmake pkg-config libjson-c-dev
 	gawk git rsync unzip wget file python3-distutils libncurses-dev fakeroot
-	meson ninja-build libssl-dev zlib1g-dev lua5.1 busybox"
+	meson ninja-build libssl-dev zlib1g-dev lua5.1 openssl busybox"
 PIP_MODULES="pytest hypothesis"
 
 missing=""
