@@ -97,9 +97,16 @@ def _run(argv: list[str], tree: Path, log: Path, env: dict[str, str] | None = No
         raise vendor.BuildFailed(f"{' '.join(argv)} exited {proc.returncode} in {tree} (log {log}):\n{tail}")
 
 
-def feeds_conf(release: Release, project: Path) -> str:
-    """The two lines a user adds: this repository as feed `hapair`, and the luci feed."""
-    return f"src-link hapair {project}\nsrc-link luci {release.luci_feed}\n"
+def forget_feed_scan(tree: Path) -> None:
+    """scripts/feeds keeps each Makefile's scan result until the Makefile changes: a scan made
+    while luci.mk was missing, or before openwrt-feed/ha-pair.mk changed, would stay."""
+    shutil.rmtree(tree / "feeds" / "hapair.tmp", ignore_errors=True)
+
+
+def feeds_conf(release: Release, hapair_line: str) -> str:
+    """feeds.conf as a user has it: the luci feed (from feeds.conf.default; here a directory with
+    luci.mk), then the one line README adds for this repository."""
+    return f"src-link luci {release.luci_feed}\n{hapair_line}\n"
 
 
 def _cached(release: Release, out: Path, key: str, produce: Callable[[], dict[str, Path]]) -> Built:
@@ -134,7 +141,8 @@ def _build_in_tree(release: Release, project: Path, out: Path) -> dict[str, Path
     tree = release.tree
     log = vendor.BUILD / "logs" / f"package-{release.series}.log"
     log.write_text(f"# ha-pair packages for {release.tag} from {project}\n")
-    (tree / "feeds.conf").write_text(feeds_conf(release, project))
+    (tree / "feeds.conf").write_text(feeds_conf(release, f"src-link hapair {project}"))
+    forget_feed_scan(tree)
     (tree / ".config").write_text("")
     feed_bin = tree / "bin" / "packages" / release.arch / "hapair"
     shutil.rmtree(feed_bin, ignore_errors=True)
@@ -171,8 +179,9 @@ def feed_index(release: Release, line: str) -> list[str]:
             feed.unlink()
         elif feed.exists():
             shutil.rmtree(feed)
-        (tree / "feeds.conf").write_text(f"{line}\nsrc-link luci {release.luci_feed}\n")
-        _run(["./scripts/feeds", "update", "hapair"], tree, log)
+        (tree / "feeds.conf").write_text(feeds_conf(release, line))
+        forget_feed_scan(tree)
+        _run(["./scripts/feeds", "update", "-a"], tree, log)  # README's step (luci.mk must be there)
         index = (tree / "feeds" / "hapair.index").read_text()
     return sorted(entry.split(":", 1)[1].strip() for entry in index.splitlines() if entry.startswith("Package:"))
 
