@@ -3,7 +3,7 @@ PYTHON ?= python3
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test demo bench deps unit lab
+.PHONY: test demo bench deps unit lab package
 
 deps:
 	@tests/support/install-deps.sh
@@ -22,3 +22,7 @@ demo: deps
 
 bench: deps
 	$(PYTHON) -m tests.bench
+
+# ha-pair and luci-app-ha as .ipk (OpenWrt 24.10) and .apk (25.12) in build/packages/
+package: deps
+	$(PYTHON) -m tests.package.build

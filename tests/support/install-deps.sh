@@ -3,9 +3,14 @@
 # Debian/Ubuntu, as root. Services of the installed packages are not started (policy-rc.d),
 # so nothing runs outside the lab's own network namespaces.
 set -eu
-# the daemons the lab routers run, and what builds OpenWrt's own components (tests/vendor)
+# the daemons the lab routers run, and what builds OpenWrt's own components (tests/vendor): for the
+# package tests also what an OpenWrt buildroot checks for (gawk ... fakeroot), apk-tools (meson,
+# ninja, openssl, zlib, lua5.1 for its help) and the router trees' shell (busybox); GNU time measures
+# peak memory in the sync-bound tests
 APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping time
-	build-essential cmake pkg-config libjson-c-dev"
+	build-essential cmake pkg-config libjson-c-dev
+	gawk git rsync unzip wget file python3-distutils libncurses-dev fakeroot
+	meson ninja-build libssl-dev zlib1g-dev lua5.1 openssl busybox"
 PIP_MODULES="pytest hypothesis"
 
 missing=""

@@ -153,9 +153,12 @@ def test_makefile_is_a_luci_mk_app_that_needs_the_agent():
     depends = re.search(r"^LUCI_DEPENDS:=(.*)$", makefile, re.M).group(1).split()
     assert "+luci-base" in depends and "+ha-pair" in depends
     assert re.search(r"^LUCI_TITLE:=\S", makefile, re.M)
-    assert re.search(r"^include \.\./\.\./luci\.mk$", makefile, re.M)
-    assert "$(TOPDIR)/feeds/luci/luci.mk" in makefile  # the out-of-feed include path is documented
-    assert re.search(r"^PKG_LICENSE:=\S", makefile, re.M) and re.search(r"^PKG_MAINTAINER:=\S", makefile, re.M)
+    # built from the ha-pair feed (tests/package builds it): luci.mk from the luci feed, and
+    # ha-pair's version, maintainer, address and licence rather than luci.mk's
+    assert re.search(r"^include \$\(TOPDIR\)/feeds/luci/luci\.mk$", makefile, re.M)
+    for line in ("PKG_VERSION:=$(HA_PAIR_VERSION)", "PKG_RELEASE:=$(HA_PAIR_RELEASE)", "PKG_LICENSE:=$(HA_PAIR_LICENSE)",
+                 "LUCI_MAINTAINER:=$(HA_PAIR_MAINTAINER)", "LUCI_URL:=$(HA_PAIR_URL)"):
+        assert re.search(rf"^{re.escape(line)}$", makefile, re.M), line
 
 
 def test_acl_is_least_privilege():
