@@ -3,8 +3,10 @@
 # Debian/Ubuntu, as root. Services of the installed packages are not started (policy-rc.d),
 # so nothing runs outside the lab's own network namespaces.
 set -eu
-# the daemons the lab routers run, and what builds OpenWrt's own components (tests/vendor)
-APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping time
+# the daemons the lab routers run (OpenSSH too: trust-peer and lease sync with either SSH client,
+# tests/ssh; its sshd runs only inside a test namespace), and what builds OpenWrt's own components
+APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin openssh-client openssh-server udhcpc nftables
+	iproute2 iputils-ping time
 	build-essential cmake pkg-config libjson-c-dev"
 PIP_MODULES="pytest hypothesis"
 
