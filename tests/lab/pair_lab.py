@@ -275,13 +275,7 @@ class Lab:
         self.stop()
 
     def start(self, wait_master: str | None = "r1") -> None:
-        self.topo.build()
-        for name in self.topo.routers:
-            root = tree.make_tree(self.dir / name, router_configs(name, self.options))
-            prepare_tree(root)
-            self.routers[name] = Router(name, self.topo.ns(name), root, self.options)
-        for router in self.routers.values():
-            router.boot_ssh()
+        self.start_ssh()
         if not self.options.baseline:
             self.pair_routers()
         for router in self.routers.values():
@@ -289,9 +283,27 @@ class Lab:
         if wait_master:
             self.wait_for(lambda: self.master() == wait_master, 30, f"{wait_master} becomes master at start")
 
+    def start_ssh(self, configs: Callable[[str], dict[str, str]] | None = None) -> None:
+        """The topology, each router's tree (`configs(router)`, the lab's by default) and its dropbear."""
+        self.topo.build()
+        for name in self.topo.routers:
+            root = tree.make_tree(self.dir / name, (configs or (lambda r: router_configs(r, self.options)))(name))
+            prepare_tree(root)
+            self.routers[name] = Router(name, self.topo.ns(name), root, self.options)
+        for router in self.routers.values():
+            router.boot_ssh()
+
     def pair_routers(self) -> None:
         """What the README tells an operator to do: on each router `ha-pair keys`, the line it prints
         into the peer's authorized_keys, then `ha-pair trust-peer` once the fingerprint checks out."""
+        self.authorize_keys()
+        for name, router in self.routers.items():
+            peer_address = pair.ROUTERS[self.topo.peer(name)]["sync"]
+            self.wait_for(lambda: port_open(router.namespace, peer_address, 22), 10, f"dropbear on {peer_address}")
+            self.run_ha_pair(name, "trust-peer", "--yes")
+
+    def authorize_keys(self) -> None:
+        """`ha-pair keys` on each router, its line added to the peer's authorized_keys."""
         for name, router in self.routers.items():
             line = json.loads(self.run_ha_pair(name, "--json", "keys").stdout)["authorized_keys_line"]
             peer = self.routers[self.topo.peer(name)]
@@ -301,10 +313,6 @@ class Lab:
             authorized = peer.root / "root/.ssh/authorized_keys"
             authorized.write_text(authorized.read_text() + line + "\n")
             authorized.chmod(0o600)
-        for name, router in self.routers.items():
-            peer_address = pair.ROUTERS[self.topo.peer(name)]["sync"]
-            self.wait_for(lambda: port_open(router.namespace, peer_address, 22), 10, f"dropbear on {peer_address}")
-            self.run_ha_pair(name, "trust-peer", "--yes")
 
     def run_ha_pair(self, router: str, *args: str, check: bool = True, input: str | None = None):
         """The router's own `ha-pair` in its namespace, with the router's environment."""

@@ -97,3 +97,32 @@ def test_agent_survives_ubusd_restart(ubusd, agent):
         assert time.monotonic() < deadline, "the agent did not register again"
         time.sleep(0.2)
     assert call(ubusd, "status")["agent"]["pid"] == proc.pid
+
+
+UBUS_MAX_MSGLEN = 1048576  # ubus's CMakeLists.txt: the largest message ubusd passes on
+DEEPEST = (UBUS_MAX_MSGLEN - 64) // 8  # 8 bytes a level (blob_attr + blobmsg header): ~131 000
+
+
+def test_deeply_nested_arguments_get_a_clean_error_and_the_agent_keeps_serving(ubusd, agent):
+    """The ubus CLI parses JSON with json-c and stops at 32 levels; a local client that builds the
+    blob itself can nest as deep as ubusd's message limit. 70d7397 decoded the arguments with
+    json.loads: past ~1000 levels a RecursionError, logged with its traceback, status 9."""
+    _, proc, env = agent
+
+    def nested(depth: int) -> int:
+        out = subprocess.run([sys.executable, "-m", "tests.support.ubus_client", ubusd.sock, "ha", "status", str(depth)],
+                             env={**env, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}, capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout)
+
+    assert nested(32) == 0, "32 levels (jsonsafe.MAX_DEPTH) are still arguments"
+    deep = (33, 200, 5000, DEEPEST)
+    for depth in deep:
+        assert nested(depth) == 2, f"{depth} levels: UBUS_STATUS_INVALID_ARGUMENT"
+        assert proc.poll() is None, "the agent is still running"
+    assert call(ubusd, "status")["agent"]["pid"] == proc.pid, "and still answering"
+    proc.send_signal(signal.SIGTERM)
+    log, _ = proc.communicate(timeout=10)
+    assert "Traceback" not in log, log
+    assert log.count("ubus status: unparsable arguments: nested deeper than 32 levels") == len(deep), log

@@ -125,12 +125,12 @@ def trust_peer(args: argparse.Namespace, paths: Paths) -> int:
         os.makedirs(scratch / ".ssh", mode=0o700)
         try:
             info, stderr = hello(paths, peer, port, scratch=scratch)
-        except TransportError as exc:
-            return fail(f"could not reach the peer's sync command at {peer}: {exc}")
+        except TransportError as exc:  # its text holds what the peer wrote on stderr
+            return fail(f"could not reach the peer's sync command at {peer}: {escape(str(exc))}")
         presented = _presented_keys(scratch / ".ssh" / "known_hosts")
         if not presented:  # a client that printed the fingerprint but recorded nothing (dbclient -y)
-            shown = {word.rstrip(").,") for word in stderr.split() if word.startswith("SHA256:")}
-            presented = [k for k in info.host_keys if _fingerprint_or_none(k) in shown]
+            shown = _first_fingerprint(stderr)
+            presented = [k for k in info.host_keys if shown and _fingerprint_or_none(k) == shown]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if not presented:
@@ -150,6 +150,16 @@ def trust_peer(args: argparse.Namespace, paths: Paths) -> int:
         if input("Pin this host key? [y/N] ").strip().lower() not in ("y", "yes"):
             return fail("not pinned", EXIT_FAILED)
     return _pin(paths, peer, port, key, args.json)
+
+
+def _first_fingerprint(stderr: str) -> str | None:
+    """The fingerprint dbclient printed when it accepted the key. Only the first one: the client
+    checks the host key before the peer's command runs, and whatever that command writes on its
+    stderr (a forged `SHA256:...` too) comes after it in the same stream."""
+    for word in stderr.split():
+        if word.startswith("SHA256:"):
+            return word.rstrip(").,")
+    return None
 
 
 def _fingerprint_or_none(key: str) -> str | None:

@@ -21,7 +21,7 @@ import sys
 import time
 from typing import BinaryIO
 
-from .. import __version__
+from .. import __version__, log
 from ..paths import Paths
 from . import serialise_state
 from .limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused, read_message
@@ -136,5 +136,23 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     stdout.write(b"ok\n" if verb == "push" else serialise_state(knowledge))
     stdout.flush()
     if apply:
-        request_apply(paths, store, now)
+        _after_answer(paths, store, now)
     return 0
+
+
+def _after_answer(paths: Paths, store: LeaseStore, now: int) -> None:
+    """Bring dnsmasq's file up to date once the peer has its answer. Nothing here may turn that
+    answer into a failure (the peer would count a sync that happened as failed): errors are
+    logged, and the merged knowledge stays stored, so the next exchange applies it (needs_apply)."""
+    if signal.getitimer(signal.ITIMER_REAL)[0]:  # the forced command's own process (bound_process):
+        # its lifetime still holds, but ending then is exit 0; an import already started goes on
+        # in a session of its own
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(0))
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # the client may be gone, its stderr with it
+    try:
+        request_apply(paths, store, now)
+    except Exception as exc:  # whatever it is, the answer stands
+        try:
+            log.warning(f"lease-peer: answered the peer, but dnsmasq's lease file was not updated: {exc}")
+        except OSError:
+            pass

@@ -81,6 +81,10 @@ def command(paths: Paths, host: str, port: int, verb: str, scratch: str | None =
     home = scratch or str(paths.state_dir)  # dbclient reads (and with -y writes) $HOME/.ssh/known_hosts
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOME": home}
     if os.path.basename(binary) == "dbclient":
+        if not scratch and not _dbclient_knows(paths, host):
+            # dbclient without BatchMode (Debian's 2022.83) asks about an unknown key on stdin and,
+            # at its end, spins until killed: 15 s of a busy CPU per attempt
+            raise TransportError("hostkey", f"no host key pinned for {host}: pair with `ha-pair trust-peer`")
         argv = [binary, "-T", "-i", key_path(paths), "-p", str(port), *(_dbclient_options(binary))]
         if scratch:
             argv.append("-y")
@@ -93,6 +97,15 @@ def command(paths: Paths, host: str, port: int, verb: str, scratch: str | None =
                 "-o", "GlobalKnownHostsFile=/dev/null", "-o", "HashKnownHosts=no", "-o", "UpdateHostKeys=no",
                 "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", f"root@{host}", verb]
     return argv, env
+
+
+def _dbclient_knows(paths: Paths, host: str) -> bool:
+    """Whether the pinned known_hosts has a line dbclient matches: the host name, then a space."""
+    try:
+        with open(known_hosts(paths), "rb") as handle:
+            return any(line.startswith(host.encode() + b" ") for line in handle)
+    except OSError:
+        return False
 
 
 def classify(returncode: int, stderr: str) -> TransportError:
