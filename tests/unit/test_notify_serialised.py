@@ -76,3 +76,28 @@ def test_concurrent_notify_runs_end_on_keepalived_last_state(router):
             mismatches.append((burst, states, seen))
     assert mismatches == [], mismatches
     print(f"{RUNS} notify runs in {time.monotonic() - started:.1f} s")
+
+
+def test_backup_closes_dhcp_while_a_master_run_still_holds_the_lock(router):
+    """A MASTER run may hold the lock for its lease catch-up (up to 1.5 s): a BACKUP arriving meanwhile
+    must stop DHCP at once, not after it (the failback lab test saw the old backup answer 2.3 s late)."""
+    root, namespace = router
+    notify = root / "usr/libexec/ha-pair/notify"
+    subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", "MASTER", "0"], check=True,
+                   timeout=60)
+    assert observed(root, namespace)["guard"] == "answer"
+    lock = root / "var/run/ha-pair/notify.lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "5"])  # a run in progress
+    try:
+        time.sleep(0.2)
+        backup = subprocess.Popen(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", "BACKUP", "0"])
+        deadline = time.monotonic() + 1.0
+        while observed(root, namespace)["guard"] != "drop":
+            assert time.monotonic() < deadline, "DHCP still answered 1 s after BACKUP, while the lock was held"
+            time.sleep(0.02)
+        assert backup.poll() is None, "the BACKUP run must still wait for the lock to record its transition"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert backup.wait(timeout=30) == 0
+    assert observed(root, namespace) == expected("BACKUP")
