@@ -26,6 +26,7 @@ COMMANDS = {
     "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
     "history": ("status", "history", "the last transitions with their reasons"),
     "agent": ("status", "agent", "run the agent (procd starts it)"),
+    "rpcd-luci": ("luci", "rpcd_plugin", "luci-app-ha's rpcd exec plugin (run by rpcd, not by hand)"),
 }
 
 
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         if name == "trust-peer":
             p.add_argument("--yes", action="store_true", help="pin without asking (after checking the fingerprint)")
             p.add_argument("--key", default=None, help="pin this public key ('ssh-ed25519 AAAA...') without asking")
+        if name == "rpcd-luci":
+            p.add_argument("action", choices=("list", "call"))
+            p.add_argument("method", nargs="?", default=None)
         if name == "lease-sync":
             p.add_argument("--catch-up", action="store_true", help="before answering DHCP: short, imports leases")
     return parser

@@ -3,7 +3,8 @@ luci-theme-bootstrap) for the control-plane tests.
 
 - rpcd is built with OpenWrt's prefix /usr, because it compiles its paths in (ACLs from
   /usr/share/rpcd/acl.d, exec plugins from /usr/libexec/rpcd, .so plugins from /usr/lib/rpcd),
-  and installed with DESTDIR into stage/rootfs/ laid out as on a router. Only the `file` plugin
+  and installed with DESTDIR into stage/rootfs/ laid out as on a router, with the
+  unauthenticated.json ACL that OpenWrt's package adds (anyone may call `session login`). Only the `file` plugin
   is built: no iwinfo, no ucode, and never `rpcsys` (reboot, sysupgrade, factory reset).
 - uhttpd with the /ubus JSON-RPC plugin and CGI; no TLS, Lua or ucode. GCC 12 needs
   -Wno-error=stringop-overread for a false warning in client.c (no source change).
@@ -39,7 +40,7 @@ def luci_tree(version: str) -> Path:
     return STAGE / "luci" / version
 
 
-@recipe("rpcd", (RPCD,), deps=("ubus", "uci"), tools=("pkg-config",))
+@recipe("rpcd", (RPCD,), deps=("ubus", "uci"), version=2, tools=("pkg-config",))
 def rpcd(ctx: Context) -> None:
     build_dir = ctx.work / "build-rpcd"
     ctx.run("cmake", "-S", ctx.src, "-B", build_dir, "-DCMAKE_INSTALL_PREFIX=/usr",
@@ -50,6 +51,10 @@ def rpcd(ctx: Context) -> None:
     ctx.run("make", "-C", build_dir, "-j2")
     shutil.rmtree(ROOTFS / "usr/lib/rpcd", ignore_errors=True)
     ctx.run("make", "-C", build_dir, "install", f"DESTDIR={ROOTFS}")
+    # what OpenWrt's rpcd package installs beside: the grant that lets anyone call session login
+    acl = ROOTFS / "usr/share/rpcd/acl.d"
+    acl.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ctx.src / "unauthenticated.json", acl / "unauthenticated.json")
 
 
 @recipe("uhttpd", (UHTTPD,), deps=("ubus",))
