@@ -292,6 +292,8 @@ def login_page(failed: bool) -> str:
 def main() -> None:
     path = [s for s in os.environ.get("PATH_INFO", "").split("/") if s]
     values = form()
+    if path == ["admin", "uci", "confirm"]:  # `auth: {}` and no CSRF token: the rollback token decides
+        return uci_action("confirm", "", values)
     tree = page_tree()
     current = session(cookie("sysauth_http"))
     if current is None:

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,9 +163,17 @@ class ControlPlane:
         self._wait(lambda: (self.root / SOCKET.lstrip("/")).exists(), "ubusd's socket")
         self.start_rpcd()
         if self.http:
-            self.spawn("uhttpd", "/usr/sbin/uhttpd", "-f", "-h", "/www", "-r", "OpenWrt", "-x", "/cgi-bin",
-                       "-u", "/ubus", "-U", SOCKET, "-t", str(self.script_timeout), "-T", "30", "-k", "20",
-                       "-A", "1", "-n", "3", "-N", "100", "-p", self.http)
+            self.start_uhttpd()
+
+    def start_uhttpd(self) -> None:
+        """With the options OpenWrt's /etc/init.d/uhttpd derives from its default /etc/config/uhttpd."""
+        self.spawn("uhttpd", "/usr/sbin/uhttpd", "-f", "-h", "/www", "-r", "OpenWrt", "-x", "/cgi-bin",
+                   "-u", "/ubus", "-U", SOCKET, "-t", str(self.script_timeout), "-T", "30", "-k", "20",
+                   "-A", "1", "-n", "3", "-N", "100", "-p", self.http)
+        host, port = self.http.rsplit(":", 1)
+        probe = f"import socket; socket.create_connection(({host!r}, {port}), 1).close()"
+        self._wait(lambda: subprocess.run(["ip", "netns", "exec", self.namespace, sys.executable, "-c", probe],
+                                          capture_output=True).returncode == 0, "uhttpd listening")
 
     def start_rpcd(self) -> None:
         self.spawn("rpcd", "/usr/sbin/rpcd", "-s", SOCKET, "-t", str(RPCD_TIMEOUT_S))

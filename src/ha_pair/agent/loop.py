@@ -22,7 +22,7 @@ from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
 from ..paths import Paths
-from ..status.build import Snapshot, build_status, check_down
+from ..status.build import Snapshot, build_status, check_down, health
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
@@ -115,6 +115,7 @@ class Agent:
         status["config"]["valid"] = not self.config_errors
         status["config"]["pending_changes"] = self.model is not None and self.disk_digest != self.model.digest
         status["lease_sync"] = self.lease_sync.status() if self.lease_sync else {"enabled": False}
+        status["health"] = health(status)
         return status
 
     def history(self, _args: dict) -> dict:

@@ -3,7 +3,9 @@
 
 `validate` checks the values of LuCI's settings form with exactly the rules of `ha-pair check`
 (config.load.validate_proposal), before LuCI stages them: a value the agent would reject never
-reaches /etc/config/ha. It needs no running agent. The form sends the `ha` package in the shape
+reaches /etc/config/ha. `interfaces` lists the OpenWrt interfaces of /etc/config/network (name,
+device, static addresses) for the form's pickers, so that an account with only luci-app-ha's
+ACL, which may not read `network`, can still choose and save. Neither needs a running agent. The form sends the `ha` package in the shape
 `ubus call uci get` returns it: {section id: {".type", ".name", ".anonymous", ".index", option:
 value or [values]}}. rpcd adds `ubus_rpc_session`; unknown keys are ignored. Failures are
 answered as {"error": "..."} (rpcd's convention: any exit status, an object on stdout).
@@ -16,20 +18,23 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..config.load import validate_proposal
+from ..config.network import resolve
 from ..paths import Paths
-from ..uci import Package
+from ..uci import Package, UciSyntaxError, load
 from ..uci.package import NAME_RE
 from .output import EXIT_OK
 
 if TYPE_CHECKING:
     import argparse
 
-METHODS = {"validate": {"config": {}}}  # rpcd reads the argument types from these samples
+METHODS = {"validate": {"config": {}}, "interfaces": {}}  # rpcd reads argument types from the samples
 
 
 def rpcd_plugin(args: argparse.Namespace, paths: Paths) -> int:
     if args.action == "list":
         reply: dict[str, Any] = METHODS
+    elif args.action == "call" and args.method == "interfaces":
+        reply = interfaces(paths)
     elif args.action == "call" and args.method == "validate":
         try:
             request = json.loads(sys.stdin.read() or "{}")
@@ -49,6 +54,16 @@ def validate(paths: Paths, config: object) -> dict[str, Any]:
     return {"valid": result.ok,
             "errors": [{"path": p.path, "message": p.message} for p in result.errors],
             "warnings": [{"path": p.path, "message": p.message} for p in result.warnings]}
+
+
+def interfaces(paths: Paths) -> dict[str, Any]:
+    try:
+        network = load(paths.config("network"), "network")
+    except (OSError, UciSyntaxError) as exc:
+        return {"error": f"cannot read {paths.config('network')}: {exc}"}
+    return {"interfaces": [{"name": i.name, "device": i.device, "proto": i.proto,
+                            "addresses": [str(a) for a in i.addresses]}
+                           for i in resolve(network).values() if i.name != "loopback"]}
 
 
 def package_from_uci_values(config: object) -> Package:
