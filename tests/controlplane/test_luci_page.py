@@ -161,3 +161,46 @@ def test_a_read_only_login_sees_the_form_but_cannot_save(router, browser):
     assert page.is_disabled(".cbi-page-actions button.cbi-button-save")
     assert page.is_disabled("[id='widget.cbid.ha.global.preempt_delay']")
     screenshot(page, "settings-read-only")
+
+
+def invalid(page, widget_id: str, value: str) -> bool:
+    """Type `value` into the field as a user would; True when LuCI marks it invalid."""
+    selector = f"[id='{widget_id}']"
+    page.fill(selector, value)
+    page.dispatch_event(selector, "blur")
+    return page.eval_on_selector(selector, "e => e.classList.contains('cbi-input-invalid')")
+
+
+def test_the_form_follows_the_generated_schema(router, browser):
+    """Every option of every section type has its field, with the schema's default and range
+    (the only place the form takes them from: ha.schema, generated from config/schema.py)."""
+    from ha_pair.config import luci_form
+
+    sections = luci_form.sections()
+    page = settings_page(browser)
+    missing = []
+    for section, ucisection in (("global", "global"), ("conntrack", "conntrack"), ("dhcp", "dhcp")):
+        for name in sections[section]["options"]:
+            if not page.query_selector(f"[id='cbi-ha-{ucisection}-{name}']"):
+                missing.append(f"{section}.{name}")
+    # the table rows edit the repeatable sections in a dialog
+    page.click("#cbi-ha-lan .cbi-button-edit")
+    page.wait_for_selector("#modal_overlay .modal [id='cbi-ha-lan-interface']")
+    missing += [f"vip.{name}" for name in sections["vip"]["options"]
+                if not page.query_selector(f"#modal_overlay [id='cbi-ha-lan-{name}']")]
+    assert missing == []
+    page.click("#modal_overlay .modal .cbi-button:has-text('Dismiss')")
+
+    options = sections["global"]["options"]
+    placeholder = page.get_attribute("[id='widget.cbid.ha.global.priority']", "placeholder")
+    assert placeholder == options["priority"]["text"] == "150 / 100"
+    assert page.is_checked("[id='cbi-ha-global-preempt'] input[type=checkbox]") == (options["preempt"]["value"] == "1")
+    assert page.input_value("[id='cbi-ha-global-initial_state'] select") == options["initial_state"]["value"]
+    page.click("text=Advanced Settings")
+    for section, name in (("global", "priority"), ("global", "preempt_delay"), ("conntrack", "port"),
+                          ("dhcp", "ssh_port"), ("dhcp", "reconcile_interval"), ("global", "advert_int")):
+        spec = sections[section]["options"][name]
+        widget = f"widget.cbid.ha.{section}.{name}"
+        assert not invalid(page, widget, str(spec["max"])), f"{section}.{name} = {spec['max']}"
+        assert invalid(page, widget, str(spec["max"] + 1)), f"{section}.{name} = {spec['max'] + 1}"
+        assert invalid(page, widget, str(spec["min"] - 1)), f"{section}.{name} = {spec['min'] - 1}"

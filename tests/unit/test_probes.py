@@ -124,3 +124,17 @@ def test_conntrackd_answers_are_read_from_its_socket(tmp_path: Path):
     assert stats["internal"]["active"] == 4 and stats["external"]["active"] == 2
     assert stats["sync"] == {"device": "eth2", "bytes_sent": 4416, "bytes_recv": 1632, "error_send": 0,
                              "error_recv": 3}
+
+
+def test_a_restarted_agent_resumes_what_keepalived_last_reported(tmp_path: Path):
+    """procd respawns a crashed agent under a running keepalived, which does not repeat itself:
+    the agent takes the last states from the notify script's log, without new transitions."""
+    root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+    log = root / "var/run/ha-pair/transitions.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("1000 INSTANCE lan BACKUP 150\n1000 INSTANCE wan BACKUP 150\n1000 GROUP ha BACKUP 0\n"
+                   "garbage line\n1010 INSTANCE lan MASTER 150\n1010 INSTANCE wan MASTER 150\n1011 GROUP ha MASTER 0\n")
+    status = Agent(Paths(str(root))).status({})
+    assert status["state"] == "master" and status["since"] == 1011.0
+    assert status["sync_group"] == {"name": "ha", "state": "master", "since": 1011.0}
+    assert status["instances"]["lan"]["state"] == "master" and status["history_size"] == 0

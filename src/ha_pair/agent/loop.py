@@ -27,7 +27,7 @@ from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
 from .reasons import ReasonContext, infer_reason
-from .state import Transition, apply_event, with_history
+from .state import Transition, apply_event, resumed, with_history
 
 if TYPE_CHECKING:
     from ..ubus.registration import Registration
@@ -59,7 +59,9 @@ class Agent:
         self.config_stamp: tuple = ()
         self.disk_digest: str | None = None
         self.load_config()
-        self.state = with_history(history.load(paths.history))
+        # a restarted agent (procd respawns it) resumes what keepalived last reported
+        self.state = resumed(with_history(history.load(paths.history)), probes.notify_log(paths.transitions_log),
+                             self.model.sync_group if self.model is not None else True)
         self.started = time.time()
         self.selector = selectors.DefaultSelector()
         self.lines = LineBuffer()
@@ -73,6 +75,7 @@ class Agent:
         self.wake_write = -1
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
+        self.fifo = -1
 
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
@@ -202,6 +205,33 @@ class Agent:
             node = self.model.node.name if self.model else None
             self.ubus.send_event("ha.transition", {**transition.as_dict(), "node": node})
 
+    def watch_fifo(self) -> Any:
+        """keepalived unlinks and re-creates the notify FIFO at every reload when it created it
+        (it does when it starts before the agent): follow the path to the new FIFO."""
+        try:
+            from ..inotify import PathWatch
+            watch = PathWatch(self.paths.notify_fifo)
+        except (ImportError, OSError) as exc:  # no ctypes: a keepalived reload may leave us behind
+            log.warning(f"cannot watch {self.paths.notify_fifo}: {exc}")
+            return None
+        self.selector.register(watch.fileno(), selectors.EVENT_READ, lambda _fd: self.on_fifo_path(watch))
+        return watch
+
+    def on_fifo_path(self, watch: Any) -> None:
+        if not watch.read():
+            return
+        try:
+            replaced = os.stat(self.paths.notify_fifo).st_ino != os.fstat(self.fifo).st_ino
+        except OSError:
+            return
+        if replaced:
+            self.on_fifo_readable(self.fifo)  # what keepalived wrote before it replaced the FIFO
+            self.selector.unregister(self.fifo)
+            os.close(self.fifo)
+            self.fifo = open_fifo(self.paths.notify_fifo)
+            self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+            log.info(f"following keepalived to its new {self.paths.notify_fifo}")
+
     # -- timers and the events FIFO (lease changes) ---------------------------------------------
     def schedule(self, delay: float, name: str, callback: Callable[[], None]) -> None:
         """Run `callback` in the loop after `delay` s; a timer of that name already pending stays as
@@ -248,7 +278,7 @@ class Agent:
             self.ubus_note = f"ubus unavailable: {exc}"
             return
         self.ubus = Registration("ha", {"status": self.status, "history": self.history}, self.ubus_socket,
-                                 str(self.paths.ubus_socket), self.selector)
+                                 str(self.paths.ubus_socket), self.selector, str(self.paths.root))
         self.ubus.start()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -275,11 +305,12 @@ class Agent:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._signal)
         self.wake_write = wake_write
-        fifo = open_fifo(self.paths.notify_fifo)
+        self.fifo = open_fifo(self.paths.notify_fifo)
         events = open_fifo(self.paths.run_dir / "events.fifo")
         control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history})
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
-        self.selector.register(fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        fifo_watch = self.watch_fifo()
         self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
         self.start_lease_sync()
         self.selector.register(control.fileno(), selectors.EVENT_READ, lambda _fd: control.serve_one())
@@ -302,7 +333,9 @@ class Agent:
             if self.ubus is not None:
                 self.ubus.close()
             control.close()
-            os.close(fifo)
+            os.close(self.fifo)
+            if fifo_watch is not None:
+                fifo_watch.close()
             os.close(events)
             signal.set_wakeup_fd(-1)
             log.info("agent stopped")

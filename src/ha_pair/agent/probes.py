@@ -11,9 +11,13 @@ import re
 import socket
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..fspath import FsPath
 from . import netlink
+
+if TYPE_CHECKING:
+    from ..events.keepalived_fifo import VrrpEvent
 
 CONNTRACKD_STATS = 21  # conntrackd's request code for `conntrackd -s` (include/conntrackd.h)
 CONNTRACKD_TIMEOUT_S = 1.0
@@ -119,6 +123,34 @@ def _parse_stat_line(line: str, section: dict) -> None:
     # "4416 Bytes sent   1632 Bytes recv", "0 Error send  0 Error recv", "0 Malformed msgs  0 Lost msgs"
     for number, label in re.findall(r"(\d+)\s+([A-Za-z]+ [A-Za-z]+)", line):
         section[label.lower().replace(" ", "_")] = int(number)
+
+
+NOTIFY_LOG_TAIL = 65536
+
+
+def notify_log(path: FsPath) -> list[tuple[float, "VrrpEvent"]]:
+    """keepalived's events as the notify script logged them (`TIME TYPE NAME STATE PRIORITY`), the
+    last 64 KiB: what an agent that (re)starts under a running keepalived resumes from."""
+    from ..events.keepalived_fifo import VrrpEvent
+    from .state import NODE_STATES
+
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - NOTIFY_LOG_TAIL))
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    events = []
+    for line in lines:
+        words = line.split()
+        if len(words) != 5 or words[1] not in ("GROUP", "INSTANCE") or words[3] not in NODE_STATES:
+            continue
+        try:
+            events.append((float(words[0]), VrrpEvent(words[1], words[2], words[3], int(words[4]))))
+        except ValueError:
+            continue
+    return events
 
 
 def dhcp_answering(run_dir: FsPath) -> bool | None:

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .. import log
 from .libubus import Handler, UbusConnection, UbusError, UbusUnavailable, load_libs
-from .socket_watch import SocketWatch
+from ..inotify import PathWatch
 
 LISTEN_RETRY_S = 0.05  # the socket file exists, ubusd may not listen yet (bind comes before listen)
 LISTEN_RETRIES = 40
@@ -26,8 +26,10 @@ POLL_RETRY_S = 10.0  # no inotify: look for ubusd this often
 
 class Registration:
     def __init__(self, name: str, methods: dict[str, Handler], socket_path: str | None, watch_path: str,
-                 selector: selectors.BaseSelector) -> None:
-        """`socket_path` None: libubus's compiled-in socket, expected at `watch_path`."""
+                 selector: selectors.BaseSelector, root: str = "/") -> None:
+        """`socket_path` None: libubus's compiled-in socket, expected at `watch_path`; `root`: the
+        router's / (where libubus is looked for first)."""
+        self.root = root
         self.name = name
         self.methods = methods
         self.socket_path = socket_path
@@ -39,18 +41,18 @@ class Registration:
         self._listen_retries = 0
         self._problem = ""  # the last problem logged, so that a retry loop logs it once
         self._lost_at: float | None = None
-        self._watch: SocketWatch | None = None
+        self._watch: PathWatch | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
         try:
-            load_libs()
+            load_libs(self.root)
         except UbusUnavailable as exc:
             self.disabled = f"libubus not found ({exc}): status only on the control socket"
             log.info(self.disabled)
             return
         try:
-            self._watch = SocketWatch(self.watch_path)
+            self._watch = PathWatch(self.watch_path)
             self.selector.register(self._watch.fileno(), selectors.EVENT_READ, self._on_watch)
         except OSError as exc:
             log.warning(f"cannot watch {self.watch_path} ({exc}): looking for ubusd every {POLL_RETRY_S:.0f} s")

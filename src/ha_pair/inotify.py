@@ -1,10 +1,11 @@
-"""Notice at once when ubusd's socket (re)appears: inotify on the socket's directory.
+"""Notice at once when a file is (re)created at a path: inotify on the path's directory.
 
-procd restarts a dead ubusd within milliseconds; waiting for a retry timer would leave `ha`
-missing from ubus for that long, and polling would wake the agent for nothing while ubusd is
-away. inotify has no wrapper in Python's standard library, so it is called through ctypes (which
-the ubus binding needs anyway). While the directory itself is missing, the nearest existing
-ancestor is watched until it appears.
+The agent needs this twice: procd restarts a dead ubusd within milliseconds, and `ha` should be
+back on ubus as fast (a retry timer would leave it missing that long, polling would wake the agent
+for nothing while ubusd is away); and keepalived unlinks and re-creates its notify FIFO on every
+reload when it created it itself, so the agent must open the new one. inotify has no wrapper in
+Python's standard library: it is called through ctypes (python3-ctypes, which ubus needs anyway).
+While the directory itself is missing, the nearest existing ancestor is watched until it appears.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ _EVENT = struct.Struct("=iIII")  # struct inotify_event: wd, mask, cookie, len (
 _WATCHED = IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF
 
 
-class SocketWatch:
-    """A readable fd for selectors that fires when something is created where the socket (or a
+class PathWatch:
+    """A readable fd for selectors that fires when something is created where the path (or a
     missing directory above it) belongs. Raises OSError when inotify is not available."""
 
-    def __init__(self, socket_path: str) -> None:
-        self.socket_path = os.path.abspath(socket_path)
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._libc.inotify_init1.argtypes = [ctypes.c_int]
         self._libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
@@ -48,7 +49,7 @@ class SocketWatch:
 
     def _arm(self) -> None:
         """Watch the socket's directory, or its nearest existing ancestor."""
-        directory = os.path.dirname(self.socket_path)
+        directory = os.path.dirname(self.path)
         while not os.path.isdir(directory) and directory != os.path.dirname(directory):
             directory = os.path.dirname(directory)
         if directory == self.watched and self._wd >= 0:
@@ -61,7 +62,7 @@ class SocketWatch:
         self.watched = directory
 
     def read(self) -> bool:
-        """Drain the pending events; True when the socket file now exists (worth a connect)."""
+        """Drain the pending events; True when the path now exists."""
         try:
             while True:
                 data = os.read(self._fd, 4096)
@@ -74,7 +75,7 @@ class SocketWatch:
         except BlockingIOError:
             pass
         self._arm()
-        return os.path.exists(self.socket_path)
+        return os.path.exists(self.path)
 
     def close(self) -> None:
         if self._fd >= 0:
