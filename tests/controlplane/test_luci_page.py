@@ -12,7 +12,6 @@ import os
 import signal
 import time
 
-import pytest
 
 from tests.controlplane.browser import screenshot
 from tests.controlplane.router import BASE

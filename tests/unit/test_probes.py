@@ -10,7 +10,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from ha_pair.agent import probes
 from ha_pair.agent.loop import Agent

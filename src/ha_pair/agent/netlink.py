@@ -45,15 +45,17 @@ def _align(length: int) -> int:
     return (length + 3) & ~3
 
 
-def _attributes(data: bytes, offset: int, end: int) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
+def _attribute(data: bytes, offset: int, end: int, wanted: int) -> bytes | None:
+    """The payload of the first attribute of type `wanted` (a link carries ~50 attributes: only
+    the one asked for is sliced)."""
     while offset + _ATTR.size <= end:
         length, kind = _ATTR.unpack_from(data, offset)
         if length < _ATTR.size:
-            break
-        out.setdefault(kind, data[offset + _ATTR.size:offset + length])
+            return None
+        if kind == wanted:
+            return data[offset + _ATTR.size:offset + length]
         offset += _align(length)
-    return out
+    return None
 
 
 def _dump(message_type: int, body: bytes) -> list[tuple[int, bytes, int, int]]:
@@ -90,7 +92,7 @@ def links() -> dict[str, Link]:
         if kind != RTM_NEWLINK:
             continue
         _family, _type, index, flags, _change = _IFINFO.unpack_from(data, start)
-        name = _attributes(data, start + _IFINFO.size, end).get(IFLA_IFNAME, b"").split(b"\0")[0].decode()
+        name = (_attribute(data, start + _IFINFO.size, end, IFLA_IFNAME) or b"").split(b"\0")[0].decode()
         if name:
             out[name] = Link(name, index, bool(flags & IFF_LOWER_UP))
     return out
@@ -105,8 +107,9 @@ def addresses() -> dict[int, list[str]]:
         family, _prefix, _flags, _scope, index = _IFADDR.unpack_from(data, start)
         if family not in (socket.AF_INET, socket.AF_INET6):
             continue
-        attributes = _attributes(data, start + _IFADDR.size, end)
-        raw = attributes.get(IFA_LOCAL) or attributes.get(IFA_ADDRESS)  # IFA_LOCAL: own end of a p-t-p link
+        # IFA_LOCAL: this end of a point-to-point link; otherwise IFA_ADDRESS is the address
+        raw = _attribute(data, start + _IFADDR.size, end, IFA_LOCAL) or \
+            _attribute(data, start + _IFADDR.size, end, IFA_ADDRESS)
         if raw:
             out.setdefault(index, []).append(socket.inet_ntop(family, raw))
     return out

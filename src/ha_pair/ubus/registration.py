@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import selectors
 import time
-from typing import Callable
+
 
 from .. import log
 from .libubus import Handler, UbusConnection, UbusError, UbusUnavailable, load_libs
