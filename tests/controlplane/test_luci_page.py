@@ -111,6 +111,7 @@ def test_values_ha_pair_would_reject_are_refused_before_they_are_staged(router, 
     text = modal_text(page)
     assert "ha.global.advert_int: advert_int 0.5 is not whole seconds" in text, text
     assert "nothing was saved" in text
+    assert page.errors == []
     screenshot(page, "settings-rejected-advert-int")
     assert staged(router) == staged_before and config.read_text() == before
 

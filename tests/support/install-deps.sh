@@ -3,10 +3,13 @@
 # Debian/Ubuntu, as root. Services of the installed packages are not started (policy-rc.d),
 # so nothing runs outside the lab's own network namespaces.
 set -eu
-# the daemons the lab routers run, and what builds OpenWrt's own components (tests/vendor)
+# the daemons the lab routers run, what builds OpenWrt's own components (tests/vendor), and
+# Debian's Chromium for the LuCI page tests (about 390 MB installed; no browser is downloaded)
 APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc nftables iproute2 iputils-ping
-	build-essential cmake pkg-config libjson-c-dev"
-PIP_MODULES="pytest hypothesis"
+	build-essential cmake pkg-config libjson-c-dev util-linux chromium"
+# playwright: the Python client that drives the system's Chromium (a 53 MB wheel with its driver;
+# `playwright install` is never run)
+PIP_MODULES="pytest hypothesis playwright"
 
 missing=""
 for pkg in $APT_PACKAGES; do

@@ -361,11 +361,12 @@ return view.extend({
 		return m.render();
 	},
 
+	/* Resolves true once staged; false when refused (Map.save has shown why in a dialog). */
 	handleSave(ev) {
-		return this.map.save(checkWithHaPair);
+		return this.map.save(checkWithHaPair).then(() => true, () => false);
 	},
 
 	handleSaveApply(ev, mode) {
-		return this.handleSave(ev).then(() => ui.changes.apply(mode == '0'));
+		return this.handleSave(ev).then((saved) => saved ? ui.changes.apply(mode == '0') : null);
 	}
 });
