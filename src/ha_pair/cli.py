@@ -27,6 +27,7 @@ COMMANDS = {
     "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
     "history": ("status", "history", "the last transitions with their reasons"),
     "agent": ("status", "agent", "run the agent (procd starts it)"),
+    "rpcd-luci": ("luci", "rpcd_plugin", "luci-app-ha's rpcd exec plugin (run by rpcd, not by hand)"),
 }
 
 
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--key", default=None, help="pin this public key ('ssh-ed25519 AAAA...') without asking")
         if name == "lease-import":
             p.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)
+        if name == "rpcd-luci":
+            p.add_argument("action", choices=("list", "call"))
+            p.add_argument("method", nargs="?", default=None)
         if name == "lease-sync":
             p.add_argument("--catch-up", action="store_true", help="before answering DHCP: short, imports leases")
     return parser

@@ -107,5 +107,9 @@ class Paths:
         return self.run_dir / "conntrackd.ctl"
 
     @property
+    def ubus_socket(self) -> FsPath:  # ubusd's socket on OpenWrt (libubus's compiled-in default)
+        return self.under("/var/run/ubus/ubus.sock")
+
+    @property
     def dhcp_record(self) -> FsPath:
         return self.state_dir / "dhcp-applied.json"

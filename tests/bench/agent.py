@@ -1,5 +1,8 @@
-"""Agent benchmark: `ha-pair status` latency (and `ubus call ha status` where a libubus build is
-available), the agent's resident memory, and how often an idle agent wakes up."""
+"""Agent benchmark: `ha-pair status` latency, `ubus call ha status` latency on the router's real
+control plane (OpenWrt's ubusd/rpcd/uhttpd built by tests/vendor: the ubus CLI, and HTTP /ubus
+from a LAN client with a logged-in session as LuCI calls it), the agent's own answer time (its
+control socket: the status handler plus a unix-socket round trip), its resident memory, and how
+often an idle agent wakes up."""
 
 from __future__ import annotations
 
@@ -12,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.lab import scenarios
-from tests.lab.pair_lab import REPO, Lab, LabOptions
-from tests.support import pair, tree
+from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
 
 TIMER = """
@@ -39,29 +41,82 @@ def time_command(namespace: str | None, argv: list[str], runs: int, env: dict | 
     return json.loads(out.stdout)
 
 
-def ubus_status_ms(runs: int, log) -> tuple[list[float] | None, str]:
+CONTROL_TIMER = """
+import json, socket, sys, time
+path, runs = sys.argv[1], int(sys.argv[2]); out = []
+for _ in range(runs):
+    start = time.perf_counter()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path); s.sendall(b'{"method": "status"}\\n'); data = b""
+        while not data.endswith(b"\\n"):
+            data += s.recv(65536)
+    out.append(round((time.perf_counter() - start) * 1000, 3))
+print(json.dumps(out))
+"""
+
+
+# The agent's status handler itself, on the router's real files, links and conntrackd, in-process
+# in the router's namespace (the running agent's own instance is behind its sockets).
+HANDLER_TIMER = """
+import json, sys, time
+from ha_pair.agent.lease_sync import LeaseSync
+from ha_pair.agent.loop import Agent
+from ha_pair.paths import Paths
+agent = Agent(Paths(sys.argv[1])); model = agent.model
+agent.lease_sync = LeaseSync(agent.paths, str(model.node.peer), model.dhcp.ssh_port, model.dhcp.reconcile_interval,
+                             lambda *args: None)
+agent.status({}); out = []
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter(); agent.status({})
+    out.append(round((time.perf_counter() - start) * 1000, 3))
+    time.sleep(0.005)
+print(json.dumps(out))
+"""
+
+
+def percentiles(samples: list[float] | None) -> dict[str, float] | None:
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
+    return {"p50": pick(0.5), "p95": pick(0.95), "max": ordered[-1], "n": len(ordered)}
+
+
+def control_plane_ms(lab: Lab, runs: int) -> tuple[dict, str]:
+    """`ubus call ha status` on r1: CLI inside the router, HTTP /ubus from the LAN client, and the
+    agent's control socket; or why it could not be measured."""
     try:
-        from tests.support.ubusd import Ubusd, find_tools
-        tools = find_tools()
-    except BaseException:  # find_tools skips through pytest when nothing is there
-        return None, "no libubus build here (set HA_PAIR_UBUS_LIBDIR and HA_PAIR_UBUSD)"
-    daemon = Ubusd(*tools)
-    root = tree.make_tree(Path(daemon.dir) / "r1", pair.configs("r1"))
-    env = {**daemon.env, "PYTHONPATH": f"{REPO / 'src'}"}
-    agent = subprocess.Popen(["unshare", "--net", "--", sys.executable, "-m", "ha_pair", "--root", str(root), "agent", "--ubus-socket",
-                              daemon.sock], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from tests import vendor
+        from tests.controlplane import http
+        from tests.controlplane.lab_glue import LabControlPlane
+        from tests.controlplane.stack import COMPONENTS, SOCKET
+        from tests.support.ubusd import find_tools
+        for name in (*COMPONENTS, "luci-master"):
+            vendor.build(name)
+        find_tools()
+    except BaseException as exc:  # Unavailable, BuildFailed, or a pytest skip from find_tools
+        return {}, f"not measured: {exc}"
+    control = LabControlPlane(lab).start()
     try:
-        deadline = time.monotonic() + 10
-        while "ha" not in daemon.ubus("list").stdout.split():
-            if time.monotonic() > deadline:
-                return None, "the agent did not register on the local ubusd"
-            time.sleep(0.05)
-        return time_command(None, [daemon.cli, "-s", daemon.sock, "call", "ha", "status"], runs, env), \
-            "local libubus/ubusd build (not OpenWrt)"
+        r1 = lab.routers["r1"]
+        plane = control.planes["r1"]
+        cli = plane.run("/usr/bin/python3", "-c", TIMER, json.dumps(["/usr/bin/ubus", "-s", SOCKET, "call", "ha",
+                                                                     "status"]), str(runs), timeout=300)
+        socket_rtt = subprocess.run(["ip", "netns", "exec", r1.namespace, sys.executable, "-c", CONTROL_TIMER,
+                                     str(r1.root / "var/run/ha-pair/agent.sock"), str(runs)],
+                                    capture_output=True, text=True, check=True, timeout=300)
+        handler = subprocess.run(["ip", "netns", "exec", r1.namespace, sys.executable, "-c", HANDLER_TIMER,
+                                  str(r1.root), str(runs)], capture_output=True, text=True, check=True, timeout=300,
+                                 env={**os.environ, "PYTHONPATH": str(r1.root / "usr/lib/ha-pair/python")})
+        sid = http.login(lab.topo.client_ns, control.base, "ha-viewer", "viewer-pass")
+        answers = http.exchange(lab.topo.client_ns, control.base,
+                                [{"path": "/ubus", "body": http.rpc(sid, "ha", "status")} for _ in range(runs)])
+        assert all(a["body"]["result"][0] == 0 for a in answers), answers[:1]
+        return {"handler_ms": json.loads(handler.stdout), "socket_ms": json.loads(socket_rtt.stdout),
+                "cli_ms": json.loads(cli.stdout), "http_ms": [a["ms"] for a in answers]}, \
+            "OpenWrt's ubusd, rpcd and uhttpd built from source"
     finally:
-        agent.terminate()
-        agent.wait(10)
-        daemon.stop()
+        control.stop()
 
 
 def run(runs: int, log) -> dict[str, Any]:
@@ -79,9 +134,9 @@ def run(runs: int, log) -> dict[str, Any]:
         time.sleep(10)
         wakeups = _proc_status(pid, "voluntary_ctxt_switches") - before
         state = lab.status("r1")["state"]
-    ubus_ms, ubus_note = ubus_status_ms(runs, log)
+        ubus, ubus_note = control_plane_ms(lab, 200)
     log(f"  agent: status {min(status_ms):.0f}-{max(status_ms):.0f} ms, RSS {rss_kb} kB, {wakeups} wake-ups in "
         f"10 s idle (state {state}); ubus: {ubus_note}")
-    return {"status_ms": status_ms, "ubus_status_ms": ubus_ms, "ubus_note": ubus_note, "rss_kb": rss_kb,
-            "idle_wakeups_10s": wakeups}
+    return {"status_ms": status_ms, "rss_kb": rss_kb, "idle_wakeups_10s": wakeups, "ubus_note": ubus_note,
+            **{key: {"samples": samples, **percentiles(samples)} for key, samples in ubus.items()}}
 

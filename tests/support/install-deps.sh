@@ -14,7 +14,11 @@ APT_PACKAGES="$APT_PACKAGES build-essential cmake pkg-config libjson-c-dev"
 # openssl, zlib, lua5.1 for its help)
 APT_PACKAGES="$APT_PACKAGES gawk git rsync unzip wget file python3-distutils libncurses-dev fakeroot"
 APT_PACKAGES="$APT_PACKAGES meson ninja-build libssl-dev zlib1g-dev lua5.1 openssl"
-PIP_MODULES="pytest hypothesis"
+# Debian's Chromium for the LuCI page tests (about 390 MB installed; no browser is downloaded)
+APT_PACKAGES="$APT_PACKAGES util-linux chromium"
+# playwright: the Python client that drives the system's Chromium (a 53 MB wheel with its driver;
+# `playwright install` is never run)
+PIP_MODULES="pytest hypothesis playwright"
 
 missing=""
 for pkg in $APT_PACKAGES; do

@@ -44,6 +44,7 @@ class LeaseSync:
             "dnsmasq_restarts": 0, "bytes_last_exchange": None, "malformed_lines": 0,
         }
         self._changed_at: float | None = None
+        self._counting: LeaseStore | None = None
         self._retry_s = RETRY_MIN_S
         self._peer_has: set[bytes] | None = None  # lines the peer got from us; None: send everything
         self._worker = threading.Thread(target=self._work, name="lease-sync", daemon=True)
@@ -72,7 +73,9 @@ class LeaseSync:
 
     def status(self) -> dict[str, Any]:
         status = dict(self.state)
-        counts = LeaseStore(self.paths).counts()  # the peer's exchanges update it too
+        # the peer's exchanges update the counts too; one store object: making one reads /etc/config/dhcp
+        self._counting = self._counting or LeaseStore(self.paths)
+        counts = self._counting.counts()
         status["leases_local"], status["tombstones"] = counts["leases"], counts["tombstones"]
         return status
 

@@ -76,3 +76,12 @@ def with_history(history: list[Transition]) -> PairState:
     """The state an agent starts with: nothing known yet but the persisted history."""
     kept = tuple(history[-HISTORY_SIZE:])
     return PairState(last_transition=kept[-1] if kept else None, history=kept)
+
+
+def resumed(state: PairState, events: list[tuple[float, VrrpEvent]], uses_group: bool) -> PairState:
+    """After an agent restart: the states keepalived last reported (replayed from the notify
+    script's log), without recording them again as transitions."""
+    for at, event in events:
+        after, _ = apply_event(state, event, at, uses_group, lambda f, t: "")
+        state = replace(after, last_transition=state.last_transition, history=state.history)
+    return state

@@ -106,6 +106,8 @@ def format_status(data: dict[str, Any]) -> str:
     node = data.get("node", {})
     lines = [f"ha-pair on {node.get('name', '?')} ({node.get('role', '?')}, priority {node.get('priority', '?')}): "
              f"{data.get('state', 'unknown').upper()} since {_time(data.get('since'))}{_ago(data.get('since'))}"]
+    if data.get("health"):
+        lines.append(f"  {data['health']['summary']}")
     last = data.get("last_transition")
     if last:
         lines.append(f"  last transition {_time(last['time'])}: {last['from']} -> {last['to']}: {last['reason']}")

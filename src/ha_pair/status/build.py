@@ -61,6 +61,64 @@ def _checks(model: Model, snapshot: Snapshot) -> dict[str, Any]:
     return out
 
 
+def effective_priority(priority: int, checks: tuple[Check, ...], results: dict[str, Any]) -> int:
+    """The priority keepalived advertises: a negative weight counts while its check is down, a
+    positive one while it is up (keepalived's track_script/track_interface rule), kept in 1-254."""
+    total = priority
+    for check in checks:
+        if check.failure != "weight":
+            continue
+        down = results.get(check.name, {}).get("down")
+        if (check.weight < 0 and down) or (check.weight > 0 and down is False):
+            total += check.weight
+    return max(1, min(254, total))
+
+
+def health(status: dict[str, Any]) -> dict[str, Any]:
+    """A one-line verdict over a complete status: healthy, or what is wrong (pure)."""
+    problems: list[str] = []
+    config = status.get("config") or {}
+    node = status.get("node") or {}
+    if not config.get("valid", True):
+        problems.append("configuration rejected, the previous one is still in effect" if node
+                        else "configuration invalid, nothing is running")
+    if node and not node.get("enabled", True):
+        return {"healthy": False, "summary": "disabled (ha.global.enabled is 0)", "problems": problems}
+    state = status.get("state")
+    if state == "fault":
+        problems.append("this node is in FAULT")
+    elif state not in ("master", "backup"):
+        problems.append(f"no VRRP state yet ({state})")
+    for name, inst in (status.get("instances") or {}).items():
+        if inst.get("link") is False:
+            problems.append(f"link down on {inst.get('device')} ({name})")
+        if state == "master" and inst.get("vips_present") is False:
+            problems.append(f"virtual IPs of {name} missing on the master")
+        if state == "backup" and inst.get("vips_present") is True:
+            problems.append(f"virtual IPs of {name} held by a backup")
+    problems += [f"health check {name} down" for name, check in (status.get("checks") or {}).items()
+                 if check.get("down")]
+    conntrack = status.get("conntrack") or {}
+    if conntrack.get("enabled") and not conntrack.get("running"):
+        problems.append("conntrackd stopped")  # (its error counters only add up: shown, not judged)
+    peer = status.get("peer") or {}
+    if peer.get("sync_link") is False:
+        problems.append(f"sync link down ({peer.get('sync_device')})")
+    leases = status.get("lease_sync") or {}
+    if leases.get("enabled") and leases.get("peer_reachable") is False:
+        problems.append("peer unreachable (lease sync)")
+    elif leases.get("enabled") and leases.get("last_error_kind"):
+        problems.append(f"lease sync failing ({leases['last_error_kind']})")
+    if leases.get("clock_warning"):
+        problems.append(f"clocks of the pair differ by {leases.get('clock_offset_s')} s")
+    if (status.get("dhcp") or {}).get("consistent") is False:
+        problems.append("DHCP answering does not match the VRRP state")
+    if config.get("pending_changes") and config.get("valid", True):
+        problems.append("changes to /etc/config/ha not applied yet (reload ha-pair)")
+    summary = "healthy" if not problems else "degraded: " + "; ".join(problems)
+    return {"healthy": not problems, "summary": summary, "problems": problems}
+
+
 def _instances(model: Model, state: PairState, snapshot: Snapshot) -> dict[str, Any]:
     out = {}
     for vip in model.vips:
@@ -119,10 +177,12 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
     if model is None:
         return status
     node = model.node
+    checks = _checks(model, snapshot)
     status["node"] = {"name": node.name, "role": node.role, "priority": node.priority, "enabled": node.enabled,
+                      "effective_priority": effective_priority(node.priority, model.checks, checks),
                       "vrrp_version": node.vrrp_version, "advert_int_cs": node.advert_centis}
     status["instances"] = _instances(model, state, snapshot)
-    status["checks"] = _checks(model, snapshot)
+    status["checks"] = checks
     status["conntrack"] = _conntrack(model, snapshot)
     expected = state.node_state == "master"
     answering = snapshot.dhcp_answering
