@@ -15,13 +15,14 @@ import pytest
 
 from ha_pair.agent import history
 from ha_pair.agent.control import ControlServer
-from ha_pair.agent.probes import CheckResult
+from ha_pair.state.observed import CheckResult
 from ha_pair.agent.reasons import ReasonContext, infer_reason
-from ha_pair.agent.state import HISTORY_SIZE, PairState, Transition, apply_event, with_history
+from ha_pair.state.pair import HISTORY_SIZE, PairState, Transition, apply_event, with_history
 from ha_pair.config.validate import Inputs, build_model
 from ha_pair.events.keepalived_fifo import FifoLineError, LineBuffer, VrrpEvent, parse_line
 from ha_pair.paths import Paths
-from ha_pair.status.build import Snapshot, build_status
+from ha_pair.state.observed import Snapshot
+from ha_pair.status.build import ConfigOnDisk, build_status
 from ha_pair.uci import parse
 from tests.support import pair, tree
 from tests.support.privileges import isolated_net
@@ -134,7 +135,7 @@ def test_status_shape():
         conntrack={"running": True, "internal": {"active": 23}, "external": {"active": 4},
                    "sync": {"bytes_sent": 10, "lost_msgs": 2}},
         dhcp_answering=True)
-    status = build_status(m, state, snapshot, {"pid": 1})
+    status = build_status(m, state, snapshot, {"pid": 1}, ConfigOnDisk(digest=m.digest))
     assert status["state"] == "master" and status["since"] == 100.0
     assert status["sync_group"] == {"name": "ha", "state": "master", "since": 100.0}
     assert status["instances"]["lan"]["vips_present"] is True
@@ -145,12 +146,16 @@ def test_status_shape():
     assert status["dhcp"] == {"managed": True, "sections": ["lan"], "answering": True, "consistent": True}
     assert status["peer"]["sync_link"] is False
     assert status["config"]["valid"] is True and len(status["config"]["digest"]) == 64
+    assert status["config"]["pending_changes"] is False
+    assert status["lease_sync"] == {"enabled": False}
+    assert status["health"]["problems"] == [
+        "virtual IPs of wan missing on the master", "health check upstream down", "sync link down (eth2)"]
     json.dumps(status)  # serialisable as is
 
 
 def test_status_never_contains_the_password():
     m = model(extra_global="\toption auth_type 'pass'\n\toption auth_pass 'Zq9secrt'\n")
-    status = build_status(m, PairState(), Snapshot(0.0), {})
+    status = build_status(m, PairState(), Snapshot(0.0), {}, ConfigOnDisk(digest=m.digest))
     assert "Zq9secrt" not in json.dumps(status)
 
 

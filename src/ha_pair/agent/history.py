@@ -6,7 +6,7 @@ import json
 from ..fspath import FsPath
 
 from ..apply.files import atomic_write
-from .state import HISTORY_SIZE, Transition
+from ..state.pair import HISTORY_SIZE, Transition
 
 
 def load(path: FsPath) -> list[Transition]:

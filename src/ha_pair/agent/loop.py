@@ -16,18 +16,19 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from .. import __version__, jsonsafe, log
+from .. import __version__, log
 from ..config.load import validate
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
 from ..paths import Paths
-from ..status.build import Snapshot, build_status, check_down, health
+from ..state.observed import Snapshot
+from ..state.pair import Transition, apply_event, resumed, with_history
+from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
 from .reasons import ReasonContext, infer_reason
-from .state import Transition, apply_event, resumed, with_history
 
 if TYPE_CHECKING:
     from ..ubus.registration import Registration
@@ -115,12 +116,9 @@ class Agent:
     # -- handlers (control socket and ubus) ---------------------------------------------------
     def status(self, _args: dict) -> dict:
         self.check_config_on_disk()
-        status = build_status(self.model, self.state, self.snapshot(), self.agent_info(), self.config_errors)
-        status["config"]["valid"] = not self.config_errors
-        status["config"]["pending_changes"] = self.model is not None and self.disk_digest != self.model.digest
-        status["lease_sync"] = self.lease_sync.status() if self.lease_sync else {"enabled": False}
-        status["health"] = health(status)
-        return jsonsafe.finite(status)  # JSON for ubus and LuCI: no NaN or infinity, whatever a probe read
+        return build_status(self.model, self.state, self.snapshot(), self.agent_info(),
+                            ConfigOnDisk(tuple(self.config_errors), self.disk_digest),
+                            self.lease_sync.status() if self.lease_sync else None)
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import socket
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..fspath import FsPath
+from ..state.observed import UNKNOWN_CHECK, CheckResult
 from . import netlink
 
 if TYPE_CHECKING:
@@ -47,14 +47,6 @@ def carrier(device: str) -> bool | None:
     return interfaces([device])[1][device]
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    result: str  # ok | fail | unknown
-    since: float | None  # when the current run of results began
-    consecutive: int  # results in a row equal to `result`
-    last_run: float | None
-
-
 def check_result(run_dir: FsPath, name: str) -> CheckResult:
     """Written by the package's `check` helper each time keepalived runs a check."""
     path = run_dir / "checks" / name
@@ -62,7 +54,7 @@ def check_result(run_dir: FsPath, name: str) -> CheckResult:
         result, since, consecutive = path.read_text().split()[:3]
         return CheckResult(result, float(since), int(consecutive), path.stat().st_mtime)
     except (OSError, ValueError):
-        return CheckResult("unknown", None, 0, None)
+        return UNKNOWN_CHECK
 
 
 _NUMBER_FIELDS = {
@@ -132,7 +124,7 @@ def notify_log(path: FsPath) -> list[tuple[float, "VrrpEvent"]]:
     """keepalived's events as the notify script logged them (`TIME TYPE NAME STATE PRIORITY`), the
     last 64 KiB: what an agent that (re)starts under a running keepalived resumes from."""
     from ..events.keepalived_fifo import VrrpEvent
-    from .state import NODE_STATES
+    from ..state.pair import NODE_STATES
 
     try:
         with open(path, "rb") as handle:
