@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from ha_pair.apply import dhcp_config
-from ha_pair.leases import sync
-from ha_pair.leases.transport import Reply, TransportError
+from ha_pair.leasesync import sync
+from ha_pair.leasesync.transport import Reply, TransportError
 from ha_pair.paths import Paths
 from tests.support import pair, tree
 from tests.support.privileges import isolated_net

@@ -15,10 +15,10 @@ import pytest
 
 from ha_pair.commands.lease import fingerprint
 from ha_pair.leases import parse_state
-from ha_pair.leases.peer import serve
+from ha_pair.leasesync.peer import serve
 from ha_pair.leases.limits import MAX_MESSAGE_BYTES
-from ha_pair.leases.store import LeaseStore
-from ha_pair.leases.transport import classify
+from ha_pair.leasesync.store import LeaseStore
+from ha_pair.leasesync.transport import classify
 from ha_pair.paths import Paths
 from tests.support import pair, tree
 from tests.support.privileges import isolated_net

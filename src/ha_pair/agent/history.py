@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from ..fspath import FsPath
 
-from ..apply.files import atomic_write
+from ..fs import atomic_write
 from ..state.pair import HISTORY_SIZE, Transition
 
 

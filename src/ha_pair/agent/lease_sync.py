@@ -16,11 +16,11 @@ import time
 from typing import Any, Callable
 
 from .. import log
-from ..leases.importer import recover as recover_import
-from ..leases.peer import answering_dhcp
-from ..leases.store import LeaseStore
-from ..leases.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
-from ..leases.transport import TransportError, stop_all
+from ..leasesync.importer import recover as recover_import
+from ..leasesync.peer import answering_dhcp
+from ..leasesync.store import LeaseStore
+from ..leasesync.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
+from ..leasesync.transport import TransportError, stop_all
 from ..paths import Paths
 
 PUSH_DEBOUNCE_S = 0.05

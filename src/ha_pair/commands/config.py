@@ -8,7 +8,7 @@ import sys
 import os
 
 from ..apply import dhcp_config
-from ..apply.files import atomic_write
+from ..fs import atomic_write
 from ..apply.daemon_tests import DaemonTest, test_files
 from ..config.load import read_inputs, validate, validate_inputs
 from ..paths import Paths

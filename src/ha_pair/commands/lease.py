@@ -17,10 +17,11 @@ import time
 
 from ..agent.probes import carrier
 from ..config.load import validate
+from ..fs import atomic_write
 from ..fspath import FsPath
-from ..leases import peer as peer_side
-from ..leases.sync import exchange, hello
-from ..leases.transport import TransportError, client, key_path, known_hosts
+from ..leasesync import peer as peer_side
+from ..leasesync.sync import exchange, hello
+from ..leasesync.transport import TransportError, client, key_path, known_hosts
 from ..paths import Paths
 from ..sha256 import sha256
 from .output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, fail, print_json
@@ -222,7 +223,6 @@ def _pin(paths: Paths, peer: str, port: int, key: str, as_json: bool) -> int:
                 words[0] if words else ""
             if not names_host(field, patterns):
                 kept.append(line)  # every entry for this host goes: the new pin replaces them all
-    from ..apply.files import atomic_write
     encoded = base64.b64encode(blob).decode()
     atomic_write(path, "\n".join(kept + [f"{peer} {key_type} {encoded}"]) + "\n", 0o600)
     if as_json:
@@ -240,9 +240,9 @@ def lease_peer(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def lease_import(args: argparse.Namespace, paths: Paths) -> int:
-    """The stop/swap/start sequence in a process of its own (see leases/importer.py). Exit 0: the
+    """The stop/swap/start sequence in a process of its own (see leasesync/importer.py). Exit 0: the
     file changed, 3: it was already up to date."""
-    from ..leases.importer import run_import
+    from ..leasesync.importer import run_import
 
     now = args.now if args.now is not None else int(time.time())
     return EXIT_OK if run_import(paths, now) else 3

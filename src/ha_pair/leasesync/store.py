@@ -20,12 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..apply.files import atomic_write
+from ..fs import atomic_write
 from ..fspath import FsPath
 from ..paths import Paths
-from . import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
-from .limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
-from .parse import LineProblem
+from ..leases import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
+from ..leases.limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
+from ..leases.parse import LineProblem
 
 
 @dataclass(frozen=True)

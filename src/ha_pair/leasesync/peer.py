@@ -23,8 +23,9 @@ from typing import BinaryIO
 
 from .. import __version__, log
 from ..paths import Paths
-from . import serialise_state
-from .limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused, read_message
+from ..leases import serialise_state
+from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
+from .message import read_message
 from .store import LeaseStore
 
 
