@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from .. import __version__, log
+from .. import __version__, log, runfiles
 from ..config.load import validate
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
@@ -61,7 +61,7 @@ class Agent:
         self.disk_digest: str | None = None
         self.load_config()
         # a restarted agent (procd respawns it) resumes what keepalived last reported
-        self.state = resumed(with_history(history.load(paths.history)), probes.notify_log(paths.transitions_log),
+        self.state = resumed(with_history(history.load(paths.history)), runfiles.transitions(paths),
                              self.model.sync_group if self.model is not None else True)
         self.started = time.time()
         self.selector = selectors.DefaultSelector()
@@ -141,9 +141,9 @@ class Agent:
             time=time.time(),
             addresses={device: addresses[device] for device in devices},
             carriers={device: carriers[device] for device in watched},
-            checks={c.name: probes.check_result(self.paths.run_dir, c.name) for c in model.checks},
+            checks={c.name: runfiles.check_result(self.paths, c.name) for c in model.checks},
             conntrack=self.conntrack_stats() if model.conntrack.enabled else {},
-            dhcp_answering=probes.dhcp_answering(self.paths.run_dir) if model.dhcp.managed else None,
+            dhcp_answering=runfiles.dhcp_answering(self.paths) if model.dhcp.managed else None,
         )
 
     def conntrack_stats(self) -> dict:
@@ -161,7 +161,7 @@ class Agent:
         _, carriers = probes.interfaces(list({v.device for v in model.vips} | {c.device for c in model.checks
                                                                                 if c.device}))
         down = [(check.name, check.failure) for check in model.checks
-                if check_down(check, probes.check_result(self.paths.run_dir, check.name),
+                if check_down(check, runfiles.check_result(self.paths, check.name),
                               carriers[check.device] if check.device else None)]
         links = tuple(v.device for v in model.vips if carriers[v.device] is False)
         reachable = None
@@ -307,7 +307,7 @@ class Agent:
             signal.signal(signum, self._signal)
         self.wake_write = wake_write
         self.fifo = open_fifo(self.paths.notify_fifo)
-        events = open_fifo(self.paths.run_dir / "events.fifo")
+        events = open_fifo(self.paths.events_fifo)
         control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history},
                                 self.selector)
         self.control = control

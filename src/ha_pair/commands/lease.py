@@ -21,8 +21,8 @@ from ..fs import atomic_write
 from ..fspath import FsPath
 from ..leasesync import peer as peer_side
 from ..leasesync.sync import exchange, hello
-from ..leasesync.transport import TransportError, client, key_path, known_hosts
-from ..paths import Paths
+from ..leasesync.transport import TransportError, client
+from ..paths import Paths, known_hosts_in
 from ..sha256 import sha256
 from .output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, fail, print_json
 
@@ -74,7 +74,7 @@ def _peer(paths: Paths) -> tuple[str, int, object]:
 def ensure_key(paths: Paths) -> str:
     """The sync key's public half, creating the key on first use: dropbear's format for dbclient,
     and an OpenSSH copy when the client is OpenSSH's ssh."""
-    key = key_path(paths)
+    key = paths.sync_key
     openssh = FsPath(key + ".openssh")
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(paths.state_dir, 0o700)
@@ -101,7 +101,7 @@ def keys(args: argparse.Namespace, paths: Paths) -> int:
         public = ensure_key(paths)
     except (OSError, subprocess.SubprocessError, StopIteration) as exc:
         return fail(f"could not create the sync key in {paths.state_dir}: {exc}")
-    command = paths.libexec_dir / "lease-peer"
+    command = paths.lease_peer
     line = f'command="{command}",{KEY_OPTIONS} {public} ha-pair@{node}'
     host_keys = peer_side.host_public_keys(paths)
     if args.json:
@@ -123,12 +123,12 @@ def trust_peer(args: argparse.Namespace, paths: Paths) -> int:
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     scratch = FsPath(paths.state_dir / f".trust-{os.getpid()}")
     try:
-        os.makedirs(scratch / ".ssh", mode=0o700)
+        os.makedirs(known_hosts_in(scratch).parent, mode=0o700)
         try:
             info, stderr = hello(paths, peer, port, scratch=scratch)
         except TransportError as exc:  # its text holds what the peer wrote on stderr
             return fail(f"could not reach the peer's sync command at {peer}: {escape(str(exc))}")
-        presented = _presented_keys(scratch / ".ssh" / "known_hosts")
+        presented = _presented_keys(known_hosts_in(scratch))
         if not presented:  # a client that printed the fingerprint but recorded nothing (dbclient -y)
             shown = _first_fingerprint(stderr)
             presented = [k for k in info.host_keys if shown and _fingerprint_or_none(k) == shown]
@@ -211,7 +211,7 @@ def _pin(paths: Paths, peer: str, port: int, key: str, as_json: bool) -> int:
         key_type, blob = parse_key(key)
     except BadKey as exc:
         return fail(str(exc), EXIT_INVALID)
-    path = known_hosts(paths)
+    path = paths.known_hosts
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     kept = []

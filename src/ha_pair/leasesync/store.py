@@ -53,10 +53,10 @@ class LeaseStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
         self.file = lease_file(paths)
-        self.state_path = paths.run_dir / "leases.state"
-        self.seen_path = paths.run_dir / "leases.seen"
-        self.lock_path = paths.run_dir / "leases.lock"
-        self.from_peer_path = paths.run_dir / "leases.from-peer"
+        self.state_path = paths.lease_state
+        self.seen_path = paths.leases_seen
+        self.lock_path = paths.leases_lock
+        self.from_peer_path = paths.leases_from_peer
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -205,6 +205,3 @@ class LeaseStore:
 def entries(db: LeaseDb) -> int:
     return len(db.leases) + len(db.superseded) + len(db.tombstones)
 
-
-def now() -> int:
-    return int(time.time())
