@@ -52,7 +52,7 @@ def fragment() -> str:
         "# compares the two). Sourced by the package's shell scripts with HA_PAIR_ROOT set to the router",
         "# tree's root: empty on a router, a directory in the lab.",
     ]
-    lines += [f'{name}="${ROOT}{value}"' for name, value in values(Paths("/")).items()]
+    lines += [f'{name}="${{{ROOT}:-}}{value}"' for name, value in values(Paths("/")).items()]
     return "\n".join(lines) + "\n"
 
 
