@@ -1,9 +1,11 @@
 """The agent's one event loop: keepalived's notify FIFO, the control socket, ubus, signals.
 
-It sleeps until something happens: the ubus object is kept registered by inotify on ubusd's
-socket rather than by polling (see ubus.registration), and timers run only for the lease sync's
-pending work. Everything the data plane needs is done by keepalived's notify script; this loop
-only follows and reports.
+It sleeps until something happens or a deadline is due, and only these have deadlines: the lease
+sync's timers (debounced pushes and imports, the periodic full exchange, retries), a ubus
+registration retry while ubusd's name is taken or it is away (it comes back through inotify on
+ubusd's socket, not by polling: see ubus.registration), and the 1 s limit of each control-socket
+client. Everything the data plane needs is done by keepalived's notify script; this loop only
+follows and reports.
 """
 
 from __future__ import annotations
@@ -114,6 +116,10 @@ class Agent:
         return result
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
+    def handlers(self) -> dict[str, Callable[[dict], dict]]:
+        """The methods of ubus object `ha`, also answered on the control socket."""
+        return {"status": self.status, "history": self.history}
+
     def status(self, _args: dict) -> dict:
         self.check_config_on_disk()
         return build_status(self.model, self.state, self.snapshot(), self.agent_info(),
@@ -276,7 +282,7 @@ class Agent:
         except ImportError as exc:  # no ctypes (python3-ctypes missing)
             self.ubus_note = f"ubus unavailable: {exc}"
             return
-        self.ubus = Registration("ha", {"status": self.status, "history": self.history}, self.ubus_socket,
+        self.ubus = Registration("ha", self.handlers(), self.ubus_socket,
                                  str(self.paths.ubus_socket), self.selector, str(self.paths.root))
         self.ubus.start()
 
@@ -308,8 +314,7 @@ class Agent:
         self.wake_write = wake_write
         self.fifo = open_fifo(self.paths.notify_fifo)
         events = open_fifo(self.paths.events_fifo)
-        control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history},
-                                self.selector)
+        control = ControlServer(self.paths.control_socket, self.handlers(), self.selector)
         self.control = control
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
         self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
