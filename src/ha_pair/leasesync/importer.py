@@ -20,7 +20,6 @@ import subprocess
 from ..paths import Paths
 from .store import LeaseStore
 
-STEPS = ("stop", "swap", "start", "done")
 HELPER_TIMEOUT_S = 90  # two init script calls of 30 s each, and the swap
 
 
