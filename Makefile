@@ -11,11 +11,13 @@ deps:
 test: deps
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
+# without root and without daemons
 unit: deps
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
 
+# as root: the real daemons in network namespaces (tests/system), then the two-router lab
 lab: deps
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/lab
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/system tests/lab
 
 demo: deps
 	$(PYTHON) -m tests.demo

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
                            help="skip `keepalived -t`, conntrackd's and nft's parsers")
         # --json also after the subcommand (`ha-pair status --json`), without hiding a global one
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+        if name == "render":
+            p.add_argument("--list-changed", action="store_true",
+                           help="print only the files written or removed, one path per line (for scripts)")
         if name == "agent":
             p.add_argument("--ubus-socket", default=None, help="ubusd socket (default: libubus's own)")
         if name == "trust-peer":

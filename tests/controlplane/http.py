@@ -29,7 +29,7 @@ def exchange(namespace: str, base: str, requests: list[dict], timeout: float = 1
     {"status", "body" (parsed JSON when it is), "ms"}."""
     run = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-m", "tests.controlplane.http", base],
                          input=json.dumps(requests), capture_output=True, text=True, timeout=timeout,
-                         cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+                         cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
     if run.returncode != 0:
         raise RuntimeError(f"HTTP client failed: {run.stderr[-2000:]}")
     return json.loads(run.stdout)

@@ -93,6 +93,42 @@ def test_status_page_shows_the_summary_and_effective_priority(router, browser):
     screenshot(page, "status-backup-degraded-alone")
 
 
+def test_defaults_follow_the_options_they_depend_on(router, browser):
+    """As the agent applies them: the priority follows the role, the VRRP version and the advert
+    interval the profile, the external cache switch conntrack's mode. Untouched, none of them is
+    staged: only the options changed by hand are."""
+    before = staged(router)
+    page = settings_page(browser)
+    page.select_option("[id='cbi-ha-global-role'] select", "secondary")
+    page.select_option("[id='cbi-ha-global-profile'] select", "fast")
+    page.click("text=Advanced Settings")
+    assert page.get_attribute("[id='widget.cbid.ha.global.priority']", "placeholder") == "100"
+    assert page.input_value("[id='cbi-ha-global-vrrp_version'] select") == "3"
+    assert page.get_attribute("[id='widget.cbid.ha.global.advert_int']", "placeholder") == "0.1"
+    page.select_option("[id='cbi-ha-global-vrrp_version'] select", "2")  # by hand: whole seconds again
+    assert page.get_attribute("[id='widget.cbid.ha.global.advert_int']", "placeholder") == "1"
+    flag = "[id='cbi-ha-conntrack-disable_external_cache'] input[type=checkbox]"
+    assert page.is_checked(flag)
+    page.select_option("[id='cbi-ha-conntrack-mode'] select", "alarm")
+    assert not page.is_checked(flag)
+    screenshot(page, "settings-defaults-follow")
+    try:
+        page.click(".cbi-page-actions button.cbi-button-save")
+        deadline = time.monotonic() + 10
+        while staged(router) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        delta = "".join(text for name, text in staged(router).items() if name not in before)
+        for changed in ("role", "profile", "vrrp_version", "mode"):
+            assert f".{changed}=" in delta or f".{changed} " in delta, (changed, delta)
+        for following in ("priority", "advert_int", "disable_external_cache"):
+            assert f".{following}" not in delta, (following, delta)
+        assert page.errors == []
+    finally:
+        for delta in (router.root / "var/run/rpcd").glob("uci-*/*"):
+            if f"{delta.parent.name}/{delta.name}" not in before:
+                delta.unlink()
+
+
 def test_saving_without_edits_stages_nothing(router, browser):
     before = staged(router)
     page = settings_page(browser)
@@ -194,9 +230,9 @@ def test_the_form_follows_the_generated_schema(router, browser):
 
     options = sections["global"]["options"]
     placeholder = page.get_attribute("[id='widget.cbid.ha.global.priority']", "placeholder")
-    assert placeholder == options["priority"]["text"] == "150 / 100"
-    assert page.is_checked("[id='cbi-ha-global-preempt'] input[type=checkbox]") == (options["preempt"]["value"] == "1")
-    assert page.input_value("[id='cbi-ha-global-initial_state'] select") == options["initial_state"]["value"]
+    assert placeholder == str(options["priority"]["default"]) == "150"  # r1 is the primary
+    assert page.is_checked("[id='cbi-ha-global-preempt'] input[type=checkbox]") is options["preempt"]["default"] is True
+    assert page.input_value("[id='cbi-ha-global-initial_state'] select") == options["initial_state"]["default"]
     page.click("text=Advanced Settings")
     for section, name in (("global", "priority"), ("global", "preempt_delay"), ("conntrack", "port"),
                           ("dhcp", "ssh_port"), ("dhcp", "reconcile_interval"), ("global", "advert_int")):

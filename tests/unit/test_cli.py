@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(["python3", "-m", "ha_pair", "--root", str(root), *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+    """ha-pair without the daemons' own parsers (keepalived -t, conntrackd, nft -c: they need root or
+    CAP_NET_ADMIN, and render refuses what they refuse), which live in /usr/sbin and /sbin on Debian:
+    tests/system/test_apply_refuses.py and test_keepalived_matrix.py run them."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "ha_pair", "--root", str(root), *args], capture_output=True,
+                          text=True, env=env, timeout=60)
 
 
 @pytest.fixture

@@ -39,13 +39,15 @@ APP_MODULES = {"ha.schema"}
 
 
 def requires(source: str) -> list[tuple[str, str]]:
-    """The 'require x [as y]' directives at the top: (module, name in the file)."""
+    """The 'require x [as y]' directives at the top, as luci.js reads them: (module, name in the file)."""
     found = []
     for line in source.splitlines()[1:]:
-        match = re.fullmatch(r"'require ([\w.]+)(?: as (\w+))?';?", line.strip())
-        if not match:
+        line = line.strip()
+        if not (line.startswith("'require ") and line.rstrip(";").endswith("'")):
             break
-        found.append((match.group(1), match.group(2) or match.group(1).split(".")[-1]))
+        words = line.rstrip(";")[1:-1].split()
+        assert len(words) in (2, 4) and (len(words) == 2 or words[2] == "as"), line
+        found.append((words[1], words[3] if len(words) == 4 else words[1].split(".")[-1]))
     return found
 
 
@@ -86,6 +88,24 @@ def test_acl_names_only_its_own_objects_and_methods():
         assert set(grant[level]) == {"ubus", "uci"}, level
         assert set(grant[level]["ubus"]) <= {"ha", "luci.ha"} and grant[level]["uci"] == ["ha"], level
     assert "validate" in grant["write"]["ubus"]["luci.ha"]  # only who may save asks for a check
+    # written out independently: what each page needs and nothing else (the status page and the
+    # overview box read status and history, the form lists interfaces; saving checks and writes ha)
+    assert grant["read"] == {"ubus": {"ha": ["status", "history"], "luci.ha": ["interfaces"]}, "uci": ["ha"]}
+    assert grant["write"] == {"ubus": {"luci.ha": ["validate"]}, "uci": ["ha"]}
+
+
+def test_acl_grants_only_methods_that_exist(tmp_path: Path):
+    """Every ubus method the ACL names is one the agent registers or the plugin lists."""
+    from ha_pair.agent.loop import Agent
+    from ha_pair.paths import Paths
+
+    grant = json.loads(ACL.read_text())["luci-app-ha"]
+    named = {(obj, method) for level in ("read", "write") for obj, methods in grant[level]["ubus"].items()
+             for method in methods}
+    root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+    registered = {("ha", method) for method in Agent(Paths(str(root))).handlers()}
+    listed = {("luci.ha", method) for method in plugin(root, "list")}
+    assert named == registered | listed
 
 
 def test_menu_depends_on_the_acl_and_the_config_and_points_at_existing_views():
@@ -115,15 +135,6 @@ def test_js_files_are_strict_luci_modules():
 
 # --- translations -----------------------------------------------------------------------------------
 
-def js_strings(path: Path) -> set[str]:
-    source = re.sub(r"/\*.*?\*/", "", path.read_text(), flags=re.S)
-    calls = re.findall(r"(?<![\w.$])_\(\s*(.)", source)
-    assert all(q in "'\"" for q in calls), f"{path.name}: _() with something else than a string literal"
-    found = re.findall(r"(?<![\w.$])_\(\s*('(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")\s*[,)]", source)
-    assert len(found) == len(calls), f"{path.name}: a _() string is not one plain literal"
-    return {re.sub(r"\\(.)", r"\1", literal[1:-1]) for literal in found}
-
-
 def json_strings() -> set[str]:
     """LuCI's i18n scan also takes menu titles and ACL descriptions."""
     menu = json.loads(MENU.read_text())
@@ -151,10 +162,13 @@ def test_pot_has_exactly_the_strings_of_the_app():
     assert all(msgstr == "" for _, msgstr in entries)
     assert len(msgids) == len(set(msgids)), "duplicate msgid"
     assert msgids == sorted(msgids), "not sorted like msguniq -s"
-    used = set().union(*(js_strings(p) for p in JS_FILES)) | json_strings()
+    # the strings LuCI's i18n scan finds (tests/support/pot.py scans the JS files as its
+    # build/i18n-scan.pl does) plus the menu titles and ACL descriptions
+    from tests.support import pot
+    used = set(pot.strings())
+    assert json_strings() <= used
     assert sorted(used - set(msgids)) == [], "used but missing from the .pot"
     assert sorted(set(msgids) - used) == [], "in the .pot but used nowhere"
-    from tests.support import pot
     assert POT.read_text() == pot.template(), "stale references: regenerate with `python3 -m tests.support.pot`"
 
 
@@ -166,14 +180,19 @@ def test_schema_module_is_generated_from_the_schema():
         f"`PYTHONPATH=src python3 -m ha_pair.config.luci_form > {luci_form.TARGET}`")
 
 
-def test_literal_defaults_are_values_of_their_kind():
+def test_the_form_gets_typed_defaults_and_their_cases():
     sections = luci_form.sections()
-    assert sections["global"]["options"]["preempt"]["value"] == "1"
-    assert sections["global"]["options"]["priority"] == {
-        "kind": "int", "choices": [], "min": 1, "max": 254, "list": False, "value": None, "text": "150 / 100"}
-    assert sections["global"]["options"]["vrrp_version"]["value"] is None  # depends on the profile
-    assert sections["conntrack"]["options"]["multicast_group"]["value"] == "225.0.0.50"
-    assert sections["check"]["options"]["weight"]["value"] == "-60"
+    glob, conntrack = sections["global"]["options"], sections["conntrack"]["options"]
+    assert glob["preempt"]["default"] is True and glob["enabled"]["default"] is False
+    assert glob["priority"] == {"kind": "int", "choices": [], "min": 1, "max": 254, "list": False, "default": 150,
+                                "cases": [{"when": {"role": "secondary"}, "default": 100}], "derived": None}
+    assert glob["vrrp_version"]["cases"] == [{"when": {"profile": "fast"}, "default": "3"}]
+    assert glob["advert_int"]["default"] == 1 and glob["advert_int"]["cases"] == [
+        {"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1}]  # seconds, as UCI writes them
+    assert conntrack["disable_external_cache"]["cases"] == [{"when": {"mode": "alarm"}, "default": False}]
+    assert conntrack["multicast_group"]["default"] == "225.0.0.50"
+    assert sections["check"]["options"]["weight"]["default"] == -60
+    assert glob["node_name"]["default"] is None and glob["node_name"]["derived"] == "hostname"
 
 
 def plugin(root: Path, *args: str, request: dict | None = None) -> dict:

@@ -114,7 +114,7 @@ def run_as_on_router(root, declared: set[str]):
     blocked = sorted(m for m, package in NOT_IN_LIGHT.items() if package not in declared)
     code = f"BLOCKED = {blocked!r}\nROOT = {str(root)!r}\n" + ROUTER_RUN
     return subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def test_runs_with_only_light_and_the_declared_subpackages_each_of_them_needed(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ha_pair.leases import parse_state
-from ha_pair.leases.store import LeaseStore
+from ha_pair.leasesync.store import LeaseStore
 from ha_pair.paths import Paths
 from tests.support import pair, tree
 
@@ -110,7 +110,7 @@ def test_the_lifetime_ending_during_the_import_still_exits_0(backup: Path):
     import_helper(backup, f"echo $$ > {pid_file}\nexec sleep 30")
     started = time.monotonic()
     try:
-        out = forced_command(backup, "import signal\nfrom ha_pair.leases import peer\n"
+        out = forced_command(backup, "import signal\nfrom ha_pair.leasesync import peer\n"
                                      "peer.bound_process = lambda: signal.alarm(1)")
         elapsed = time.monotonic() - started
     finally:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ha_pair.agent.probes import CheckResult
-from ha_pair.agent.state import PairState, apply_event
+from ha_pair.state.observed import CheckResult
+from ha_pair.state.pair import PairState, apply_event
 from ha_pair.config.validate import Inputs, build_model
 from ha_pair.events.keepalived_fifo import VrrpEvent
 from ha_pair.paths import Paths
-from ha_pair.status.build import Snapshot, build_status, effective_priority, health
+from ha_pair.state.observed import Snapshot
+from ha_pair.status.build import ConfigOnDisk, build_status, effective_priority, health
 from ha_pair.uci import parse
 from tests.support import pair
 
@@ -37,18 +38,18 @@ def master_state() -> PairState:
 
 
 def full_status(upstream: str, bonus: str, sync_link: bool = True, conntrackd: bool = True,
-                lease_sync: dict | None = None, pending: bool = False) -> dict:
+                lease_sync: dict | None = None, pending: bool = False, disk_errors: tuple[str, ...] = ()) -> dict:
     snapshot = Snapshot(
         time=200.0, addresses={"br-lan": ["192.168.50.1"], "eth1": ["198.51.100.1"]},
         carriers={"br-lan": True, "eth1": True, "eth2": sync_link},
         checks={"upstream": CheckResult(upstream, 150.0, 3, 199.0), "bonus": CheckResult(bonus, 150.0, 3, 199.0)},
         conntrack={"running": conntrackd, "internal": {"active": 1}, "external": {"active": 1}, "sync": {}},
         dhcp_answering=True)
-    status = build_status(model(), master_state(), snapshot, {"pid": 1})
-    status["config"]["pending_changes"] = pending
-    status["lease_sync"] = lease_sync or {"enabled": True, "peer_reachable": True, "last_error_kind": None,
-                                          "clock_warning": False}
-    return status
+    in_effect = model()
+    on_disk = ConfigOnDisk(disk_errors, None if disk_errors else "changed" if pending else in_effect.digest)
+    return build_status(in_effect, master_state(), snapshot, {"pid": 1}, on_disk,
+                        lease_sync or {"enabled": True, "peer_reachable": True, "last_error_kind": None,
+                                       "clock_warning": False})
 
 
 @pytest.mark.parametrize("upstream, bonus, expected", [
@@ -74,14 +75,16 @@ def test_effective_priority_stays_within_vrrp_range():
 
 
 def test_a_healthy_master():
-    verdict = health(full_status("ok", "ok"))
+    verdict = full_status("ok", "ok")["health"]
     assert verdict == {"healthy": True, "summary": "healthy", "problems": []}
 
 
 def test_every_problem_is_named():
-    verdict = health(full_status("fail", "ok", sync_link=False, conntrackd=False, pending=True,
-                                 lease_sync={"enabled": True, "peer_reachable": False, "clock_warning": True,
-                                             "clock_offset_s": 42.0}))
+    status = full_status("fail", "ok", sync_link=False, conntrackd=False, pending=True,
+                         lease_sync={"enabled": True, "peer_reachable": False, "clock_warning": True,
+                                     "clock_offset_s": 42.0})
+    assert status["config"]["pending_changes"] is True
+    verdict = status["health"]
     assert verdict["healthy"] is False
     assert verdict["problems"] == [
         "health check upstream down", "health check synclink down", "conntrackd stopped", "sync link down (eth2)",
@@ -91,9 +94,24 @@ def test_every_problem_is_named():
 
 
 def test_a_rejected_configuration_is_not_also_reported_as_pending():
-    status = full_status("ok", "ok", pending=True)
-    status["config"]["valid"] = False
-    assert health(status)["problems"] == ["configuration rejected, the previous one is still in effect"]
+    status = full_status("ok", "ok", disk_errors=("ha.lan.vrid: '300' is outside 1-255",))
+    assert status["config"]["valid"] is False and status["config"]["pending_changes"] is True
+    assert status["health"]["problems"] == ["configuration rejected, the previous one is still in effect"]
+
+
+def test_without_a_configuration_in_effect_status_still_has_config_lease_sync_and_health():
+    status = build_status(None, PairState(), Snapshot(5.0), {"pid": 1}, ConfigOnDisk(("ha.global: missing",), None))
+    assert status["config"] == {"valid": False, "errors": ["ha.global: missing"], "digest": None,
+                                "pending_changes": False}
+    assert status["lease_sync"] == {"enabled": False}
+    assert status["health"]["summary"] == "degraded: configuration invalid, nothing is running; no VRRP state yet (unknown)"
+    assert "node" not in status and "instances" not in status
+
+
+def test_status_holds_no_nan_or_infinity():
+    status = full_status("ok", "ok", lease_sync={"enabled": True, "peer_reachable": True, "clock_offset_s": float("nan"),
+                                                 "lag_s": float("inf")})
+    assert status["lease_sync"]["clock_offset_s"] is None and status["lease_sync"]["lag_s"] is None
 
 
 def test_a_master_without_its_addresses_and_a_fault():

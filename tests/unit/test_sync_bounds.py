@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ha_pair.leases.store import LeaseStore
+from ha_pair.leasesync.store import LeaseStore
 from ha_pair.paths import Paths
 from tests.support import pair, tree
 

@@ -16,11 +16,11 @@ import time
 from typing import Any, Callable
 
 from .. import log
-from ..leases.importer import recover as recover_import
-from ..leases.peer import answering_dhcp
-from ..leases.store import LeaseStore
-from ..leases.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
-from ..leases.transport import TransportError, stop_all
+from ..leasesync.importer import recover as recover_import
+from ..leasesync.peer import answering_dhcp
+from ..leasesync.store import LeaseStore
+from ..leasesync.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
+from ..leasesync.transport import TransportError, stop_all
 from ..paths import Paths
 
 PUSH_DEBOUNCE_S = 0.05
@@ -37,12 +37,7 @@ class LeaseSync:
         self.reconcile_s = reconcile_s
         self.schedule = schedule  # (delay, name, callback): the loop's timers; one pending per name
         self.jobs: queue.Queue = queue.Queue()
-        self.state: dict[str, Any] = {
-            "enabled": True, "peer": peer, "peer_reachable": None, "last_push": None, "last_pull": None,
-            "last_error": None, "last_error_kind": None, "lag_s": None, "leases_local": None, "leases_peer": None,
-            "conflicts": 0, "tombstones": None, "clock_offset_s": None, "clock_warning": False,
-            "dnsmasq_restarts": 0, "bytes_last_exchange": None, "malformed_lines": 0,
-        }
+        self.state = self.initial_state(peer)
         self._changed_at: float | None = None
         self._counting: LeaseStore | None = None
         self._retry_s = RETRY_MIN_S
@@ -50,6 +45,16 @@ class LeaseSync:
         self._worker = threading.Thread(target=self._work, name="lease-sync", daemon=True)
         self._worker.start()
         self.schedule(0, "lease-full", self.full)
+
+    @staticmethod
+    def initial_state(peer: str) -> dict[str, Any]:
+        """What status shows as `lease_sync` before the first exchange: every field, nothing known."""
+        return {
+            "enabled": True, "peer": peer, "peer_reachable": None, "last_push": None, "last_pull": None,
+            "last_error": None, "last_error_kind": None, "lag_s": None, "leases_local": None, "leases_peer": None,
+            "conflicts": 0, "tombstones": None, "clock_offset_s": None, "clock_warning": False,
+            "dnsmasq_restarts": 0, "bytes_last_exchange": None, "malformed_lines": 0,
+        }
 
     # -- triggers (called from the event loop) ---------------------------------------------------
     def on_event(self, word: str) -> None:

@@ -1,9 +1,11 @@
 """The agent's one event loop: keepalived's notify FIFO, the control socket, ubus, signals.
 
-It sleeps until something happens: the ubus object is kept registered by inotify on ubusd's
-socket rather than by polling (see ubus.registration), and timers run only for the lease sync's
-pending work. Everything the data plane needs is done by keepalived's notify script; this loop
-only follows and reports.
+It sleeps until something happens or a deadline is due, and only these have deadlines: the lease
+sync's timers (debounced pushes and imports, the periodic full exchange, retries), a ubus
+registration retry while ubusd's name is taken or it is away (it comes back through inotify on
+ubusd's socket, not by polling: see ubus.registration), and the 1 s limit of each control-socket
+client. Everything the data plane needs is done by keepalived's notify script; this loop only
+follows and reports.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from .. import __version__, jsonsafe, log
+from .. import __version__, log, runfiles
 from ..config.load import validate
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
 from ..paths import Paths
-from ..status.build import Snapshot, build_status, check_down, health
+from ..state.observed import Snapshot
+from ..state.pair import Transition, apply_event, resumed, with_history
+from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
 from .reasons import ReasonContext, infer_reason
-from .state import Transition, apply_event, resumed, with_history
 
 if TYPE_CHECKING:
     from ..ubus.registration import Registration
@@ -60,7 +63,7 @@ class Agent:
         self.disk_digest: str | None = None
         self.load_config()
         # a restarted agent (procd respawns it) resumes what keepalived last reported
-        self.state = resumed(with_history(history.load(paths.history)), probes.notify_log(paths.transitions_log),
+        self.state = resumed(with_history(history.load(paths.history)), runfiles.transitions(paths),
                              self.model.sync_group if self.model is not None else True)
         self.started = time.time()
         self.selector = selectors.DefaultSelector()
@@ -113,14 +116,15 @@ class Agent:
         return result
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
+    def handlers(self) -> dict[str, Callable[[dict], dict]]:
+        """The methods of ubus object `ha`, also answered on the control socket."""
+        return {"status": self.status, "history": self.history}
+
     def status(self, _args: dict) -> dict:
         self.check_config_on_disk()
-        status = build_status(self.model, self.state, self.snapshot(), self.agent_info(), self.config_errors)
-        status["config"]["valid"] = not self.config_errors
-        status["config"]["pending_changes"] = self.model is not None and self.disk_digest != self.model.digest
-        status["lease_sync"] = self.lease_sync.status() if self.lease_sync else {"enabled": False}
-        status["health"] = health(status)
-        return jsonsafe.finite(status)  # JSON for ubus and LuCI: no NaN or infinity, whatever a probe read
+        return build_status(self.model, self.state, self.snapshot(), self.agent_info(),
+                            ConfigOnDisk(tuple(self.config_errors), self.disk_digest),
+                            self.lease_sync.status() if self.lease_sync else None)
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
@@ -143,9 +147,9 @@ class Agent:
             time=time.time(),
             addresses={device: addresses[device] for device in devices},
             carriers={device: carriers[device] for device in watched},
-            checks={c.name: probes.check_result(self.paths.run_dir, c.name) for c in model.checks},
+            checks={c.name: runfiles.check_result(self.paths, c.name) for c in model.checks},
             conntrack=self.conntrack_stats() if model.conntrack.enabled else {},
-            dhcp_answering=probes.dhcp_answering(self.paths.run_dir) if model.dhcp.managed else None,
+            dhcp_answering=runfiles.dhcp_answering(self.paths) if model.dhcp.managed else None,
         )
 
     def conntrack_stats(self) -> dict:
@@ -163,7 +167,7 @@ class Agent:
         _, carriers = probes.interfaces(list({v.device for v in model.vips} | {c.device for c in model.checks
                                                                                 if c.device}))
         down = [(check.name, check.failure) for check in model.checks
-                if check_down(check, probes.check_result(self.paths.run_dir, check.name),
+                if check_down(check, runfiles.check_result(self.paths, check.name),
                               carriers[check.device] if check.device else None)]
         links = tuple(v.device for v in model.vips if carriers[v.device] is False)
         reachable = None
@@ -278,7 +282,7 @@ class Agent:
         except ImportError as exc:  # no ctypes (python3-ctypes missing)
             self.ubus_note = f"ubus unavailable: {exc}"
             return
-        self.ubus = Registration("ha", {"status": self.status, "history": self.history}, self.ubus_socket,
+        self.ubus = Registration("ha", self.handlers(), self.ubus_socket,
                                  str(self.paths.ubus_socket), self.selector, str(self.paths.root))
         self.ubus.start()
 
@@ -309,9 +313,8 @@ class Agent:
             signal.signal(signum, self._signal)
         self.wake_write = wake_write
         self.fifo = open_fifo(self.paths.notify_fifo)
-        events = open_fifo(self.paths.run_dir / "events.fifo")
-        control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history},
-                                self.selector)
+        events = open_fifo(self.paths.events_fifo)
+        control = ControlServer(self.paths.control_socket, self.handlers(), self.selector)
         self.control = control
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
         self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)

@@ -1,8 +1,9 @@
 """What the agent reads from the system on demand (the side-effect edge of status).
 
-Each probe is cheap, bounded and forks nothing: links and addresses come from rtnetlink, check
-results and the DHCP record from files, conntrackd's counters from its control socket. Nothing
-here polls; the agent calls these when asked for its status or when a transition needs a reason.
+Each probe is cheap, bounded and forks nothing: links and addresses come from rtnetlink,
+conntrackd's counters from its control socket (what the shell scripts record in files is read by
+runfiles.py). Nothing here polls; the agent calls these when asked for its status or when a
+transition needs a reason.
 """
 
 from __future__ import annotations
@@ -10,14 +11,9 @@ from __future__ import annotations
 import re
 import socket
 import struct
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..fspath import FsPath
 from . import netlink
-
-if TYPE_CHECKING:
-    from ..events.keepalived_fifo import VrrpEvent
 
 CONNTRACKD_STATS = 21  # conntrackd's request code for `conntrackd -s` (include/conntrackd.h)
 CONNTRACKD_TIMEOUT_S = 1.0
@@ -45,24 +41,6 @@ def addresses_on(devices: list[str]) -> dict[str, list[str]]:
 def carrier(device: str) -> bool | None:
     """True when the device has carrier, None when it does not exist."""
     return interfaces([device])[1][device]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    result: str  # ok | fail | unknown
-    since: float | None  # when the current run of results began
-    consecutive: int  # results in a row equal to `result`
-    last_run: float | None
-
-
-def check_result(run_dir: FsPath, name: str) -> CheckResult:
-    """Written by the package's `check` helper each time keepalived runs a check."""
-    path = run_dir / "checks" / name
-    try:
-        result, since, consecutive = path.read_text().split()[:3]
-        return CheckResult(result, float(since), int(consecutive), path.stat().st_mtime)
-    except (OSError, ValueError):
-        return CheckResult("unknown", None, 0, None)
 
 
 _NUMBER_FIELDS = {
@@ -123,44 +101,6 @@ def _parse_stat_line(line: str, section: dict) -> None:
     # "4416 Bytes sent   1632 Bytes recv", "0 Error send  0 Error recv", "0 Malformed msgs  0 Lost msgs"
     for number, label in re.findall(r"(\d+)\s+([A-Za-z]+ [A-Za-z]+)", line):
         section[label.lower().replace(" ", "_")] = int(number)
-
-
-NOTIFY_LOG_TAIL = 65536
-
-
-def notify_log(path: FsPath) -> list[tuple[float, "VrrpEvent"]]:
-    """keepalived's events as the notify script logged them (`TIME TYPE NAME STATE PRIORITY`), the
-    last 64 KiB: what an agent that (re)starts under a running keepalived resumes from."""
-    from ..events.keepalived_fifo import VrrpEvent
-    from .state import NODE_STATES
-
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            handle.seek(max(0, handle.tell() - NOTIFY_LOG_TAIL))
-            lines = handle.read().decode(errors="replace").splitlines()
-    except OSError:
-        return []
-    events = []
-    for line in lines:
-        words = line.split()
-        if len(words) != 5 or words[1] not in ("GROUP", "INSTANCE") or words[3] not in NODE_STATES:
-            continue
-        try:
-            events.append((float(words[0]), VrrpEvent(words[1], words[2], words[3], int(words[4]))))
-        except ValueError:
-            continue
-    return events
-
-
-def dhcp_answering(run_dir: FsPath) -> bool | None:
-    """Whether the DHCP guard lets requests through, as the notify script recorded it after
-    switching nft (reading a file is cheap; `nft list` costs milliseconds per status call).
-    None: no record (no transition yet, or the switch failed)."""
-    try:
-        return {"yes": True, "no": False}.get((run_dir / "dhcp").read_text().strip())
-    except OSError:
-        return None
 
 
 def peer_reachable(address: str, port: int = 22, timeout: float = 0.3) -> bool:

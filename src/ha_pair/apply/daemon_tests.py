@@ -54,8 +54,8 @@ def _run(argv: list[str], text: str, name: str, after: tuple[str, ...] = ()) -> 
     return proc.returncode, (proc.stdout + proc.stderr).replace(path, name).strip()
 
 
-def keepalived_test(text: str) -> DaemonTest:
-    ran = _run(["keepalived", "-t", "-l", "-f"], text, "keepalived.conf")
+def keepalived_test(text: str, name: str) -> DaemonTest:
+    ran = _run(["keepalived", "-t", "-l", "-f"], text, name)
     if ran is None:
         return DaemonTest("keepalived -t", False, True, "keepalived not installed: configuration test skipped")
     code, output = ran
@@ -68,10 +68,10 @@ def keepalived_test(text: str) -> DaemonTest:
     return DaemonTest("keepalived -t", True, code == 0, f"exit {code}: {output}" if code else output)
 
 
-def conntrackd_test(text: str) -> DaemonTest:
+def conntrackd_test(text: str, name: str) -> DaemonTest:
     """conntrackd has no test mode: a stats request (-s) parses the whole file first, then only
     asks the running daemon, if any, over the file's UNIX socket."""
-    ran = _run(["conntrackd", "-C"], text, "conntrackd.conf", ("-s",))
+    ran = _run(["conntrackd", "-C"], text, name, ("-s",))
     if ran is None:
         return DaemonTest("conntrackd", False, True, "conntrackd not installed: configuration test skipped")
     code, output = ran
@@ -80,8 +80,8 @@ def conntrackd_test(text: str) -> DaemonTest:
     return DaemonTest("conntrackd", True, not failed, output, warning)
 
 
-def nft_test(text: str) -> DaemonTest:
-    ran = _run(["nft", "-c", "-f"], text, "dhcp-guard.nft")
+def nft_test(text: str, name: str) -> DaemonTest:
+    ran = _run(["nft", "-c", "-f"], text, name)
     if ran is None:
         return DaemonTest("nft -c", False, True, "nft not installed: ruleset test skipped")
     code, output = ran
@@ -93,4 +93,4 @@ def test_files(model: Model, files: dict[FsPath, str]) -> list[DaemonTest]:
     paths = model.paths
     tests = {paths.keepalived_conf: keepalived_test, paths.conntrackd_conf: conntrackd_test,
              paths.dhcp_guard: nft_test}
-    return [tests[path](text) for path, text in files.items() if path in tests]
+    return [tests[path](text, path.name) for path, text in files.items() if path in tests]

@@ -8,7 +8,7 @@ from ..config.model import Model
 from ..paths import Paths
 from ..render import dhcp as dhcp_render
 from ..uci import Package, dump
-from .files import KEEP_MODE, atomic_write
+from ..fs import KEEP_MODE, atomic_write
 
 
 def read_record(paths: Paths) -> list[dhcp_render.SectionChange]:

@@ -8,7 +8,7 @@ import sys
 import os
 
 from ..apply import dhcp_config
-from ..apply.files import atomic_write
+from ..fs import atomic_write
 from ..apply.daemon_tests import DaemonTest, test_files
 from ..config.load import read_inputs, validate, validate_inputs
 from ..paths import Paths
@@ -49,7 +49,8 @@ def report_daemon_tests(tests: list[DaemonTest]) -> None:
 
 
 def render(args: argparse.Namespace, paths: Paths) -> int:
-    """Write the generated files; with an invalid configuration write nothing at all."""
+    """Write the generated files; with an invalid configuration write nothing at all. Says which
+    files it wrote or removed: for people, as JSON (--json), or one path per line (--list-changed)."""
     inputs, result = validate_inputs(paths)
     report_problems(result.errors, result.warnings)
     if result.model is None:
@@ -76,6 +77,9 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
         return fail(str(exc), EXIT_FAILED)
     if args.json:
         print_json({"ok": True, "enabled": model.node.enabled, "changed": changed, "digest": model.digest})
+        return EXIT_OK
+    if args.list_changed:  # the init script reloads dnsmasq when /etc/config/dhcp is one of them
+        print("".join(f"{path}\n" for path in changed), end="")
         return EXIT_OK
     for path in changed:
         print(f"{'removed' if not os.path.exists(path) else 'wrote'} {path}")

@@ -17,11 +17,12 @@ import time
 
 from ..agent.probes import carrier
 from ..config.load import validate
+from ..fs import atomic_write
 from ..fspath import FsPath
-from ..leases import peer as peer_side
-from ..leases.sync import exchange, hello
-from ..leases.transport import TransportError, client, key_path, known_hosts
-from ..paths import Paths
+from ..leasesync import peer as peer_side
+from ..leasesync.sync import exchange, hello
+from ..leasesync.transport import TransportError, client
+from ..paths import Paths, known_hosts_in
 from ..sha256 import sha256
 from .output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, fail, print_json
 
@@ -73,7 +74,7 @@ def _peer(paths: Paths) -> tuple[str, int, object]:
 def ensure_key(paths: Paths) -> str:
     """The sync key's public half, creating the key on first use: dropbear's format for dbclient,
     and an OpenSSH copy when the client is OpenSSH's ssh."""
-    key = key_path(paths)
+    key = paths.sync_key
     openssh = FsPath(key + ".openssh")
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(paths.state_dir, 0o700)
@@ -100,7 +101,7 @@ def keys(args: argparse.Namespace, paths: Paths) -> int:
         public = ensure_key(paths)
     except (OSError, subprocess.SubprocessError, StopIteration) as exc:
         return fail(f"could not create the sync key in {paths.state_dir}: {exc}")
-    command = paths.libexec_dir / "lease-peer"
+    command = paths.lease_peer
     line = f'command="{command}",{KEY_OPTIONS} {public} ha-pair@{node}'
     host_keys = peer_side.host_public_keys(paths)
     if args.json:
@@ -122,12 +123,12 @@ def trust_peer(args: argparse.Namespace, paths: Paths) -> int:
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     scratch = FsPath(paths.state_dir / f".trust-{os.getpid()}")
     try:
-        os.makedirs(scratch / ".ssh", mode=0o700)
+        os.makedirs(known_hosts_in(scratch).parent, mode=0o700)
         try:
             info, stderr = hello(paths, peer, port, scratch=scratch)
         except TransportError as exc:  # its text holds what the peer wrote on stderr
             return fail(f"could not reach the peer's sync command at {peer}: {escape(str(exc))}")
-        presented = _presented_keys(scratch / ".ssh" / "known_hosts")
+        presented = _presented_keys(known_hosts_in(scratch))
         if not presented:  # a client that printed the fingerprint but recorded nothing (dbclient -y)
             shown = _first_fingerprint(stderr)
             presented = [k for k in info.host_keys if shown and _fingerprint_or_none(k) == shown]
@@ -210,7 +211,7 @@ def _pin(paths: Paths, peer: str, port: int, key: str, as_json: bool) -> int:
         key_type, blob = parse_key(key)
     except BadKey as exc:
         return fail(str(exc), EXIT_INVALID)
-    path = known_hosts(paths)
+    path = paths.known_hosts
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     kept = []
@@ -222,7 +223,6 @@ def _pin(paths: Paths, peer: str, port: int, key: str, as_json: bool) -> int:
                 words[0] if words else ""
             if not names_host(field, patterns):
                 kept.append(line)  # every entry for this host goes: the new pin replaces them all
-    from ..apply.files import atomic_write
     encoded = base64.b64encode(blob).decode()
     atomic_write(path, "\n".join(kept + [f"{peer} {key_type} {encoded}"]) + "\n", 0o600)
     if as_json:
@@ -240,9 +240,9 @@ def lease_peer(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def lease_import(args: argparse.Namespace, paths: Paths) -> int:
-    """The stop/swap/start sequence in a process of its own (see leases/importer.py). Exit 0: the
+    """The stop/swap/start sequence in a process of its own (see leasesync/importer.py). Exit 0: the
     file changed, 3: it was already up to date."""
-    from ..leases.importer import run_import
+    from ..leasesync.importer import run_import
 
     now = args.now if args.now is not None else int(time.time())
     return EXIT_OK if run_import(paths, now) else 3

@@ -48,18 +48,12 @@ def history(args: argparse.Namespace, paths: Paths) -> int:
 
 def offline_status(paths: Paths, why: str) -> dict[str, Any]:
     """What can be known without the agent: the VIPs on the interfaces and the notify script's files."""
+    from .. import runfiles
     from ..agent import probes
     from ..config.load import validate
 
-    data: dict[str, Any] = {"agent": {"running": False, "error": why}}
-    try:
-        data["state"] = paths.state_file.read_text().strip() or "unknown"
-    except OSError:
-        data["state"] = "unknown"
-    try:
-        data["recent_transitions"] = paths.transitions_log.read_text().splitlines()[-5:]
-    except OSError:
-        data["recent_transitions"] = []
+    data: dict[str, Any] = {"agent": {"running": False, "error": why},
+                            "state": runfiles.node_state(paths), "recent_transitions": runfiles.recent_transitions(paths)}
     result = validate(paths)
     if result.model is not None:
         devices = sorted({v.device for v in result.model.vips})

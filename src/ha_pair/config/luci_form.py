@@ -3,9 +3,11 @@ default, choice and range from the same table as the validator and the README. A
 shipped file equal to this output; regenerate it with
 `PYTHONPATH=src python3 -m ha_pair.config.luci_form > luci-app-ha/htdocs/luci-static/resources/ha/schema.js`.
 
-Per option: `kind`, `choices`, `min`/`max`, `list`, and the default twice: `value`, a literal the
-form can preset (a flag's 0/1, a choice, a number), or null when the default depends on other
-options; `text`, the default as the README states it, for placeholders ("150 / 100").
+Per option: `kind`, `choices`, `min`/`max`, `list`, and the default as a typed JSON value
+(`default`: a flag's true/false, a number, a choice, an address; seconds as seconds), `cases`
+where it follows other options of the section (`[{"when": {"role": "secondary"}, "default": 100}]`,
+the first match wins, as in schema.Option.default_in), and `derived`: in words, a default found
+elsewhere ("hostname"), for placeholders.
 """
 
 from __future__ import annotations
@@ -19,28 +21,15 @@ from . import schema
 TARGET = "luci-app-ha/htdocs/luci-static/resources/ha/schema.js"
 
 
-def literal_default(option: schema.Option) -> str | None:
-    """The default as a value of the option's own type, or None when it is a description."""
-    text = option.default
-    if text is None:
+def json_value(option: schema.Option, value: Any) -> Any:
+    """A typed default as JSON: seconds as seconds, addresses as text, the rest as they are."""
+    if value is None:
         return None
-    if option.kind == schema.BOOL:
-        return text if text in ("0", "1") else None
-    if option.kind == schema.ENUM:
-        return text if text in option.choices else None
-    if option.kind in (schema.INT, schema.SECONDS):
-        try:
-            float(text)
-        except ValueError:
-            return None
-        return text
-    if option.kind in (schema.IPV4, schema.IP):
-        try:
-            ipaddress.ip_address(text)
-        except ValueError:
-            return None
-        return text
-    return None
+    if option.kind == schema.SECONDS:
+        return _number(value / 100)
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(value)
+    return value
 
 
 def _number(value: float | None) -> int | float | None:
@@ -49,18 +38,20 @@ def _number(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
+def _option(section_type: schema.SectionType, option: schema.Option) -> dict[str, Any]:
+    cases = [{"when": {name: json_value(section_type[name], value) for name, value in case.match},
+              "default": json_value(option, case.value)} for case in option.cases]
+    return {
+        "kind": option.kind, "choices": list(option.choices), "min": _number(option.minimum),
+        "max": _number(option.maximum), "list": option.is_list, "default": json_value(option, option.default),
+        "cases": cases, "derived": option.derived,
+    }
+
+
 def sections() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for section_type in schema.SECTION_TYPES.values():
-        options = {}
-        for option in section_type.options:
-            options[option.name] = {
-                "kind": option.kind, "choices": list(option.choices), "min": _number(option.minimum),
-                "max": _number(option.maximum), "list": option.is_list, "value": literal_default(option),
-                "text": option.default,
-            }
-        out[section_type.type] = {"single": section_type.single, "options": options}
-    return out
+    return {section_type.type: {"single": section_type.single,
+                                "options": {option.name: _option(section_type, option) for option in section_type.options}}
+            for section_type in schema.SECTION_TYPES.values()}
 
 
 def module() -> str:

@@ -61,13 +61,12 @@ class Reader:
             return value[-1] if value else None
         return value
 
-    def value(self, section: Section, spec: schema.Option, fallback: Any = None) -> Any:
-        """The typed value of a single-valued option, or `fallback` when absent or invalid."""
+    def value(self, section: Section, spec: schema.Option, context: dict[str, Any] | None = None) -> Any:
+        """The typed value of a single-valued option, or the schema's default when absent or invalid
+        (for a default that follows other options, `context` holds their effective values)."""
         text = self.raw(section, spec.name)
-        if text is None:
-            return fallback
-        parsed = self._convert(section, spec, text)
-        return fallback if parsed is None else parsed
+        parsed = None if text is None else self._convert(section, spec, text)
+        return spec.default_in(context or {}) if parsed is None else parsed
 
     def values(self, section: Section, spec: schema.Option) -> list[Any]:
         """The typed items of a repeatable option; invalid items are reported and left out."""
@@ -137,6 +136,15 @@ def convert(spec: schema.Option, text: str) -> Any:
         getattr(grammar, spec.grammar)(text)
         return text
     raise AssertionError(f"unknown kind {kind}")
+
+
+def to_text(spec: schema.Option, value: Any) -> str:
+    """A typed value as UCI writes it: the inverse of convert() (True -> '1', 10 cs -> '0.1')."""
+    if spec.kind == schema.BOOL:
+        return "1" if value else "0"
+    if spec.kind == schema.SECONDS:
+        return format_centiseconds(value)
+    return str(value)
 
 
 def centiseconds(text: str) -> int:

@@ -1,6 +1,5 @@
-"""What one lease sync message, and the stored state, may hold; and a reader that enforces it while
-reading, so an oversized message is refused after at most MAX_MESSAGE_BYTES, never parsed, and
-never held whole beyond that.
+"""What one lease sync message, and the stored state, may hold, and the Budget that counts a
+message against it as it arrives (leasesync/message.py reads with it).
 
 Sizes: a state line is at most ~2.7 kB (a superseded lease with a 255-byte hostname, a 255-byte
 client-id and both extras); an honest lease line is 60-120 bytes, so 50 000 leases with their
@@ -8,10 +7,6 @@ tombstones are ~5 MB. The entry cap bounds the merge's work and memory whatever 
 """
 
 from __future__ import annotations
-
-import os
-import selectors
-import time
 
 MAX_MESSAGE_BYTES = 12 * 1024 * 1024
 MAX_ENTRIES = 100_000  # lines of one message, and entries (leases, superseded, tombstones) stored: two
@@ -50,32 +45,3 @@ class Budget:
             longest = 0
         if max(longest, self.open_line) > self.max_line:
             raise MessageRefused(f"a line longer than {self.max_line} bytes")
-
-
-def read_message(fd: int, budget: Budget | None = None, idle_s: float = READ_IDLE_S,
-                 deadline: float | None = None) -> bytes:
-    """Everything until end-of-file on fd, within the budget; MessageRefused when over it, when
-    nothing arrives for idle_s, or past the monotonic deadline."""
-    budget = budget or Budget()
-    chunks: list[bytes] = []
-    selector = selectors.DefaultSelector()
-    try:
-        selector.register(fd, selectors.EVENT_READ)
-    except PermissionError:  # a regular file (not pollable, never blocks): read it as it is
-        selector.close()
-        while chunk := os.read(fd, 65536):
-            budget.take(chunk)
-            chunks.append(chunk)
-        return b"".join(chunks)
-    try:
-        while True:
-            wait = idle_s if deadline is None else max(0.0, min(idle_s, deadline - time.monotonic()))
-            if not selector.select(wait):
-                raise MessageRefused(f"no data for {wait:.0f} s")
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return b"".join(chunks)
-            budget.take(chunk)
-            chunks.append(chunk)
-    finally:
-        selector.close()

@@ -192,10 +192,6 @@ class Tombstone:
         """The slot whose copies it kills."""
         return self.lease.slot
 
-    @property
-    def killed_expiry(self) -> int:
-        return self.lease.expiry
-
     def kills(self, lease: Lease) -> bool:
         return lease.slot == self.key and lease.rank <= self.lease.rank
 

@@ -1,4 +1,6 @@
-"""Build the status JSON (pure): model + the agent's PairState + a snapshot of probe results.
+"""Build the status JSON (pure), every field of it in one place: the model in effect, the
+agent's PairState, a snapshot of probe results, the configuration on disk and the lease sync's
+own report.
 
 The schema is documented field by field in README.md ("ubus call ha status"). No secrets:
 nothing from auth_pass or key files is ever read here.
@@ -6,26 +8,23 @@ nothing from auth_pass or key files is ever read here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ..agent.probes import CheckResult
-from ..agent.state import PairState
+from .. import jsonsafe
 from ..config.model import Check, Model
+from ..state.observed import UNKNOWN_CHECK, CheckResult, Snapshot
+from ..state.pair import PairState
 
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """What the probes saw, at `time`."""
+class ConfigOnDisk:
+    """/etc/config as validated now, which may differ from the configuration in effect."""
 
-    time: float
-    addresses: dict[str, list[str]] = field(default_factory=dict)  # device -> addresses on it
-    carriers: dict[str, bool | None] = field(default_factory=dict)  # device -> carrier
-    checks: dict[str, CheckResult] = field(default_factory=dict)
-    conntrack: dict[str, Any] = field(default_factory=dict)  # probes.conntrackd_stats()
-    dhcp_answering: bool | None = None
+    errors: tuple[str, ...] = ()
+    digest: str | None = None  # of the configuration on disk; None when it does not validate
 
 
 def check_down(check: Check, result: CheckResult, carrier: bool | None) -> bool:
@@ -39,7 +38,7 @@ def check_down(check: Check, result: CheckResult, carrier: bool | None) -> bool:
 def _checks(model: Model, snapshot: Snapshot) -> dict[str, Any]:
     out = {}
     for check in model.checks:
-        result = snapshot.checks.get(check.name, CheckResult("unknown", None, 0, None))
+        result = snapshot.checks.get(check.name, UNKNOWN_CHECK)
         entry: dict[str, Any] = {
             "type": check.kind, "failure": check.failure, "interval": check.interval, "fall": check.fall,
             "rise": check.rise,
@@ -157,7 +156,9 @@ def _conntrack(model: Model, snapshot: Snapshot) -> dict[str, Any]:
 
 
 def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agent: dict[str, Any],
-                 config_errors: list[str] | None = None) -> dict[str, Any]:
+                 on_disk: ConfigOnDisk, lease_sync: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole answer of `ubus call ha status`. `model` is the configuration in effect (None
+    when none ever validated), `lease_sync` the lease sync's report (None: not running)."""
     status: dict[str, Any] = {
         "version": SCHEMA_VERSION,
         "time": round(snapshot.time, 3),
@@ -166,34 +167,43 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
         "last_transition": state.last_transition.as_dict() if state.last_transition else None,
         "history_size": len(state.history),
         "agent": agent,
-        "config": {"valid": model is not None, "errors": config_errors or [],
-                   "digest": model.digest if model else None},
+        "config": {"valid": not on_disk.errors, "errors": list(on_disk.errors),
+                   "digest": model.digest if model else None,
+                   "pending_changes": model is not None and on_disk.digest != model.digest},
     }
     if state.group is not None:
         name, member = state.group
         status["sync_group"] = {"name": name, "state": member.state, "since": member.since}
     else:
         status["sync_group"] = None
-    if model is None:
-        return status
+    if model is not None:
+        status.update(_pair(model, state, snapshot))
+    status["lease_sync"] = lease_sync if lease_sync is not None else {"enabled": False}
+    status["health"] = health(status)
+    return jsonsafe.finite(status)  # JSON for ubus and LuCI: no NaN or infinity, whatever a probe read
+
+
+def _pair(model: Model, state: PairState, snapshot: Snapshot) -> dict[str, Any]:
+    """The fields that need a configuration in effect."""
     node = model.node
     checks = _checks(model, snapshot)
-    status["node"] = {"name": node.name, "role": node.role, "priority": node.priority, "enabled": node.enabled,
-                      "effective_priority": effective_priority(node.priority, model.checks, checks),
-                      "vrrp_version": node.vrrp_version, "advert_int_cs": node.advert_centis}
-    status["instances"] = _instances(model, state, snapshot)
-    status["checks"] = checks
-    status["conntrack"] = _conntrack(model, snapshot)
     expected = state.node_state == "master"
     answering = snapshot.dhcp_answering
-    status["dhcp"] = {
-        "managed": model.dhcp.managed, "sections": [s.section for s in model.dhcp.sections],
-        "answering": answering,
-        "consistent": answering is None or answering == expected,
+    return {
+        "node": {"name": node.name, "role": node.role, "priority": node.priority, "enabled": node.enabled,
+                 "effective_priority": effective_priority(node.priority, model.checks, checks),
+                 "vrrp_version": node.vrrp_version, "advert_int_cs": node.advert_centis},
+        "instances": _instances(model, state, snapshot),
+        "checks": checks,
+        "conntrack": _conntrack(model, snapshot),
+        "dhcp": {
+            "managed": model.dhcp.managed, "sections": [s.section for s in model.dhcp.sections],
+            "answering": answering,
+            "consistent": answering is None or answering == expected,
+        },
+        "peer": {
+            "address": str(node.peer) if node.peer else None, "sync_interface": node.sync_interface,
+            "sync_device": node.sync_device,
+            "sync_link": snapshot.carriers.get(node.sync_device) if node.sync_device else None,
+        },
     }
-    status["peer"] = {
-        "address": str(node.peer) if node.peer else None, "sync_interface": node.sync_interface,
-        "sync_device": node.sync_device,
-        "sync_link": snapshot.carriers.get(node.sync_device) if node.sync_device else None,
-    }
-    return status

@@ -98,21 +98,12 @@ LIBDIR_ENV = "HA_PAIR_UBUS_LIBDIR"
 # libubox/uloop.h
 ULOOP_READ = 1 << 0
 
-# ubusmsg.h: enum ubus_msg_status
+# ubusmsg.h: enum ubus_msg_status (the codes this binding answers with)
 UBUS_STATUS_OK = 0
-UBUS_STATUS_INVALID_COMMAND = 1
 UBUS_STATUS_INVALID_ARGUMENT = 2
 UBUS_STATUS_METHOD_NOT_FOUND = 3
 UBUS_STATUS_NOT_FOUND = 4
-UBUS_STATUS_NO_DATA = 5
-UBUS_STATUS_PERMISSION_DENIED = 6
-UBUS_STATUS_TIMEOUT = 7
-UBUS_STATUS_NOT_SUPPORTED = 8
 UBUS_STATUS_UNKNOWN_ERROR = 9
-UBUS_STATUS_CONNECTION_FAILED = 10
-UBUS_STATUS_NO_MEMORY = 11
-UBUS_STATUS_PARSE_ERROR = 12
-UBUS_STATUS_SYSTEM_ERROR = 13
 
 # ---------------------------------------------------------------------------
 # Structures

@@ -11,7 +11,9 @@
  * /etc/config/ha as a form.
  *
  * - Defaults, choices and ranges come from ha.schema, generated from ha-pair's own schema: an
- *   untouched field stays unset, and the agent applies the same default.
+ *   untouched field stays unset, and the agent applies the same default. A default that follows
+ *   other options (the priority follows the role) is shown for their values, and again when one
+ *   of them changes.
  * - Nothing is staged that ha-pair would reject: before the form (or a table row's dialog)
  *   stages its values, the `luci.ha validate` rpcd plugin checks the whole package with the
  *   rules of `ha-pair check`; its errors name the UCI option and nothing is saved.
@@ -43,6 +45,90 @@ const LABELS = {
 
 function spec(type, name) {
 	return schema.sections[type].options[name];
+}
+
+/* A schema value as UCI (and a form field) writes it. */
+function uciText(value) {
+	if (value == null)
+		return null;
+
+	if (value === true || value === false)
+		return value ? '1' : '0';
+
+	return String(value);
+}
+
+/* The default of an option where `valueOf(name)` gives the section's other options: the first of
+   its cases they all match, else its plain default (schema.py's Option.default_in). */
+function defaultIn(def, valueOf) {
+	const hit = def.cases.find((c) => Object.keys(c.when).every((name) => valueOf(name) === uciText(c.when[name])));
+
+	return uciText(hit ? hit.default : def.default);
+}
+
+/* The value option `name` of the section has: in the form once it is on the page, else in the
+   file; unset, its own default. */
+function currentValue(s, section_id, type, name, onPage) {
+	const o = onPage ? s.children.find((c) => c.option == name) : null;
+	let value = o ? o.formvalue(section_id) : uci.get('ha', section_id, name);
+
+	if (value == null || value === '')
+		value = defaultIn(spec(type, name), (other) => currentValue(s, section_id, type, other, onPage));
+
+	return value;
+}
+
+/* Options whose default follows other options, refreshed when one of those changes. */
+const following = [];
+
+function showDefault(o, value) {
+	if (o instanceof form.Flag || o instanceof form.ListValue)
+		o.default = value;
+	else
+		o.placeholder = value;
+}
+
+/* The options a default follows changed in the form: show the default for their new values (a
+   field that still shows the previous default, and is unset in the file, follows it). */
+function refreshDefault(entry, section_id) {
+	const o = entry.o;
+	const shown = (o instanceof form.Flag || o instanceof form.ListValue) ? o.default : o.placeholder;
+	const value = defaultIn(entry.def, (name) => currentValue(entry.s, section_id, entry.type, name, true));
+	const widget = o.getUIElement(section_id);
+
+	showDefault(o, value);
+
+	if (!widget)
+		return;
+
+	if (o instanceof form.Flag || o instanceof form.ListValue) {
+		if (uci.get('ha', section_id, o.option) == null && widget.getValue() === shown)
+			widget.setValue(value);
+	}
+	else {
+		widget.setPlaceholder(value);
+	}
+}
+
+function followDefaults() {
+	following.forEach((entry) => {
+		const names = new Set(entry.def.cases.flatMap((c) => Object.keys(c.when)));
+
+		names.forEach((name) => {
+			const condition = entry.s.children.find((c) => c.option == name);
+			const previous = condition ? condition.onchange : null;
+
+			if (!condition)
+				return;
+
+			condition.onchange = function(ev, section_id, value) {
+				if (previous)
+					previous.apply(this, [ ev, section_id, value ]);
+
+				refreshDefault(entry, section_id);
+			};
+		});
+	});
 }
 
 /* LuCI's check of a field, from the option's kind and range in the schema. */
@@ -102,15 +188,23 @@ function option(s, tab, widget, type, name, title, description) {
 	const def = spec(type, name);
 
 	if (widget === form.ListValue) {
-		if (def.value == null)
-			o.value('', def.text ? _('Default: %s').format(def.text) : _('Not set'));
+		if (def.default == null)
+			o.value('', def.derived ? _('Default: %s').format(def.derived) : _('Not set'));
 		def.choices.forEach((choice) => o.value(choice, LABELS[choice] || choice));
 	}
 
-	if (widget === form.Flag || widget === form.ListValue)
-		o.default = def.value;
-	else if (def.text != null)
-		o.placeholder = def.text;
+	showDefault(o, def.default != null ? uciText(def.default) : def.derived);
+
+	if (def.cases.length) {
+		/* shown for the other options' values in the file, then kept up to date (followDefaults) */
+		const renderWidget = o.renderWidget;
+
+		o.renderWidget = function(section_id, option_index, cfgvalue) {
+			showDefault(this, defaultIn(def, (name) => currentValue(s, section_id, type, name, false)));
+			return renderWidget.call(this, section_id, option_index, cfgvalue);
+		};
+		following.push({ s: s, o: o, type: type, def: def });
+	}
 
 	if (widget !== form.Flag && widget !== form.ListValue)
 		o.datatype = datatype(def);
@@ -222,7 +316,7 @@ return view.extend({
 
 		option(s, 'general', form.Flag, 'global', 'enabled', _('Enable'), _('Run ha-pair on this router.'));
 		option(s, 'general', form.ListValue, 'global', 'role', _('Role'),
-			_('Sets the default priority: 150 for the primary, 100 for the secondary.'));
+			_('Sets the default priority.'));
 		option(s, 'general', form.Value, 'global', 'peer', _('Peer address'),
 			_('IPv4 address of the other router on the sync link (connection and lease sync).'));
 		interfaceOption(s, 'general', 'global', 'sync_interface', _('Sync interface'),
@@ -357,6 +451,7 @@ return view.extend({
 		o = option(s, null, form.Value, 'dhcp', 'ssh_port', _('Peer SSH port'), _('The peer\'s SSH port on the sync link.'));
 		o.depends('lease_sync', '1');
 
+		followDefaults();
 		this.map = m;
 		return m.render();
 	},

@@ -1,5 +1,5 @@
 """SSH to the peer with the least privilege: the package's own key, the peer's pinned host key,
-and on the peer a forced command that knows three verbs (see peer.py).
+and on the peer a forced command that knows four verbs (see peer.py).
 
 dropbear's dbclient (OpenWrt) or OpenSSH's ssh. dbclient has no UserKnownHostsFile: it always
 reads $HOME/.ssh/known_hosts, so it runs with HOME set to the package's state directory, which
@@ -16,9 +16,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from ..fspath import FsPath
-from ..paths import Paths
-from .limits import MAX_ERROR_BYTES, Budget, MessageRefused
+from ..paths import Paths, known_hosts_in
+from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
 
 CONNECT_TIMEOUT = 5
 VERBS = ("hello", "exchange", "get", "push")
@@ -38,14 +37,6 @@ class Reply:
     data: bytes
     sent: int  # bytes written to the SSH client
     received: int
-
-
-def key_path(paths: Paths) -> FsPath:
-    return paths.state_dir / "sync_key"
-
-
-def known_hosts(paths: Paths) -> FsPath:
-    return paths.state_dir / ".ssh" / "known_hosts"
 
 
 def client() -> str | None:
@@ -85,14 +76,14 @@ def command(paths: Paths, host: str, port: int, verb: str, scratch: str | None =
             # dbclient without BatchMode (Debian's 2022.83) asks about an unknown key on stdin and,
             # at its end, spins until killed: 15 s of a busy CPU per attempt
             raise TransportError("hostkey", f"no host key pinned for {host}: pair with `ha-pair trust-peer`")
-        argv = [binary, "-T", "-i", key_path(paths), "-p", str(port), *(_dbclient_options(binary))]
+        argv = [binary, "-T", "-i", paths.sync_key, "-p", str(port), *(_dbclient_options(binary))]
         if scratch:
             argv.append("-y")
         argv += [f"root@{host}", verb]
     else:
         checking = "accept-new" if scratch else "yes"
-        hosts = os.path.join(scratch, ".ssh", "known_hosts") if scratch else known_hosts(paths)
-        argv = [binary, "-T", "-i", key_path(paths) + ".openssh", "-p", str(port), "-o", "BatchMode=yes",
+        hosts = known_hosts_in(scratch) if scratch else paths.known_hosts
+        argv = [binary, "-T", "-i", paths.sync_key + ".openssh", "-p", str(port), "-o", "BatchMode=yes",
                 "-o", f"StrictHostKeyChecking={checking}", "-o", f"UserKnownHostsFile={hosts}",
                 "-o", "GlobalKnownHostsFile=/dev/null", "-o", "HashKnownHosts=no", "-o", "UpdateHostKeys=no",
                 "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", f"root@{host}", verb]
@@ -102,7 +93,7 @@ def command(paths: Paths, host: str, port: int, verb: str, scratch: str | None =
 def _dbclient_knows(paths: Paths, host: str) -> bool:
     """Whether the pinned known_hosts has a line dbclient matches: the host name, then a space."""
     try:
-        with open(known_hosts(paths), "rb") as handle:
+        with open(paths.known_hosts, "rb") as handle:
             return any(line.startswith(host.encode() + b" ") for line in handle)
     except OSError:
         return False

@@ -20,12 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..apply.files import atomic_write
+from ..fs import atomic_write
 from ..fspath import FsPath
 from ..paths import Paths
-from . import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
-from .limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
-from .parse import LineProblem
+from ..leases import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
+from ..leases.limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
+from ..leases.parse import LineProblem
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,10 @@ class LeaseStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
         self.file = lease_file(paths)
-        self.state_path = paths.run_dir / "leases.state"
-        self.seen_path = paths.run_dir / "leases.seen"
-        self.lock_path = paths.run_dir / "leases.lock"
-        self.from_peer_path = paths.run_dir / "leases.from-peer"
+        self.state_path = paths.lease_state
+        self.seen_path = paths.leases_seen
+        self.lock_path = paths.leases_lock
+        self.from_peer_path = paths.leases_from_peer
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -205,6 +205,3 @@ class LeaseStore:
 def entries(db: LeaseDb) -> int:
     return len(db.leases) + len(db.superseded) + len(db.tombstones)
 
-
-def now() -> int:
-    return int(time.time())

@@ -50,7 +50,7 @@ def render_in_tree(root: Path, name: str) -> Path:
         target.chmod(0o755)
     proc = subprocess.run(
         ["python3", "-m", "ha_pair", "--root", str(root), "render"],
-        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert proc.returncode == 0, proc.stderr
     return root / "var" / "etc" / "ha-pair"
@@ -91,7 +91,7 @@ def test_nft_accepts_rendered_dhcp_guard(name: str, namespace: str, tmp_path: Pa
 def test_check_command_runs_keepalived_test(namespace: str, tmp_path: Path):
     root = tmp_path / "root"
     render_in_tree(root, "pair-r1")
-    env = {"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    env = {"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
     inside = subprocess.run(["ip", "netns", "exec", namespace, "python3", "-m", "ha_pair", "--root", str(root),
                              "--json", "check"], capture_output=True, text=True, env=env)
     assert inside.returncode == 0, inside.stdout + inside.stderr

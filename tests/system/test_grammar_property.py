@@ -130,7 +130,7 @@ def test_hostile_values_are_refused_or_parse_cleanly(namespace: str, tmp_path_fa
             proc = run_in(namespace, "keepalived", "-t", "-l", "-f", str(file))
             if proc.returncode != 0 and target in FREE_TEXT:
                 # route/rule semantics are keepalived's to judge: then check and render refuse it too
-                assert not keepalived_test(text).ok, proc.stdout + proc.stderr
+                assert not keepalived_test(text, "keepalived.conf").ok, proc.stdout + proc.stderr
                 continue
             assert proc.returncode == 0 and "WARNING" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
         elif file.name == "conntrackd.conf":

@@ -33,7 +33,8 @@ try:
 except ImportError:  # running from a checkout without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from ha_pair.ubus import UBUS_STATUS_INVALID_ARGUMENT, UbusConnection, UbusError, UbusUnavailable
+from ha_pair.ubus import UbusConnection, UbusError, UbusUnavailable
+from ha_pair.ubus.libubus import UBUS_STATUS_INVALID_ARGUMENT
 from tests.support.ubusd import Ubusd, find_tools
 
 STATUS = {

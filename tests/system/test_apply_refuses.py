@@ -21,6 +21,7 @@ procd_open_instance() { echo "instance $1" >> "$PROCD_LOG"; }
 procd_set_param() { :; }
 procd_close_instance() { :; }
 logger() { :; }
+pidof() { echo 1; }  # dnsmasq runs (the stand-in init script below records what it is asked)
 start() { start_service; }
 . "$HA_PAIR_ROOT/etc/init.d/ha-pair"
 "$1"_service
@@ -43,12 +44,40 @@ def instances(root: Path) -> list[str]:
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     require_root_and("keepalived", "nft")
-    return tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+    root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+    dnsmasq = root / "etc/init.d/dnsmasq"
+    dnsmasq.parent.mkdir(parents=True, exist_ok=True)
+    dnsmasq.write_text(f"#!/bin/sh\necho \"$1\" >> {root / 'dnsmasq.log'}\n")
+    dnsmasq.chmod(0o755)
+    return root
+
+
+def dnsmasq_calls(root: Path) -> list[str]:
+    log = root / "dnsmasq.log"
+    calls = log.read_text().split() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return calls
+
+
+def test_start_reloads_dnsmasq_only_when_render_changed_its_config(root: Path):
+    """The init script asks render which files it changed (--list-changed), not its human output."""
+    assert init(root, "start").returncode == 0
+    assert dnsmasq_calls(root) == ["reload"], "the VIP became gateway and DNS server in /etc/config/dhcp"
+    changed = (root / "var/run/ha-pair/render.changed").read_text().splitlines()
+    assert str(root / "etc/config/dhcp") in changed and str(root / "var/etc/ha-pair/keepalived.conf") in changed
+    assert init(root, "start").returncode == 0
+    assert dnsmasq_calls(root) == [] and (root / "var/run/ha-pair/render.changed").read_text() == ""
+    conf = root / "var/etc/ha-pair/keepalived.conf"
+    conf.write_text(conf.read_text() + "# edited\n")  # render puts it back: changed, but not /etc/config/dhcp
+    assert init(root, "start").returncode == 0
+    assert dnsmasq_calls(root) == []
+    assert (root / "var/run/ha-pair/render.changed").read_text().splitlines() == [str(conf)]
 
 
 def test_reload_and_start_refuse_what_only_keepalived_t_catches(root: Path):
     assert init(root, "start").returncode == 0
     assert instances(root) == ["agent", "keepalived", "conntrackd"]
+    dnsmasq_calls(root)
     conf = root / "var/etc/ha-pair/keepalived.conf"
     applied = conf.read_bytes()
 

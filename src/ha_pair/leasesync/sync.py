@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from .. import jsonsafe
 from ..paths import Paths
-from . import serialise_state
-from .limits import Budget, MessageRefused
+from ..leases import serialise_state
+from ..leases.limits import Budget, MessageRefused
 from .store import LeaseStore
 from .transport import TransportError, call
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from tests.unit.test_agent import agent_root, feed, wait_state  # noqa: F401 (fixture)
+from tests.system.test_agent_process import agent_root, feed, wait_state  # noqa: F401 (fixture)
 
 
 def test_a_fifo_recreated_by_keepalived_is_followed(agent_root):  # noqa: F811

@@ -23,15 +23,17 @@ from typing import BinaryIO
 
 from .. import __version__, log
 from ..paths import Paths
-from . import serialise_state
-from .limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused, read_message
+from ..runfiles import dhcp_answering
+from ..leases import serialise_state
+from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
+from .message import read_message
 from .store import LeaseStore
 
 
 def host_public_keys(paths: Paths) -> list[str]:
     """This router's SSH host public keys, as known_hosts wants them: `type base64`."""
     keys = []
-    dropbear = paths.under("/etc/dropbear")
+    dropbear = paths.under("/etc/dropbear")  # the SSH servers' own files
     for name in ("dropbear_ed25519_host_key", "dropbear_ecdsa_host_key", "dropbear_rsa_host_key"):
         path = dropbear / name
         if not path.exists():
@@ -57,20 +59,16 @@ def node_name(paths: Paths) -> str:
 
 
 def answering_dhcp(paths: Paths) -> bool:
-    """Recorded by the notify script after switching the DHCP guard. Unknown counts as answering:
-    then this node is never restarted for a sync."""
-    try:
-        return (paths.run_dir / "dhcp").read_text().strip() != "no"
-    except OSError:
-        return True
+    """For lease imports: an unknown DHCP guard state (runfiles.dhcp_answering None) counts as
+    answering, so that a node whose state is unknown is never restarted for a sync."""
+    return dhcp_answering(paths) is not False
 
 
 def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
     """Ask the agent to bring dnsmasq's file up to date (it debounces a burst into one restart);
     without an agent, do it here."""
-    fifo = paths.run_dir / "events.fifo"
     try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        fd = os.open(paths.events_fifo, os.O_WRONLY | os.O_NONBLOCK)
     except OSError:
         store.apply_to_dnsmasq(now)
         return

@@ -151,7 +151,7 @@ def test_an_import_killed_at_any_step_is_recovered_when_the_agent_starts(router,
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_the_agent_dying_mid_import_leaves_dnsmasq_running_with_every_lease(router, how: int):
     root, namespace = router
-    code = ("import sys, time; from ha_pair.leases.store import LeaseStore; from ha_pair.paths import Paths; "
+    code = ("import sys, time; from ha_pair.leasesync.store import LeaseStore; from ha_pair.paths import Paths; "
             "LeaseStore(Paths(sys.argv[1])).apply_to_dnsmasq(int(time.time()))")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HA_PAIR_IMPORT_PAUSE": "swap"}
     agent = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", code, str(root)], env=env)

@@ -1,10 +1,12 @@
-"""Write files so that a reader sees the old content or the new one, never half of either."""
+"""Writing files so that a reader sees the old content or the new one, never half of either: how
+every part of ha-pair writes a file (generated configuration, /etc/config/dhcp, lease state,
+history, pinned host keys). The path type itself is fspath.FsPath."""
 
 from __future__ import annotations
 
 import os
-from ..fspath import FsPath
 
+from .fspath import FsPath
 
 KEEP_MODE = -1  # `mode` for a file someone else owns (/etc/config/dhcp): keep its mode and owner
 

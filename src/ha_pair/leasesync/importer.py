@@ -20,16 +20,11 @@ import subprocess
 from ..paths import Paths
 from .store import LeaseStore
 
-STEPS = ("stop", "swap", "start", "done")
 HELPER_TIMEOUT_S = 90  # two init script calls of 30 s each, and the swap
 
 
-def _marker(paths: Paths):
-    return paths.run_dir / "dnsmasq.stopped-for-import"
-
-
 def _init_script(paths: Paths) -> str | None:
-    script = paths.under("/etc/init.d/dnsmasq")
+    script = paths.dnsmasq_init
     return str(script) if os.access(script, os.X_OK) else None
 
 
@@ -42,7 +37,7 @@ def _dnsmasq(paths: Paths, action: str) -> None:
 def _lock(paths: Paths, blocking: bool):
     """The import lock, held for the whole sequence; None when someone else holds it."""
     paths.run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(paths.run_dir / "leases.import.lock", "a")
+    handle = open(paths.import_lock, "a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
@@ -63,7 +58,7 @@ def run_import(paths: Paths, now: int) -> bool:
         signal.signal(signum, signal.SIG_IGN)
     store = LeaseStore(paths)
     with _lock(paths, blocking=True):
-        marker = _marker(paths)
+        marker = paths.import_marker
         with open(marker, "w") as handle:
             handle.write(f"{os.getpid()}\n")
         _pause_for_test("stop")
@@ -81,16 +76,16 @@ def run_import(paths: Paths, now: int) -> bool:
 def recover(paths: Paths) -> bool:
     """dnsmasq stopped by an import that never finished (its process died): start it again.
     Returns whether it had to. Does nothing while an import is running."""
-    if not _marker(paths).exists():
+    if not paths.import_marker.exists():
         return False
     handle = _lock(paths, blocking=False)
     if handle is None:
         return False  # an import is running: it starts dnsmasq itself
     try:
-        if not _marker(paths).exists():
+        if not paths.import_marker.exists():
             return False
         _dnsmasq(paths, "start")
-        _marker(paths).unlink(missing_ok=True)
+        paths.import_marker.unlink(missing_ok=True)
         return True
     finally:
         handle.close()
@@ -103,7 +98,7 @@ def apply_to_dnsmasq(paths: Paths, now: int) -> bool:
         store = LeaseStore(paths)
         with store.locked():
             return store.swap_into_dnsmasq_file(now)
-    helper = paths.under("/usr/sbin/ha-pair")
+    helper = paths.command
     proc = subprocess.Popen([str(helper), "--root", str(paths.root), "lease-import", "--now", str(now)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
