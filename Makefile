@@ -3,7 +3,7 @@ PYTHON ?= python3
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test demo bench deps unit lab
+.PHONY: test demo bench deps unit lab package
 
 deps:
 	@tests/support/install-deps.sh
@@ -11,14 +11,20 @@ deps:
 test: deps
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
+# without root and without daemons
 unit: deps
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
 
+# as root: the real daemons in network namespaces (tests/system), then the two-router lab
 lab: deps
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/lab
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/system tests/lab
 
 demo: deps
 	$(PYTHON) -m tests.demo
 
 bench: deps
 	$(PYTHON) -m tests.bench
+
+# ha-pair and luci-app-ha as .ipk (OpenWrt 24.10) and .apk (25.12) in build/packages/
+package: deps
+	$(PYTHON) -m tests.package.build

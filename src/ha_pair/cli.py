@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # subcommand -> (module in ha_pair.commands, function, help)
 COMMANDS = {
-    "check": ("config", "check", "validate /etc/config/ha and test the rendered keepalived.conf"),
+    "check": ("config", "check", "validate /etc/config/ha and test the rendered files with the daemons' parsers"),
     "render": ("config", "render", "write the generated files (nothing when the config is invalid)"),
     "show": ("config", "show", "print what render would write, without writing"),
     "unapply": ("config", "unapply", "undo ha-pair's DHCP settings and remove its generated files"),
@@ -23,9 +23,11 @@ COMMANDS = {
     "trust-peer": ("lease", "trust_peer", "show the peer's SSH host key fingerprint and pin it"),
     "lease-sync": ("lease", "lease_sync", "exchange DHCP leases with the peer now"),
     "lease-peer": ("lease", "lease_peer", "the sync key's forced command (run by dropbear, not by hand)"),
+    "lease-import": ("lease", "lease_import", "stop dnsmasq, swap in the synced leases, start it (run by the agent)"),
     "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
     "history": ("status", "history", "the last transitions with their reasons"),
     "agent": ("status", "agent", "run the agent (procd starts it)"),
+    "rpcd-luci": ("luci", "rpcd_plugin", "luci-app-ha's rpcd exec plugin (run by rpcd, not by hand)"),
 }
 
 
@@ -40,14 +42,23 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.set_defaults(module=module, function=function)
         if name == "check":
-            p.add_argument("--no-keepalived-test", action="store_true", help="skip `keepalived -t`")
+            p.add_argument("--no-daemon-tests", "--no-keepalived-test", dest="no_daemon_tests", action="store_true",
+                           help="skip `keepalived -t`, conntrackd's and nft's parsers")
         # --json also after the subcommand (`ha-pair status --json`), without hiding a global one
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+        if name == "render":
+            p.add_argument("--list-changed", action="store_true",
+                           help="print only the files written or removed, one path per line (for scripts)")
         if name == "agent":
             p.add_argument("--ubus-socket", default=None, help="ubusd socket (default: libubus's own)")
         if name == "trust-peer":
             p.add_argument("--yes", action="store_true", help="pin without asking (after checking the fingerprint)")
             p.add_argument("--key", default=None, help="pin this public key ('ssh-ed25519 AAAA...') without asking")
+        if name == "lease-import":
+            p.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)
+        if name == "rpcd-luci":
+            p.add_argument("action", choices=("list", "call"))
+            p.add_argument("method", nargs="?", default=None)
         if name == "lease-sync":
             p.add_argument("--catch-up", action="store_true", help="before answering DHCP: short, imports leases")
     return parser

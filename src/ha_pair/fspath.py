@@ -53,7 +53,3 @@ class FsPath(str):
         except FileNotFoundError:
             if not missing_ok:
                 raise
-
-    def with_suffix(self, suffix: str) -> "FsPath":
-        base, _ = os.path.splitext(self)
-        return FsPath(base + suffix)

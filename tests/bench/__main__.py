@@ -35,11 +35,18 @@ def summary(results: dict) -> str:
             lines.append(f"| {name} | {h['handovers']} | {h['resets_sent']} | {h['broken']} |")
     if "agent" in results:
         a = results["agent"]
-        ubus = (f"{statistics.median(a['ubus_status_ms']):.0f} ms median" if a["ubus_status_ms"]
-                else "not measured")
         lines.append(f"\nagent: `ha-pair status` {statistics.median(a['status_ms']):.0f} ms median "
-                     f"(max {max(a['status_ms']):.0f}); `ubus call ha status` {ubus} ({a['ubus_note']}); "
-                     f"RSS {a['rss_kb']} kB; {a['idle_wakeups_10s']} voluntary wake-ups in 10 s idle")
+                     f"(max {max(a['status_ms']):.0f}); RSS {a['rss_kb']} kB; {a['idle_wakeups_10s']} voluntary "
+                     f"wake-ups in 10 s idle")
+        lines.append(f"\n| `ubus call ha status` on r1 ({a['ubus_note']}) | p50 ms | p95 ms | max ms | runs |")
+        lines.append("|---|---|---|---|---|")
+        for key, label in (("handler_ms", "inside the agent: the status handler"),
+                           ("socket_ms", "the agent's control socket, round trip"),
+                           ("cli_ms", "`ubus call ha status` (CLI, inside the router)"),
+                           ("http_ms", "HTTP /ubus from a LAN client (uhttpd, rpcd session)")):
+            if key in a:
+                lines.append(f"| {label} | {a[key]['p50']:.2f} | {a[key]['p95']:.2f} | {a[key]['max']:.2f} | "
+                             f"{a[key]['n']} |")
     if "lease_sync" in results:
         ls = results["lease_sync"]
         lines.append(f"lease sync: {ls['leases']} leases from master to backup file, p50 {ls['propagation_p50_ms']} ms, "

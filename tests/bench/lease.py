@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tests.bench.lease_exchange import bench_exchange
 from tests.bench.lease_merge import bench_merge
 from tests.lab import scenarios
 from tests.lab.dhcp_clients import client
@@ -70,4 +71,8 @@ def run(leases: int, log) -> dict[str, Any]:
     result = propagation(leases, parallel=1, log=log)  # dnsmasq pings each new address in turn: parallel clients only queue
     result["merge_50k_ms"] = round(min(bench_merge(50_000) for _ in range(3)))
     log(f"  merge of two 50 000-lease databases: {result['merge_50k_ms']} ms (best of 3)")
+    exchange = bench_exchange(50_000)
+    result["exchange_50k_s"], result["exchange_50k_peak_mb"] = exchange["seconds"], exchange["peak_mb"]
+    log(f"  one 50 000-lease exchange served by the forced command: {exchange['seconds']} s, "
+        f"peak RSS {exchange['peak_mb']} MB ({exchange['message_mb']} MB message)")
     return result

@@ -340,6 +340,16 @@ class Lab:
         if errors:
             raise errors[0]
 
+    def start_ssh(self, configs: Callable[[str], dict[str, str]] | None = None) -> None:
+        """The topology, each router's tree (`configs(router)`, the lab's by default) and its dropbear."""
+        self.topo.build()
+        for name in self.topo.routers:
+            root = tree.make_tree(self.dir / name, (configs or (lambda r: router_configs(r, self.options)))(name))
+            prepare_tree(root)
+            self.routers[name] = Router(name, self.topo.ns(name), root, self.options)
+        for router in self.routers.values():
+            router.boot_ssh()
+
     def pair_routers(self) -> None:
         """What the README tells an operator to do: on each router `ha-pair keys`, the line it prints
         into the peer's /etc/dropbear/authorized_keys, then `ha-pair trust-peer` once the

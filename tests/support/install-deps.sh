@@ -3,10 +3,22 @@
 # Debian/Ubuntu, as root. Services of the installed packages are not started (policy-rc.d),
 # so nothing runs outside the lab's own network namespaces.
 set -eu
-# the daemons the lab routers run, and what builds OpenWrt's own components (tests/vendor)
-APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin udhcpc busybox nftables iproute2 iputils-ping
-	build-essential cmake pkg-config libjson-c-dev"
-PIP_MODULES="pytest hypothesis"
+# One group per line, so that additions merge cleanly.
+# the daemons the lab routers run (OpenSSH too: trust-peer and lease sync with either SSH client,
+# tests/ssh; its sshd runs only inside a test namespace); GNU time measures peak memory
+APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin openssh-client openssh-server udhcpc nftables"
+APT_PACKAGES="$APT_PACKAGES iproute2 iputils-ping time busybox"
+# what builds OpenWrt's own components (tests/vendor)
+APT_PACKAGES="$APT_PACKAGES build-essential cmake pkg-config libjson-c-dev"
+# package tests: what an OpenWrt buildroot checks for (gawk ... fakeroot), apk-tools (meson, ninja,
+# openssl, zlib, lua5.1 for its help)
+APT_PACKAGES="$APT_PACKAGES gawk git rsync unzip wget file python3-distutils libncurses-dev fakeroot"
+APT_PACKAGES="$APT_PACKAGES meson ninja-build libssl-dev zlib1g-dev lua5.1 openssl"
+# Debian's Chromium for the LuCI page tests (about 390 MB installed; no browser is downloaded)
+APT_PACKAGES="$APT_PACKAGES util-linux chromium"
+# playwright: the Python client that drives the system's Chromium (a 53 MB wheel with its driver;
+# `playwright install` is never run)
+PIP_MODULES="pytest hypothesis playwright"
 
 missing=""
 for pkg in $APT_PACKAGES; do

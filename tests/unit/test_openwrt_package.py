@@ -44,9 +44,16 @@ def imported_modules() -> set[str]:
 
 
 def test_package_identity():
+    import ha_pair
+
     assert variable("PKG_NAME") == "ha-pair"
-    assert re.fullmatch(r"\d+\.\d+\.\d+", variable("PKG_VERSION")), "apk needs x.y.z"
-    assert variable("PKG_RELEASE").isdigit(), "apk needs an integer release"
+    # version and release come from openwrt-feed/ha-pair.mk, the version from ha_pair.__version__
+    assert variable("PKG_VERSION") == "$(HA_PAIR_VERSION)" and variable("PKG_RELEASE") == "$(HA_PAIR_RELEASE)"
+    shared = (REPO / "openwrt-feed" / "ha-pair.mk").read_text()
+    assert "src/ha_pair/__init__.py" in shared.split("HA_PAIR_VERSION:=", 1)[1].splitlines()[0]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", ha_pair.__version__), "apk needs x.y.z"
+    release = re.search(r"^HA_PAIR_RELEASE:=(.*)$", shared, re.M)
+    assert release and release.group(1).strip().isdigit(), "apk needs an integer release"
     assert variable("PKGARCH") == "all"
     assert "$(eval $(call BuildPackage,ha-pair))" in MAKEFILE
 
@@ -107,7 +114,7 @@ def run_as_on_router(root, declared: set[str]):
     blocked = sorted(m for m, package in NOT_IN_LIGHT.items() if package not in declared)
     code = f"BLOCKED = {blocked!r}\nROOT = {str(root)!r}\n" + ROUTER_RUN
     return subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def test_runs_with_only_light_and_the_declared_subpackages_each_of_them_needed(tmp_path):

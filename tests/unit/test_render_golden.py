@@ -1,6 +1,8 @@
 """Golden tests: the rendered keepalived.conf and conntrackd.conf of every matrix case.
 
-Regenerate after an intended change with `UPDATE_GOLDEN=1 make test`, then read the diff.
+Regenerate after an intended change with `UPDATE_GOLDEN=1 make test`, then read the diff; the values
+that matter are also checked against hand-written expectations (test_render_values.py), which a
+re-blessed golden file cannot satisfy by itself.
 """
 
 from __future__ import annotations

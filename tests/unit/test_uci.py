@@ -183,7 +183,7 @@ def packages(draw) -> Package:
     return package
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(packages())
 def test_round_trip_property(package: Package):
     text = dump(package)
@@ -192,7 +192,7 @@ def test_round_trip_property(package: Package):
     assert dump(again) == text
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(st.text(max_size=300))
 def test_arbitrary_text_parses_or_fails_cleanly(text: str):
     try:
@@ -204,7 +204,7 @@ def test_arbitrary_text_parses_or_fails_cleanly(text: str):
     assert parse(dump(package), "p").content() == package.content()
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["config", "option", "list", "'", '"', "\\", "#", ";", "\n", " ", "\t", "a", "b_1",
                                  "x y", "''", "\\\n", "c", "o", "l", "package"]), max_size=40))
 def test_uci_shaped_noise_parses_or_fails_cleanly(pieces: list[str]):

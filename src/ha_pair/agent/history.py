@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from ..fspath import FsPath
 
-from ..apply.files import atomic_write
-from .state import HISTORY_SIZE, Transition
+from ..fs import atomic_write
+from ..state.pair import HISTORY_SIZE, Transition
 
 
 def load(path: FsPath) -> list[Transition]:

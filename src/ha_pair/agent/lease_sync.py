@@ -16,10 +16,11 @@ import time
 from typing import Any, Callable
 
 from .. import log
-from ..leases.peer import answering_dhcp
-from ..leases.store import LeaseStore
-from ..leases.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
-from ..leases.transport import TransportError, stop_all
+from ..leasesync.importer import recover as recover_import
+from ..leasesync.peer import answering_dhcp
+from ..leasesync.store import LeaseStore
+from ..leasesync.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
+from ..leasesync.transport import TransportError, stop_all
 from ..paths import Paths
 
 PUSH_DEBOUNCE_S = 0.05
@@ -36,18 +37,24 @@ class LeaseSync:
         self.reconcile_s = reconcile_s
         self.schedule = schedule  # (delay, name, callback): the loop's timers; one pending per name
         self.jobs: queue.Queue = queue.Queue()
-        self.state: dict[str, Any] = {
-            "enabled": True, "peer": peer, "peer_reachable": None, "last_push": None, "last_pull": None,
-            "last_error": None, "last_error_kind": None, "lag_s": None, "leases_local": None, "leases_peer": None,
-            "conflicts": 0, "tombstones": None, "clock_offset_s": None, "clock_warning": False,
-            "dnsmasq_restarts": 0, "bytes_last_exchange": None, "malformed_lines": 0,
-        }
+        self.state = self.initial_state(peer)
         self._changed_at: float | None = None
+        self._counting: LeaseStore | None = None
         self._retry_s = RETRY_MIN_S
         self._peer_has: set[bytes] | None = None  # lines the peer got from us; None: send everything
         self._worker = threading.Thread(target=self._work, name="lease-sync", daemon=True)
         self._worker.start()
         self.schedule(0, "lease-full", self.full)
+
+    @staticmethod
+    def initial_state(peer: str) -> dict[str, Any]:
+        """What status shows as `lease_sync` before the first exchange: every field, nothing known."""
+        return {
+            "enabled": True, "peer": peer, "peer_reachable": None, "last_push": None, "last_pull": None,
+            "last_error": None, "last_error_kind": None, "lag_s": None, "leases_local": None, "leases_peer": None,
+            "conflicts": 0, "tombstones": None, "clock_offset_s": None, "clock_warning": False,
+            "dnsmasq_restarts": 0, "bytes_last_exchange": None, "malformed_lines": 0,
+        }
 
     # -- triggers (called from the event loop) ---------------------------------------------------
     def on_event(self, word: str) -> None:
@@ -71,12 +78,19 @@ class LeaseSync:
 
     def status(self) -> dict[str, Any]:
         status = dict(self.state)
-        counts = LeaseStore(self.paths).counts()  # the peer's exchanges update it too
+        # the peer's exchanges update the counts too; one store object: making one reads /etc/config/dhcp
+        self._counting = self._counting or LeaseStore(self.paths)
+        counts = self._counting.counts()
         status["leases_local"], status["tombstones"] = counts["leases"], counts["tombstones"]
         return status
 
     # -- the worker thread ---------------------------------------------------------------------
     def _work(self) -> None:
+        try:
+            if recover_import(self.paths):  # an agent (or import) killed while dnsmasq was stopped
+                log.warning("dnsmasq had been left stopped by an interrupted lease import: started it again")
+        except Exception:
+            log.exception("could not recover from an interrupted lease import")
         while True:
             job = self.jobs.get()
             if job is None:

@@ -1,8 +1,11 @@
 """The agent's one event loop: keepalived's notify FIFO, the control socket, ubus, signals.
 
-It sleeps until something happens: no timer runs while ubus is connected (or absent for good),
-and a missing ubusd is retried at most every UBUS_RETRY_S seconds. Everything the data plane
-needs is done by keepalived's notify script; this loop only follows and reports.
+It sleeps until something happens or a deadline is due, and only these have deadlines: the lease
+sync's timers (debounced pushes and imports, the periodic full exchange, retries), a ubus
+registration retry while ubusd's name is taken or it is away (it comes back through inotify on
+ubusd's socket, not by polling: see ubus.registration), and the 1 s limit of each control-socket
+client. Everything the data plane needs is done by keepalived's notify script; this loop only
+follows and reports.
 """
 
 from __future__ import annotations
@@ -13,22 +16,25 @@ import signal
 import stat
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from .. import __version__, log
+from .. import __version__, log, runfiles
 from ..config.load import validate
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
 from ..paths import Paths
-from ..status.build import Snapshot, build_status, check_down
+from ..state.observed import Snapshot
+from ..state.pair import Transition, apply_event, resumed, with_history
+from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
 from .reasons import ReasonContext, infer_reason
-from .state import Transition, apply_event, with_history
 
-UBUS_RETRY_S = 10.0
+if TYPE_CHECKING:
+    from ..ubus.registration import Registration
+
 CONNTRACK_CACHE_S = 1.0
 
 
@@ -47,28 +53,33 @@ def open_fifo(path: FsPath) -> int:
 
 class Agent:
     def __init__(self, paths: Paths, ubus_socket: str | None = None) -> None:
+        """`ubus_socket` None: libubus's own default on a router (root /), the tree's
+        /var/run/ubus/ubus.sock under another root (the lab)."""
         self.paths = paths
-        self.ubus_socket = ubus_socket
+        self.ubus_socket = ubus_socket or (None if paths.root == "/" else str(paths.ubus_socket))
         self.model = None
         self.config_errors: list[str] = []
         self.config_stamp: tuple = ()
         self.disk_digest: str | None = None
         self.load_config()
-        self.state = with_history(history.load(paths.history))
+        # a restarted agent (procd respawns it) resumes what keepalived last reported
+        self.state = resumed(with_history(history.load(paths.history)), runfiles.transitions(paths),
+                             self.model.sync_group if self.model is not None else True)
         self.started = time.time()
         self.selector = selectors.DefaultSelector()
         self.lines = LineBuffer()
         self.stop_requested = False
         self.reload_requested = False
-        self.ubus: Any = None
-        self.ubus_disabled = ""  # why ubus will not be tried again (no libubus on this system)
-        self.next_ubus_attempt = 0.0
+        self.ubus: Registration | None = None
+        self.ubus_note = ""  # why there is no ubus (python3-ctypes missing)
         self._conntrack_cache: tuple[float, dict] = (0.0, {})
         self.timers: dict[str, tuple[float, Callable[[], None]]] = {}
         self.timer_lock = threading.Lock()
         self.wake_write = -1
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
+        self.control: ControlServer | None = None
+        self.fifo = -1
 
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
@@ -105,21 +116,24 @@ class Agent:
         return result
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
+    def handlers(self) -> dict[str, Callable[[dict], dict]]:
+        """The methods of ubus object `ha`, also answered on the control socket."""
+        return {"status": self.status, "history": self.history}
+
     def status(self, _args: dict) -> dict:
         self.check_config_on_disk()
-        status = build_status(self.model, self.state, self.snapshot(), self.agent_info(), self.config_errors)
-        status["config"]["valid"] = not self.config_errors
-        status["config"]["pending_changes"] = self.model is not None and self.disk_digest != self.model.digest
-        status["lease_sync"] = self.lease_sync.status() if self.lease_sync else {"enabled": False}
-        return status
+        return build_status(self.model, self.state, self.snapshot(), self.agent_info(),
+                            ConfigOnDisk(tuple(self.config_errors), self.disk_digest),
+                            self.lease_sync.status() if self.lease_sync else None)
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
 
     def agent_info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "version": __version__, "started": round(self.started, 3),
-                "uptime_s": round(time.time() - self.started), "ubus": self.ubus is not None,
-                "ubus_note": self.ubus_disabled or None}
+                "uptime_s": round(time.time() - self.started),
+                "ubus": self.ubus is not None and self.ubus.connection is not None,
+                "ubus_note": self.ubus_note or (self.ubus.disabled if self.ubus else "") or None}
 
     def snapshot(self) -> Snapshot:
         model = self.model
@@ -128,19 +142,20 @@ class Agent:
         devices = sorted({v.device for v in model.vips})
         watched = devices + [c.device for c in model.checks if c.device] + \
             ([model.node.sync_device] if model.node.sync_device else [])
+        addresses, carriers = probes.interfaces(list(dict.fromkeys(devices + watched)))
         return Snapshot(
             time=time.time(),
-            addresses=probes.addresses_on(devices),
-            carriers={device: probes.carrier(device) for device in watched},
-            checks={c.name: probes.check_result(self.paths.run_dir, c.name) for c in model.checks},
+            addresses={device: addresses[device] for device in devices},
+            carriers={device: carriers[device] for device in watched},
+            checks={c.name: runfiles.check_result(self.paths, c.name) for c in model.checks},
             conntrack=self.conntrack_stats() if model.conntrack.enabled else {},
-            dhcp_answering=probes.dhcp_answering(self.paths.run_dir) if model.dhcp.managed else None,
+            dhcp_answering=runfiles.dhcp_answering(self.paths) if model.dhcp.managed else None,
         )
 
     def conntrack_stats(self) -> dict:
         taken, stats = self._conntrack_cache
         if time.monotonic() - taken > CONNTRACK_CACHE_S:
-            stats = probes.conntrackd_stats(self.paths.conntrackd_conf)
+            stats = probes.conntrackd_stats(self.paths.conntrackd_socket)
             self._conntrack_cache = (time.monotonic(), stats)
         return stats
 
@@ -149,10 +164,12 @@ class Agent:
         model = self.model
         if model is None:
             return ReasonContext(stopping=self.stop_requested)
+        _, carriers = probes.interfaces(list({v.device for v in model.vips} | {c.device for c in model.checks
+                                                                                if c.device}))
         down = [(check.name, check.failure) for check in model.checks
-                if check_down(check, probes.check_result(self.paths.run_dir, check.name),
-                              probes.carrier(check.device) if check.device else None)]
-        links = tuple(v.device for v in model.vips if probes.carrier(v.device) is False)
+                if check_down(check, runfiles.check_result(self.paths, check.name),
+                              carriers[check.device] if check.device else None)]
+        links = tuple(v.device for v in model.vips if carriers[v.device] is False)
         reachable = None
         if to_state == "master" and model.node.peer is not None:
             reachable = probes.peer_reachable(str(model.node.peer))
@@ -191,11 +208,34 @@ class Agent:
             log.warning(f"could not save the history: {exc}")
         if self.ubus is not None:
             node = self.model.node.name if self.model else None
-            try:
-                self.ubus.send_event("ha.transition", {**transition.as_dict(), "node": node})
-            except Exception as exc:  # ubusd gone: reconnect later, never fail the transition
-                log.warning(f"ubus event ha.transition not sent: {exc}")
-                self.drop_ubus()
+            self.ubus.send_event("ha.transition", {**transition.as_dict(), "node": node})
+
+    def watch_fifo(self) -> Any:
+        """keepalived unlinks and re-creates the notify FIFO at every reload when it created it
+        (it does when it starts before the agent): follow the path to the new FIFO."""
+        try:
+            from ..inotify import PathWatch
+            watch = PathWatch(self.paths.notify_fifo)
+        except (ImportError, OSError) as exc:  # no ctypes: a keepalived reload may leave us behind
+            log.warning(f"cannot watch {self.paths.notify_fifo}: {exc}")
+            return None
+        self.selector.register(watch.fileno(), selectors.EVENT_READ, lambda _fd: self.on_fifo_path(watch))
+        return watch
+
+    def on_fifo_path(self, watch: Any) -> None:
+        if not watch.read():
+            return
+        try:
+            replaced = os.stat(self.paths.notify_fifo).st_ino != os.fstat(self.fifo).st_ino
+        except OSError:
+            return
+        if replaced:
+            self.on_fifo_readable(self.fifo)  # what keepalived wrote before it replaced the FIFO
+            self.selector.unregister(self.fifo)
+            os.close(self.fifo)
+            self.fifo = open_fifo(self.paths.notify_fifo)
+            self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+            log.info(f"following keepalived to its new {self.paths.notify_fifo}")
 
     # -- timers and the events FIFO (lease changes) ---------------------------------------------
     def schedule(self, delay: float, name: str, callback: Callable[[], None]) -> None:
@@ -236,58 +276,24 @@ class Agent:
                                     model.dhcp.reconcile_interval, self.schedule)
 
     # -- ubus ---------------------------------------------------------------------------------
-    def connect_ubus(self) -> None:
-        self.next_ubus_attempt = time.monotonic() + UBUS_RETRY_S
+    def start_ubus(self) -> None:
         try:
-            from ..ubus import UbusConnection, UbusUnavailable
-            from ..ubus.libubus import load_libs
+            from ..ubus.registration import Registration
         except ImportError as exc:  # no ctypes (python3-ctypes missing)
-            self.ubus_disabled = f"ubus unavailable: {exc}"
+            self.ubus_note = f"ubus unavailable: {exc}"
             return
-        try:
-            load_libs()
-        except UbusUnavailable as exc:
-            self.ubus_disabled = f"libubus not found ({exc}): status only on the control socket"
-            log.info(self.ubus_disabled)
-            return
-        try:
-            connection = UbusConnection(self.ubus_socket)
-            connection.add_object("ha", {"status": self.status, "history": self.history})
-        except UbusUnavailable as exc:
-            log.warning(f"ubus not reachable, retrying in {UBUS_RETRY_S:.0f} s: {exc}")
-            return
-        self.ubus = connection
-        self.selector.register(connection.fileno(), selectors.EVENT_READ, self.on_ubus_readable)
-        log.info("registered ubus object ha")
-
-    def on_ubus_readable(self, _fd: int) -> None:
-        from ..ubus import UbusUnavailable
-        try:
-            self.ubus.handle_readable()
-        except UbusUnavailable as exc:
-            log.warning(f"lost ubus: {exc}")
-            self.drop_ubus()
-
-    def drop_ubus(self) -> None:
-        if self.ubus is None:
-            return
-        try:
-            self.selector.unregister(self.ubus.fileno())
-        except (KeyError, ValueError, OSError):
-            pass
-        try:
-            self.ubus.close()
-        except Exception:
-            pass
-        self.ubus = None
-        self.next_ubus_attempt = time.monotonic() + UBUS_RETRY_S
+        self.ubus = Registration("ha", self.handlers(), self.ubus_socket,
+                                 str(self.paths.ubus_socket), self.selector, str(self.paths.root))
+        self.ubus.start()
 
     # -- the loop -----------------------------------------------------------------------------
     def _timeout(self) -> float | None:
         with self.timer_lock:  # the lease worker thread schedules timers too
             deadlines = [at for at, _ in self.timers.values()]
-        if self.ubus is None and not self.ubus_disabled:
-            deadlines.append(self.next_ubus_attempt)
+        if self.ubus is not None and self.ubus.deadline() is not None:
+            deadlines.append(self.ubus.deadline())
+        if self.control is not None and self.control.next_deadline() is not None:
+            deadlines.append(self.control.next_deadline())
         if not deadlines:
             return None  # nothing to do until something happens
         return max(0.0, min(deadlines) - time.monotonic())
@@ -306,15 +312,16 @@ class Agent:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._signal)
         self.wake_write = wake_write
-        fifo = open_fifo(self.paths.notify_fifo)
-        events = open_fifo(self.paths.run_dir / "events.fifo")
-        control = ControlServer(self.paths.control_socket, {"status": self.status, "history": self.history})
+        self.fifo = open_fifo(self.paths.notify_fifo)
+        events = open_fifo(self.paths.events_fifo)
+        control = ControlServer(self.paths.control_socket, self.handlers(), self.selector)
+        self.control = control
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
-        self.selector.register(fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        fifo_watch = self.watch_fifo()
         self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
         self.start_lease_sync()
-        self.selector.register(control.fileno(), selectors.EVENT_READ, lambda _fd: control.serve_one())
-        self.connect_ubus()
+        self.start_ubus()
         log.info(f"agent started (pid {os.getpid()}), {len(self.state.history)} transitions in history")
         try:
             while not self.stop_requested:
@@ -324,15 +331,19 @@ class Agent:
                     self.reload_requested = False
                     self.load_config()
                     log.info("configuration reloaded")
-                if self.ubus is None and not self.ubus_disabled and time.monotonic() >= self.next_ubus_attempt:
-                    self.connect_ubus()
+                if self.ubus is not None:
+                    self.ubus.run_due()
                 self.run_due_timers()
+                control.expire()
         finally:
             if self.lease_sync is not None:
                 self.lease_sync.stop()
-            self.drop_ubus()
+            if self.ubus is not None:
+                self.ubus.close()
             control.close()
-            os.close(fifo)
+            os.close(self.fifo)
+            if fifo_watch is not None:
+                fifo_watch.close()
             os.close(events)
             signal.set_wakeup_fd(-1)
             log.info("agent stopped")

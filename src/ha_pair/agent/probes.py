@@ -1,71 +1,46 @@
 """What the agent reads from the system on demand (the side-effect edge of status).
 
-Each probe is cheap and bounded: a file read or one short command with a timeout. Nothing here
-polls; the agent calls these when asked for its status or when a transition needs a reason.
+Each probe is cheap, bounded and forks nothing: links and addresses come from rtnetlink,
+conntrackd's counters from its control socket (what the shell scripts record in files is read by
+runfiles.py). Nothing here polls; the agent calls these when asked for its status or when a
+transition needs a reason.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import time
-from dataclasses import dataclass
+import struct
+
 from ..fspath import FsPath
+from . import netlink
 
-COMMAND_TIMEOUT = 2.0
+CONNTRACKD_STATS = 21  # conntrackd's request code for `conntrackd -s` (include/conntrackd.h)
+CONNTRACKD_TIMEOUT_S = 1.0
+CONNTRACKD_REPLY_LIMIT = 1 << 20
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess | None:
+def interfaces(devices: list[str]) -> tuple[dict[str, list[str]], dict[str, bool | None]]:
+    """For each device: the addresses on it (without prefix) and its carrier (None: no such
+    device). Two netlink dumps, whatever the number of devices."""
     try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
-                              stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
+        present = netlink.links()
+        by_index = netlink.addresses()
+    except OSError:
+        return {device: [] for device in devices}, {device: None for device in devices}
+    addresses = {d: by_index.get(present[d].index, []) if d in present else [] for d in devices}
+    carriers = {d: present[d].carrier if d in present else None for d in devices}
+    return addresses, carriers
 
 
 def addresses_on(devices: list[str]) -> dict[str, list[str]]:
-    """Addresses configured on each device (`ip -o addr show`), without prefix."""
-    out: dict[str, list[str]] = {device: [] for device in devices}
-    proc = _run(["ip", "-o", "addr", "show"])
-    if proc is None or proc.returncode != 0:
-        return out
-    for line in proc.stdout.splitlines():
-        words = line.split()
-        if len(words) < 4:
-            continue
-        device = words[1].split("@")[0]
-        if device in out and words[2] in ("inet", "inet6"):
-            out[device].append(words[3].split("/")[0])
-    return out
+    """Addresses configured on each device, without prefix."""
+    return interfaces(devices)[0]
 
 
 def carrier(device: str) -> bool | None:
     """True when the device has carrier, None when it does not exist."""
-    try:
-        with open(f"/sys/class/net/{device}/carrier") as handle:
-            return handle.read().strip() == "1"
-    except OSError:
-        return None if not os.path.exists(f"/sys/class/net/{device}") else False
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    result: str  # ok | fail | unknown
-    since: float | None  # when the current run of results began
-    consecutive: int  # results in a row equal to `result`
-    last_run: float | None
-
-
-def check_result(run_dir: FsPath, name: str) -> CheckResult:
-    """Written by the package's `check` helper each time keepalived runs a check."""
-    path = run_dir / "checks" / name
-    try:
-        result, since, consecutive = path.read_text().split()[:3]
-        return CheckResult(result, float(since), int(consecutive), path.stat().st_mtime)
-    except (OSError, ValueError):
-        return CheckResult("unknown", None, 0, None)
+    return interfaces([device])[1][device]
 
 
 _NUMBER_FIELDS = {
@@ -76,14 +51,31 @@ _NUMBER_FIELDS = {
 }
 
 
-def conntrackd_stats(config: FsPath) -> dict:
-    """`conntrackd -s` as numbers: running, cache sizes, sync traffic and its errors."""
-    proc = _run(["conntrackd", "-C", str(config), "-s"])
-    if proc is None or proc.returncode != 0 or "can't connect" in proc.stdout + proc.stderr:
+def conntrackd_stats(control_socket: FsPath) -> dict:
+    """What `conntrackd -s` prints, as numbers (running, cache sizes, sync traffic and its
+    errors), asked on conntrackd's control socket as the conntrackd CLI does: one native int,
+    then the text until conntrackd closes."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(CONNTRACKD_TIMEOUT_S)
+            sock.connect(str(control_socket))
+            sock.sendall(struct.pack("=i", CONNTRACKD_STATS))
+            chunks, size = [], 0
+            while size < CONNTRACKD_REPLY_LIMIT:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except OSError:
         return {"running": False}
+    return parse_conntrackd_stats(b"".join(chunks).decode(errors="replace"))
+
+
+def parse_conntrackd_stats(text: str) -> dict:
     stats: dict = {"running": True, "internal": {}, "external": {}, "sync": {}}
     section: dict | None = None
-    for raw in proc.stdout.splitlines():
+    for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("cache internal"):
             section = stats["internal"]
@@ -111,16 +103,6 @@ def _parse_stat_line(line: str, section: dict) -> None:
         section[label.lower().replace(" ", "_")] = int(number)
 
 
-def dhcp_answering(run_dir: FsPath) -> bool | None:
-    """Whether the DHCP guard lets requests through, as the notify script recorded it after
-    switching nft (reading a file is cheap; `nft list` costs milliseconds per status call).
-    None: no record (no transition yet, or the switch failed)."""
-    try:
-        return {"yes": True, "no": False}.get((run_dir / "dhcp").read_text().strip())
-    except OSError:
-        return None
-
-
 def peer_reachable(address: str, port: int = 22, timeout: float = 0.3) -> bool:
     """Any answer on the sync link (accepted or refused) means the peer is up."""
     # socket.connect with an ASCII address, not create_connection: getaddrinfo needs the idna
@@ -135,15 +117,3 @@ def peer_reachable(address: str, port: int = 22, timeout: float = 0.3) -> bool:
             return True
         except OSError:
             return False
-
-
-def process_alive(pid_file: FsPath) -> bool:
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        return os.path.exists(f"/proc/{pid}")
-    except (OSError, ValueError, IndexError):
-        return False
-
-
-def now() -> float:
-    return time.time()

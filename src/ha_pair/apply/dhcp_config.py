@@ -8,7 +8,7 @@ from ..config.model import Model
 from ..paths import Paths
 from ..render import dhcp as dhcp_render
 from ..uci import Package, dump
-from .files import atomic_write
+from ..fs import KEEP_MODE, atomic_write
 
 
 def read_record(paths: Paths) -> list[dhcp_render.SectionChange]:
@@ -39,4 +39,4 @@ def write(paths: Paths, text: str | None, changes: list[dhcp_render.SectionChang
         atomic_write(paths.dhcp_record, record, 0o600)
     if text is None:
         return False
-    return atomic_write(paths.config("dhcp"), text)
+    return atomic_write(paths.config("dhcp"), text, KEEP_MODE)  # the user's file: its mode stays

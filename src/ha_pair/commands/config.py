@@ -8,43 +8,49 @@ import sys
 import os
 
 from ..apply import dhcp_config
-from ..apply.files import atomic_write
-from ..apply.keepalived_test import keepalived_test
+from ..fs import atomic_write
+from ..apply.daemon_tests import DaemonTest, test_files
 from ..config.load import read_inputs, validate, validate_inputs
 from ..paths import Paths
 from ..render import generated_files, redact
-from ..render.keepalived import render_keepalived
 from .output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, fail, print_json, report_problems
 
 
 def check(args: argparse.Namespace, paths: Paths) -> int:
     result = validate(paths)
-    test = None
-    if result.model is not None and not args.no_keepalived_test:
-        test = keepalived_test(render_keepalived(result.model))
-    ok = result.ok and (test is None or test.ok)
+    tests: list[DaemonTest] = []
+    if result.model is not None and not args.no_daemon_tests:
+        tests = test_files(result.model, generated_files(result.model))
+    ok = result.ok and all(t.ok for t in tests)
     if args.json:
         print_json({
             "ok": ok,
             "errors": [p.as_dict() for p in result.errors],
             "warnings": [p.as_dict() for p in result.warnings],
             "digest": result.model.digest if result.model else None,
-            "keepalived_test": None if test is None else {
-                "ran": test.ran, "returncode": test.returncode, "output": test.output},
+            "daemon_tests": [t.as_dict() for t in tests],
         })
     else:
         report_problems(result.errors, result.warnings)
-        if test is not None and test.ran and not test.ok:
-            print(f"error: keepalived -t exited {test.returncode}:\n{test.output}", file=sys.stderr)
-        elif test is not None and not test.ran:
-            print(f"note: {test.output}", file=sys.stderr)
+        report_daemon_tests(tests)
         if ok:
-            print(f"configuration valid ({len(result.warnings)} warnings)")
+            print(f"configuration valid ({len(result.warnings) + sum(bool(t.warning) for t in tests)} warnings)")
     return EXIT_OK if ok else EXIT_INVALID
 
 
+def report_daemon_tests(tests: list[DaemonTest]) -> None:
+    for test in tests:
+        if not test.ran:
+            print(f"note: {test.output}", file=sys.stderr)
+        elif not test.ok:
+            print(f"error: {test.program} refuses the generated file:\n{test.output}", file=sys.stderr)
+        elif test.warning:
+            print(f"warning: {test.program}: {test.warning}", file=sys.stderr)
+
+
 def render(args: argparse.Namespace, paths: Paths) -> int:
-    """Write the generated files; with an invalid configuration write nothing at all."""
+    """Write the generated files; with an invalid configuration write nothing at all. Says which
+    files it wrote or removed: for people, as JSON (--json), or one path per line (--list-changed)."""
     inputs, result = validate_inputs(paths)
     report_problems(result.errors, result.warnings)
     if result.model is None:
@@ -53,6 +59,11 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
     model = result.model
     # A disabled node generates nothing (the init script starts nothing) and undoes its DHCP changes.
     wanted = generated_files(model) if model.node.enabled else {}
+    # What `check` refuses is never written, including what only a daemon's own parser catches.
+    tests = test_files(model, wanted)
+    report_daemon_tests([t for t in tests if t.ran and (t.warning or not t.ok)])
+    if not all(t.ok for t in tests):
+        return fail("a daemon refuses the generated configuration; nothing was written", EXIT_INVALID)
     try:
         dhcp_text, dhcp_changes = dhcp_config.plan(paths, inputs.dhcp if inputs else None, model)
         changed = [str(path) for path, text in wanted.items() if atomic_write(path, text, 0o600)]
@@ -66,6 +77,9 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
         return fail(str(exc), EXIT_FAILED)
     if args.json:
         print_json({"ok": True, "enabled": model.node.enabled, "changed": changed, "digest": model.digest})
+        return EXIT_OK
+    if args.list_changed:  # the init script reloads dnsmasq when /etc/config/dhcp is one of them
+        print("".join(f"{path}\n" for path in changed), end="")
         return EXIT_OK
     for path in changed:
         print(f"{'removed' if not os.path.exists(path) else 'wrote'} {path}")

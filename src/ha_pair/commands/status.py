@@ -48,18 +48,12 @@ def history(args: argparse.Namespace, paths: Paths) -> int:
 
 def offline_status(paths: Paths, why: str) -> dict[str, Any]:
     """What can be known without the agent: the VIPs on the interfaces and the notify script's files."""
+    from .. import runfiles
     from ..agent import probes
     from ..config.load import validate
 
-    data: dict[str, Any] = {"agent": {"running": False, "error": why}}
-    try:
-        data["state"] = paths.state_file.read_text().strip() or "unknown"
-    except OSError:
-        data["state"] = "unknown"
-    try:
-        data["recent_transitions"] = paths.transitions_log.read_text().splitlines()[-5:]
-    except OSError:
-        data["recent_transitions"] = []
+    data: dict[str, Any] = {"agent": {"running": False, "error": why},
+                            "state": runfiles.node_state(paths), "recent_transitions": runfiles.recent_transitions(paths)}
     result = validate(paths)
     if result.model is not None:
         devices = sorted({v.device for v in result.model.vips})
@@ -106,6 +100,8 @@ def format_status(data: dict[str, Any]) -> str:
     node = data.get("node", {})
     lines = [f"ha-pair on {node.get('name', '?')} ({node.get('role', '?')}, priority {node.get('priority', '?')}): "
              f"{data.get('state', 'unknown').upper()} since {_time(data.get('since'))}{_ago(data.get('since'))}"]
+    if data.get("health"):
+        lines.append(f"  {data['health']['summary']}")
     last = data.get("last_transition")
     if last:
         lines.append(f"  last transition {_time(last['time'])}: {last['from']} -> {last['to']}: {last['reason']}")

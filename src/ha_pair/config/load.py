@@ -48,9 +48,22 @@ def validate_inputs(paths: Paths) -> tuple[Inputs | None, Result]:
     inputs, errors = read_inputs(paths)
     if inputs is None:
         return None, Result(None, tuple(errors), ())
+    return inputs, build_model(inputs, paths, _executable_under(paths))
 
+
+def validate_proposal(paths: Paths, ha: Package) -> Result:
+    """The rules of `ha-pair check` for an /etc/config/ha that is not on disk yet (the values of
+    LuCI's settings form), against /etc/config/network, dhcp and system as they are."""
+    errors: list[Problem] = []
+    others = {name: _read(paths, name, errors) for name in ("network", "dhcp", "system")}
+    if errors:
+        return Result(None, tuple(errors), ())
+    return build_model(Inputs(ha=ha, **others), paths, _executable_under(paths))
+
+
+def _executable_under(paths: Paths):
     def is_executable(router_path: str) -> bool:
         target = paths.under(router_path)
         return target.is_file() and os.access(target, os.X_OK)
 
-    return inputs, build_model(inputs, paths, is_executable)
+    return is_executable

@@ -105,8 +105,8 @@ class Dhcp:
     managed: bool
     sections: tuple[DhcpSection, ...]
     lease_sync: bool
-    reconcile_interval: int = 60
-    ssh_port: int = 22
+    reconcile_interval: int
+    ssh_port: int
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,21 @@ _PROTO_SELF_NAMED = {"wireguard", "gre", "gretap", "grev6", "grev6tap", "vti", "
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a value came from: its UCI path and the file and line that set it."""
+
+    path: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Interface:
     name: str
     device: str | None
     proto: str
     addresses: tuple[IPInterface, ...]  # static ones only
+    device_origin: Origin | None = None  # what in /etc/config/network named the device
 
     def subnets(self, version: int) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [a.network for a in self.addresses if a.version == version]
@@ -47,34 +57,45 @@ def resolve(network: Package) -> dict[str, Interface]:
     raw = {s.name or network.ref(s): s for s in network.of_type("interface")}
     resolved: dict[str, Interface] = {}
     for name, section in raw.items():
+        device, origin = _device(network, name, section, raw, set())
         resolved[name] = Interface(
             name=name,
-            device=_device(name, section, raw, set()),
+            device=device,
             proto=section.get("proto", "none") or "none",
             addresses=tuple(_static_addresses(section)),
+            device_origin=origin,
         )
     return resolved
 
 
-def _device(name: str, section: Section, raw: dict[str, Section], seen: set[str]) -> str | None:
+def _origin(network: Package, section: Section, option: str | None) -> Origin:
+    path = f"{network.name}.{network.ref(section)}"
+    line = section.option_lines.get(option, section.line) if option else section.line
+    return Origin(f"{path}.{option}" if option else path, network.path, line)
+
+
+def _device(network: Package, name: str, section: Section, raw: dict[str, Section],
+            seen: set[str]) -> tuple[str | None, Origin]:
     proto = section.get("proto", "none")
     if proto in _PROTO_PREFIXED:
-        return f"{proto}-{name}"
+        return f"{proto}-{name}", _origin(network, section, "proto")
     if proto in _PROTO_SELF_NAMED:
-        return name
+        return name, _origin(network, section, "proto")
     device = section.get("device")
+    origin = _origin(network, section, "device")
     if device is None:
         ifnames = " ".join(section.get_list("ifname")).split()
         if section.get("type") == "bridge":
-            return f"br-{name}"
+            return f"br-{name}", _origin(network, section, "type")
         device = ifnames[0] if ifnames else None
+        origin = _origin(network, section, "ifname")
     if device and device.startswith("@"):
         # An alias: the device of another interface (`option device '@wan'`).
         target = device[1:]
         if target in seen or target not in raw:
-            return None
-        return _device(target, raw[target], raw, seen | {name})
-    return device
+            return None, origin
+        return _device(network, target, raw[target], raw, seen | {name})
+    return device, origin
 
 
 def _static_addresses(section: Section) -> list[IPInterface]:
@@ -82,8 +103,12 @@ def _static_addresses(section: Section) -> list[IPInterface]:
         return []
     out: list[IPInterface] = []
     netmask = section.get("netmask")
+    if netmask and "%" in netmask:
+        netmask = None
     for item in section.get_list("ipaddr"):
         for word in item.split():
+            if "%" in word:
+                continue  # a scope: ipaddress takes any text after it, inet_pton refuses it
             try:
                 if "/" not in word and netmask:
                     out.append(ipaddress.IPv4Interface(f"{word}/{netmask}"))
@@ -93,6 +118,8 @@ def _static_addresses(section: Section) -> list[IPInterface]:
                 continue  # netifd would reject it too; the interface just has no known subnet
     for item in section.get_list("ip6addr"):
         for word in item.split():
+            if "%" in word:
+                continue
             try:
                 out.append(ipaddress.IPv6Interface(word))
             except ValueError:

@@ -4,10 +4,12 @@ Rules enforced here (each error names its UCI path, e.g. `ha.lan.vrid`):
 types and ranges from the schema; VRID unique per device; priority 1-254; VIP inside the
 interface's known subnet and not an own address; advert interval > 0, whole seconds with
 VRRPv2, centiseconds up to 40.95 s with VRRPv3; IPv6 VIPs need VRRPv3; PASS only with VRRPv2
-and at most 8 characters; peer not an own address and inside the sync subnet; known
+and at most 8 bytes; peer not an own address and inside the sync subnet; known
 interfaces; health-check scripts that exist and are executable; preempt delay 0-1000;
 preempt 0 (nopreempt) not with initial_state master; managed DHCP sections that exist and
-serve an interface with an IPv4 VIP. Unknown sections and options are warnings.
+serve an interface with an IPv4 VIP; every value that lands in a generated file or on a command
+line (from ha, network and system alike) fits the grammar of where it lands (grammar.py), and
+no two sections are rendered under one name. Unknown sections and options are warnings.
 """
 
 from __future__ import annotations
@@ -20,13 +22,11 @@ from typing import Callable
 from ..paths import Paths
 from ..sha256 import sha256
 from ..uci import Package, Section
-from . import schema
+from . import grammar, schema
 from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, Vip
 from .network import Interface, resolve
 from .values import Problem, Reader, format_centiseconds
 
-DEFAULT_PRIORITY = {"primary": 150, "secondary": 100}
-FAST_ADVERT = 10  # centiseconds
 VRRP3_MAX_ADVERT = 4095  # 12 bits of centiseconds
 
 
@@ -90,12 +90,6 @@ def _sections_by_type(reader: Reader) -> dict[str, list[Section]]:
     return found
 
 
-def _opt(section_type: schema.SectionType, name: str) -> schema.Option:
-    option = section_type.option(name)
-    assert option is not None, name
-    return option
-
-
 def _own_addresses(interfaces: dict[str, Interface]) -> dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str]:
     return {address.ip: name for name, iface in interfaces.items() for address in iface.addresses}
 
@@ -112,24 +106,49 @@ def _interface(reader: Reader, section: Section, option: str, interfaces: dict[s
     if not iface.device:
         reader.error(section, option, f"interface {name!r} has no device in /etc/config/network")
         return None
+    try:
+        grammar.interface_name(iface.device)
+    except ValueError as exc:
+        origin = iface.device_origin
+        where = origin.path if origin else f"network.{name}"
+        reader.errors.append(Problem(
+            where, f"device {iface.device!r} (of interface {name!r}, used by {reader.path(section, option)}) {exc}",
+            origin.file if origin else "", origin.line if origin else 0))
+        return None
     return iface
+
+
+def _rendered_name(reader: Reader, section: Section, kind: str, index: int, used: dict[str, str]) -> str | None:
+    """The keepalived name of a vip or check section (`vip0` for the first anonymous vip), unique
+    among its kind: two sections rendered under one name would leave one silently unused."""
+    name = section.name or f"{kind}{index}"
+    try:
+        grammar.rendered_name(name)
+    except ValueError as exc:
+        reader.error(section, None, f"section name {name!r} {exc}")
+        return None
+    if name in used:
+        reader.error(section, None, f"is rendered as {kind} {name!r}, like {used[name]}: give the sections "
+                     "distinct names")
+        return None
+    used[name] = reader.path(section)
+    return name
 
 
 def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], system: Package | None) -> Node:
     g = schema.GLOBAL
-    enabled = reader.value(section, _opt(g, "enabled"), False)
-    role = reader.value(section, _opt(g, "role"), "primary")
-    profile = reader.value(section, _opt(g, "profile"), "default")
-    priority = reader.value(section, _opt(g, "priority"), DEFAULT_PRIORITY[role])
-    version_text = reader.value(section, _opt(g, "vrrp_version"), "3" if profile == "fast" else "2")
+    enabled = reader.value(section, g["enabled"])
+    role = reader.value(section, g["role"])
+    profile = reader.value(section, g["profile"])
+    priority = reader.value(section, g["priority"], {"role": role})
+    version_text = reader.value(section, g["vrrp_version"], {"profile": profile})
     version = int(version_text)
-    fast_default = profile == "fast" and version == 3
-    advert_centis = reader.value(section, _opt(g, "advert_int"), FAST_ADVERT if fast_default else 100)
+    advert_centis = reader.value(section, g["advert_int"], {"profile": profile, "vrrp_version": version_text})
     _check_advert(reader, section, version, advert_centis)
 
-    preempt = reader.value(section, _opt(g, "preempt"), True)
-    preempt_delay = reader.value(section, _opt(g, "preempt_delay"), 0)
-    initial_state = reader.value(section, _opt(g, "initial_state"), "backup")
+    preempt = reader.value(section, g["preempt"])
+    preempt_delay = reader.value(section, g["preempt_delay"])
+    initial_state = reader.value(section, g["initial_state"])
     if not preempt and initial_state == "master":
         reader.error(section, "preempt",
                      "0 (nopreempt) cannot be combined with initial_state master: keepalived only honours "
@@ -137,19 +156,11 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     if not preempt and "preempt_delay" in section.options:
         reader.warn(section, "preempt_delay", "has no effect with preempt 0")
 
-    auth_type = reader.value(section, _opt(g, "auth_type"), "none")
-    auth_pass = reader.value(section, _opt(g, "auth_pass"), None)
+    auth_type = reader.value(section, g["auth_type"])
+    auth_pass = reader.value(section, g["auth_pass"])
     if auth_type == "pass":
         if "auth_pass" not in section.options:
             reader.error(section, "auth_pass", "missing: auth_type pass needs a password")
-        elif not auth_pass:
-            pass  # already reported as invalid
-        elif len(auth_pass) > 8:
-            reader.error(section, "auth_pass",
-                         f"is {len(auth_pass)} characters; keepalived uses only the first 8 and silently "
-                         "drops the rest: use at most 8")
-        elif any(c.isspace() for c in auth_pass):
-            reader.error(section, "auth_pass", "must not contain whitespace")
         if version == 3:
             reader.error(section, "auth_type",
                          "pass is ignored by keepalived with VRRPv3 (RFC 5798 has no authentication): "
@@ -168,7 +179,7 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
             reader.error(section, "sync_interface",
                          f"interface {sync_iface.name!r} has no static IPv4 address (set proto static and ipaddr)")
 
-    peer = reader.value(section, _opt(g, "peer"), None)
+    peer = reader.value(section, g["peer"])
     if peer is not None:
         owner = _own_addresses(interfaces).get(peer)
         if owner is not None:
@@ -180,14 +191,14 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     return Node(
         enabled=enabled,
         role=role,
-        name=reader.value(section, _opt(g, "node_name"), None) or _hostname(system) or f"ha-{role}",
+        name=_node_name(reader, section, system, role),
         priority=priority,
         vrrp_version=version,
         advert_centis=advert_centis,
         preempt=preempt,
         preempt_delay=preempt_delay,
         initial_state=initial_state,
-        unicast=reader.value(section, _opt(g, "unicast"), False),
+        unicast=reader.value(section, g["unicast"]),
         auth_type=auth_type,
         auth_pass=auth_pass if auth_type == "pass" else None,
         peer=peer,
@@ -209,14 +220,23 @@ def _check_advert(reader: Reader, section: Section, version: int, centis: int) -
                      f"advert_int {shown} is above {format_centiseconds(VRRP3_MAX_ADVERT)} s, the VRRPv3 maximum")
 
 
-def _hostname(system: Package | None) -> str | None:
-    if system is None:
-        return None
-    for section in system.of_type("system"):
-        name = section.get("hostname")
-        if name and all(c.isalnum() or c in "-_." for c in name):
-            return name
-    return None
+def _node_name(reader: Reader, section: Section, system: Package | None, role: str) -> str:
+    """ha.global.node_name, else the hostname from /etc/config/system: keepalived's router_id."""
+    if "node_name" in section.options:
+        return reader.value(section, schema.GLOBAL["node_name"]) or f"ha-{role}"
+    for entry in system.of_type("system") if system is not None else []:
+        name = entry.get("hostname")
+        if not name:
+            continue
+        try:
+            grammar.router_id(name)
+        except ValueError as exc:
+            line = entry.option_lines.get("hostname", entry.line)
+            reader.errors.append(Problem(f"{system.name}.{system.ref(entry)}.hostname",
+                                         f"{name!r} {exc}: it would be keepalived's router_id; set "
+                                         "ha.global.node_name", system.path, line))
+        return name
+    return f"ha-{role}"
 
 
 def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[str, Interface]) -> tuple[Vip, ...]:
@@ -226,16 +246,17 @@ def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[
     used_vrid: dict[tuple[str, int], str] = {}
     vmac_vrid: dict[int, str] = {}
     used_address: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
+    names: dict[str, str] = {}
     for index, section in enumerate(sections):
-        name = section.name or f"vip{index}"
+        name = _rendered_name(reader, section, "vip", index, names)
         iface = _interface(reader, section, "interface", interfaces)
         if "interface" not in section.options:
             reader.error(section, "interface", "missing (required): the OpenWrt interface, e.g. 'lan'")
-        vrid = reader.value(section, _opt(v, "vrid"), None)
+        vrid = reader.value(section, v["vrid"])
         if vrid is None and "vrid" not in section.options:
             reader.error(section, "vrid", "missing (required): a VRRP id 1-255, the same on both nodes")
         addresses = _vip_addresses(reader, section, node, iface, own, used_address)
-        use_vmac = reader.value(section, _opt(v, "use_vmac"), False)
+        use_vmac = reader.value(section, v["use_vmac"])
         unicast_src, unicast_peer = _unicast(reader, section, node, iface, addresses)
 
         if iface is not None and vrid is not None:
@@ -249,7 +270,7 @@ def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[
                              f"vrid {vrid} with use_vmac is also used by {vmac_vrid[vrid]}: keepalived names the "
                              f"macvlan vrrp.{vrid} on every interface; use distinct vrids")
             vmac_vrid[vrid] = reader.path(section)
-        if iface is None or vrid is None or not addresses:
+        if name is None or iface is None or vrid is None or not addresses:
             continue
         vips.append(Vip(
             name=name,
@@ -257,8 +278,8 @@ def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[
             device=iface.device or "",
             vrid=vrid,
             addresses=tuple(addresses),
-            virtual_routes=tuple(reader.values(section, _opt(v, "virtual_routes"))),
-            virtual_rules=tuple(reader.values(section, _opt(v, "virtual_rules"))),
+            virtual_routes=tuple(reader.values(section, v["virtual_routes"])),
+            virtual_rules=tuple(reader.values(section, v["virtual_rules"])),
             use_vmac=use_vmac,
             unicast_src=unicast_src,
             unicast_peer=unicast_peer,
@@ -274,7 +295,7 @@ def _vip_addresses(reader: Reader, section: Section, node: Node, iface: Interfac
         return []
     addresses = []
     for text, address in zip(texts, [_safe_interface(t) for t in texts]):
-        if address is None:
+        if address is None or "%" in text:
             reader.error(section, "address", f"{text!r} is not an address or address/prefix")
             continue
         subnets = iface.subnets(address.version) if iface else []
@@ -302,6 +323,7 @@ def _vip_addresses(reader: Reader, section: Section, node: Node, iface: Interfac
 
 def _safe_interface(text: str):
     try:
+        grammar.utf8(text)
         return ipaddress.ip_interface(text)
     except ValueError:
         return None
@@ -309,8 +331,8 @@ def _safe_interface(text: str):
 
 def _unicast(reader: Reader, section: Section, node: Node, iface: Interface | None, addresses: list):
     v = schema.VIP
-    peer = reader.value(section, _opt(v, "unicast_peer"), None)
-    src = reader.value(section, _opt(v, "unicast_src"), None)
+    peer = reader.value(section, v["unicast_peer"])
+    src = reader.value(section, v["unicast_src"])
     if not node.unicast:
         for option in ("unicast_peer", "unicast_src"):
             if option in section.options:
@@ -338,13 +360,14 @@ def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip
     vip_devices = {vip.device: vip.name for vip in vips}
     tracked: dict[str, tuple[str, str]] = {}  # device -> (first check tracking it, its failure mode)
     checks: list[Check] = []
+    names: dict[str, str] = {}
     for index, section in enumerate(sections):
-        name = section.name or f"check{index}"
-        kind = reader.value(section, _opt(c, "type"), None)
+        name = _rendered_name(reader, section, "check", index, names)
+        kind = reader.value(section, c["type"])
         if kind is None and "type" not in section.options:
             reader.error(section, "type", "missing (required): ping, script or interface")
-        target = reader.value(section, _opt(c, "target"), None)
-        script = reader.value(section, _opt(c, "script"), None)
+        target = reader.value(section, c["target"])
+        script = reader.value(section, c["script"])
         iface = None
         relevant = {"ping": "target", "script": "script", "interface": "interface"}
         for other_kind, option in relevant.items():
@@ -365,7 +388,7 @@ def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip
                 reader.warn(section, "interface",
                             f"{iface.name} carries VIP {vip_devices[iface.device]}: keepalived already leaves "
                             "mastership when that link goes down, so this check is not rendered for it")
-        failure = reader.value(section, _opt(c, "failure"), "weight")
+        failure = reader.value(section, c["failure"])
         if iface is not None and iface.device in tracked and tracked[iface.device][1] != failure:
             reader.error(section, "interface",
                          f"{iface.name} is also tracked by {tracked[iface.device][0]} with failure "
@@ -373,25 +396,26 @@ def _checks(reader: Reader, sections: list[Section], node: Node, vips: tuple[Vip
                          "(weight) and on the sync group (fault) at once")
         if iface is not None:
             tracked.setdefault(iface.device, (reader.path(section), failure))
-        weight = reader.value(section, _opt(c, "weight"), -60)
+        weight = reader.value(section, c["weight"])
         if failure == "weight" and weight == 0:
             reader.error(section, "weight", "0 never changes anything: use a non-zero weight or failure fault")
         if failure == "fault" and "weight" in section.options:
             reader.warn(section, "weight", "is ignored with failure fault")
+        secondary = schema.GLOBAL["priority"].default_in({"role": "secondary"})
         if (failure == "weight" and weight < 0 and node.role == "primary"
-                and node.priority + weight >= DEFAULT_PRIORITY["secondary"]):
+                and node.priority + weight >= secondary):
             reader.warn(section, "weight",
                         f"{weight} leaves priority {node.priority + weight}, not below the secondary's default "
-                        f"{DEFAULT_PRIORITY['secondary']}: a failure of this check may not move the VIPs")
-        if kind is None:
+                        f"{secondary}: a failure of this check may not move the VIPs")
+        if kind is None or name is None:
             continue
         checks.append(Check(
             name=name,
             kind=kind,
-            interval=reader.value(section, _opt(c, "interval"), 2),
-            timeout=reader.value(section, _opt(c, "timeout"), 1),
-            fall=reader.value(section, _opt(c, "fall"), 3),
-            rise=reader.value(section, _opt(c, "rise"), 2),
+            interval=reader.value(section, c["interval"]),
+            timeout=reader.value(section, c["timeout"]),
+            fall=reader.value(section, c["fall"]),
+            rise=reader.value(section, c["rise"]),
             failure=failure,
             weight=weight,
             target=target if kind == "ping" else None,
@@ -406,12 +430,12 @@ def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[
                interfaces: dict[str, Interface]) -> ConntrackSync:
     t = schema.CONNTRACK
     section = sections[0] if sections else Section(type="conntrack", name="conntrack")
-    group = reader.value(section, _opt(t, "multicast_group"), ipaddress.IPv4Address("225.0.0.50"))
-    transport = reader.value(section, _opt(t, "transport"), "unicast")
+    group = reader.value(section, t["multicast_group"])
+    transport = reader.value(section, t["transport"])
     if transport == "multicast" and not group.is_multicast:
         reader.error(section, "multicast_group", f"{group} is not a multicast address")
-    mode = reader.value(section, _opt(t, "mode"), "ftfw")
-    disable_external_cache = reader.value(section, _opt(t, "disable_external_cache"), mode != "alarm")
+    mode = reader.value(section, t["mode"])
+    disable_external_cache = reader.value(section, t["disable_external_cache"], {"mode": mode})
     if mode == "alarm" and disable_external_cache:
         reader.error(section, "disable_external_cache", "is not supported by conntrackd in mode alarm")
     ignore: list[IPNetwork] = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
@@ -424,13 +448,13 @@ def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[
         ignore += [ipaddress.ip_network(a.ip) for a in vip.addresses]
         if vip.unicast_peer is not None:
             ignore.append(ipaddress.ip_network(vip.unicast_peer))
-    ignore += [a.network for a in reader.values(section, _opt(t, "ignore_address"))]
+    ignore += [a.network for a in reader.values(section, t["ignore_address"])]
     return ConntrackSync(
-        enabled=reader.value(section, _opt(t, "enabled"), True),
+        enabled=reader.value(section, t["enabled"]),
         mode=mode,
         transport=transport,
         multicast_group=group,
-        port=reader.value(section, _opt(t, "port"), 3780),
+        port=reader.value(section, t["port"]),
         disable_external_cache=disable_external_cache,
         ignore=_without_covered(ignore),
     )
@@ -446,10 +470,10 @@ def _without_covered(networks: list[IPNetwork]) -> tuple[IPNetwork, ...]:
 def _dhcp(reader: Reader, sections: list[Section], vips: tuple[Vip, ...], dhcp: Package | None) -> Dhcp:
     d = schema.DHCP
     section = sections[0] if sections else Section(type="dhcp", name="dhcp")
-    managed = reader.value(section, _opt(d, "managed"), True)
-    lease_sync = reader.value(section, _opt(d, "lease_sync"), True)
-    timing = {"reconcile_interval": reader.value(section, _opt(d, "reconcile_interval"), 60),
-              "ssh_port": reader.value(section, _opt(d, "ssh_port"), 22)}
+    managed = reader.value(section, d["managed"])
+    lease_sync = reader.value(section, d["lease_sync"])
+    timing = {"reconcile_interval": reader.value(section, d["reconcile_interval"]),
+              "ssh_port": reader.value(section, d["ssh_port"])}
     if lease_sync and not managed:
         reader.warn(section, "lease_sync", "with managed 0 ha-pair cannot tell which node answers DHCP: leases are "
                     "merged but never imported into dnsmasq")
@@ -459,7 +483,7 @@ def _dhcp(reader: Reader, sections: list[Section], vips: tuple[Vip, ...], dhcp: 
             if address.version == 4:
                 gateways.setdefault(vip.interface, address.ip)
     chosen: list[DhcpSection] = []
-    explicit = reader.values(section, _opt(d, "section"))
+    explicit = reader.values(section, d["section"])
     if not managed:
         return Dhcp(False, (), lease_sync, **timing)
     if dhcp is None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..uci import Package, Section
-from . import schema
+from . import grammar, schema
 
-_SECONDS_RE = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")
+_SECONDS_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _TRUE = {"1", "yes", "on", "true", "enabled"}
 _FALSE = {"0", "no", "off", "false", "disabled"}
 
@@ -61,13 +61,12 @@ class Reader:
             return value[-1] if value else None
         return value
 
-    def value(self, section: Section, spec: schema.Option, fallback: Any = None) -> Any:
-        """The typed value of a single-valued option, or `fallback` when absent or invalid."""
+    def value(self, section: Section, spec: schema.Option, context: dict[str, Any] | None = None) -> Any:
+        """The typed value of a single-valued option, or the schema's default when absent or invalid
+        (for a default that follows other options, `context` holds their effective values)."""
         text = self.raw(section, spec.name)
-        if text is None:
-            return fallback
-        parsed = self._convert(section, spec, text)
-        return fallback if parsed is None else parsed
+        parsed = None if text is None else self._convert(section, spec, text)
+        return spec.default_in(context or {}) if parsed is None else parsed
 
     def values(self, section: Section, spec: schema.Option) -> list[Any]:
         """The typed items of a repeatable option; invalid items are reported and left out."""
@@ -96,6 +95,7 @@ class Reader:
 def convert(spec: schema.Option, text: str) -> Any:
     """Convert one string; ValueError says what is wrong (the caller adds the value)."""
     kind = spec.kind
+    grammar.utf8(text)
     if kind == schema.BOOL:
         lowered = text.lower()
         if lowered in _TRUE:
@@ -104,10 +104,7 @@ def convert(spec: schema.Option, text: str) -> Any:
             return False
         raise ValueError("is not a boolean (use 1 or 0)")
     if kind == schema.INT:
-        try:
-            number = int(text, 10)
-        except ValueError:
-            raise ValueError("is not an integer") from None
+        number = grammar.decimal(text)
         _check_range(spec, number)
         return number
     if kind == schema.SECONDS:
@@ -118,6 +115,8 @@ def convert(spec: schema.Option, text: str) -> Any:
         if text not in spec.choices:
             raise ValueError(f"is not one of {', '.join(spec.choices)}")
         return text
+    if kind in (schema.IPV4, schema.IP, schema.CIDR):
+        grammar.no_scope(text)
     if kind == schema.IPV4:
         try:
             return ipaddress.IPv4Address(text)
@@ -133,21 +132,25 @@ def convert(spec: schema.Option, text: str) -> Any:
             return ipaddress.ip_interface(text)
         except ValueError:
             raise ValueError("is not an address or address/prefix") from None
-    if kind == schema.PATH:
-        if not text.startswith("/"):
-            raise ValueError("is not an absolute path")
-        _check_plain(text)
-        return text
-    if kind == schema.STRING:
-        _check_plain(text)
+    if kind in (schema.PATH, schema.STRING):
+        getattr(grammar, spec.grammar)(text)
         return text
     raise AssertionError(f"unknown kind {kind}")
+
+
+def to_text(spec: schema.Option, value: Any) -> str:
+    """A typed value as UCI writes it: the inverse of convert() (True -> '1', 10 cs -> '0.1')."""
+    if spec.kind == schema.BOOL:
+        return "1" if value else "0"
+    if spec.kind == schema.SECONDS:
+        return format_centiseconds(value)
+    return str(value)
 
 
 def centiseconds(text: str) -> int:
     """'1' -> 100, '0.1' -> 10, '0.25' -> 25; exact, no floating point (and no decimal module,
     which is not in OpenWrt's python3-light)."""
-    match = _SECONDS_RE.match(text)
+    match = _SECONDS_RE.fullmatch(text)
     if not match:
         raise ValueError("is not a number of seconds")
     whole, fraction = match.group(1), match.group(2) or ""
@@ -173,11 +176,3 @@ def _plain_number(number: float | None) -> str:
     if number is None:
         return "?"
     return str(int(number)) if float(number).is_integer() else str(number)
-
-
-def _check_plain(text: str) -> None:
-    # Values end up inside keepalived/conntrackd files: refuse what could break out of a line or a block.
-    bad = [c for c in text if c in '\n\r"{}#!' or ord(c) < 32]
-    if bad:
-        raise ValueError(f"contains {bad[0]!r}, which would end the line or start a comment or block "
-                         "in the generated keepalived/conntrackd file")

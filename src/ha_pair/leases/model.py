@@ -98,7 +98,7 @@ def _put(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)  # frozen dataclasses: only while constructing
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lease:
     """One lease. For DHCPv6, `client_id` is the client's DUID (required) and `iaid`/`temporary`
     are set; for IPv4, `mac` is set. vendorclass/agent_info are dnsmasq's optional extra lines
@@ -191,10 +191,6 @@ class Tombstone:
     def key(self) -> tuple:
         """The slot whose copies it kills."""
         return self.lease.slot
-
-    @property
-    def killed_expiry(self) -> int:
-        return self.lease.expiry
 
     def kills(self, lease: Lease) -> bool:
         return lease.slot == self.key and lease.rank <= self.lease.rank

@@ -1,4 +1,6 @@
-"""Build the status JSON (pure): model + the agent's PairState + a snapshot of probe results.
+"""Build the status JSON (pure), every field of it in one place: the model in effect, the
+agent's PairState, a snapshot of probe results, the configuration on disk and the lease sync's
+own report.
 
 The schema is documented field by field in README.md ("ubus call ha status"). No secrets:
 nothing from auth_pass or key files is ever read here.
@@ -6,26 +8,23 @@ nothing from auth_pass or key files is ever read here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ..agent.probes import CheckResult
-from ..agent.state import PairState
+from .. import jsonsafe
 from ..config.model import Check, Model
+from ..state.observed import UNKNOWN_CHECK, CheckResult, Snapshot
+from ..state.pair import PairState
 
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """What the probes saw, at `time`."""
+class ConfigOnDisk:
+    """/etc/config as validated now, which may differ from the configuration in effect."""
 
-    time: float
-    addresses: dict[str, list[str]] = field(default_factory=dict)  # device -> addresses on it
-    carriers: dict[str, bool | None] = field(default_factory=dict)  # device -> carrier
-    checks: dict[str, CheckResult] = field(default_factory=dict)
-    conntrack: dict[str, Any] = field(default_factory=dict)  # probes.conntrackd_stats()
-    dhcp_answering: bool | None = None
+    errors: tuple[str, ...] = ()
+    digest: str | None = None  # of the configuration on disk; None when it does not validate
 
 
 def check_down(check: Check, result: CheckResult, carrier: bool | None) -> bool:
@@ -39,7 +38,7 @@ def check_down(check: Check, result: CheckResult, carrier: bool | None) -> bool:
 def _checks(model: Model, snapshot: Snapshot) -> dict[str, Any]:
     out = {}
     for check in model.checks:
-        result = snapshot.checks.get(check.name, CheckResult("unknown", None, 0, None))
+        result = snapshot.checks.get(check.name, UNKNOWN_CHECK)
         entry: dict[str, Any] = {
             "type": check.kind, "failure": check.failure, "interval": check.interval, "fall": check.fall,
             "rise": check.rise,
@@ -59,6 +58,64 @@ def _checks(model: Model, snapshot: Snapshot) -> dict[str, Any]:
                          last_run=result.last_run, down=down)
         out[check.name] = entry
     return out
+
+
+def effective_priority(priority: int, checks: tuple[Check, ...], results: dict[str, Any]) -> int:
+    """The priority keepalived advertises: a negative weight counts while its check is down, a
+    positive one while it is up (keepalived's track_script/track_interface rule), kept in 1-254."""
+    total = priority
+    for check in checks:
+        if check.failure != "weight":
+            continue
+        down = results.get(check.name, {}).get("down")
+        if (check.weight < 0 and down) or (check.weight > 0 and down is False):
+            total += check.weight
+    return max(1, min(254, total))
+
+
+def health(status: dict[str, Any]) -> dict[str, Any]:
+    """A one-line verdict over a complete status: healthy, or what is wrong (pure)."""
+    problems: list[str] = []
+    config = status.get("config") or {}
+    node = status.get("node") or {}
+    if not config.get("valid", True):
+        problems.append("configuration rejected, the previous one is still in effect" if node
+                        else "configuration invalid, nothing is running")
+    if node and not node.get("enabled", True):
+        return {"healthy": False, "summary": "disabled (ha.global.enabled is 0)", "problems": problems}
+    state = status.get("state")
+    if state == "fault":
+        problems.append("this node is in FAULT")
+    elif state not in ("master", "backup"):
+        problems.append(f"no VRRP state yet ({state})")
+    for name, inst in (status.get("instances") or {}).items():
+        if inst.get("link") is False:
+            problems.append(f"link down on {inst.get('device')} ({name})")
+        if state == "master" and inst.get("vips_present") is False:
+            problems.append(f"virtual IPs of {name} missing on the master")
+        if state == "backup" and inst.get("vips_present") is True:
+            problems.append(f"virtual IPs of {name} held by a backup")
+    problems += [f"health check {name} down" for name, check in (status.get("checks") or {}).items()
+                 if check.get("down")]
+    conntrack = status.get("conntrack") or {}
+    if conntrack.get("enabled") and not conntrack.get("running"):
+        problems.append("conntrackd stopped")  # (its error counters only add up: shown, not judged)
+    peer = status.get("peer") or {}
+    if peer.get("sync_link") is False:
+        problems.append(f"sync link down ({peer.get('sync_device')})")
+    leases = status.get("lease_sync") or {}
+    if leases.get("enabled") and leases.get("peer_reachable") is False:
+        problems.append("peer unreachable (lease sync)")
+    elif leases.get("enabled") and leases.get("last_error_kind"):
+        problems.append(f"lease sync failing ({leases['last_error_kind']})")
+    if leases.get("clock_warning"):
+        problems.append(f"clocks of the pair differ by {leases.get('clock_offset_s')} s")
+    if (status.get("dhcp") or {}).get("consistent") is False:
+        problems.append("DHCP answering does not match the VRRP state")
+    if config.get("pending_changes") and config.get("valid", True):
+        problems.append("changes to /etc/config/ha not applied yet (reload ha-pair)")
+    summary = "healthy" if not problems else "degraded: " + "; ".join(problems)
+    return {"healthy": not problems, "summary": summary, "problems": problems}
 
 
 def _instances(model: Model, state: PairState, snapshot: Snapshot) -> dict[str, Any]:
@@ -99,7 +156,9 @@ def _conntrack(model: Model, snapshot: Snapshot) -> dict[str, Any]:
 
 
 def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agent: dict[str, Any],
-                 config_errors: list[str] | None = None) -> dict[str, Any]:
+                 on_disk: ConfigOnDisk, lease_sync: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole answer of `ubus call ha status`. `model` is the configuration in effect (None
+    when none ever validated), `lease_sync` the lease sync's report (None: not running)."""
     status: dict[str, Any] = {
         "version": SCHEMA_VERSION,
         "time": round(snapshot.time, 3),
@@ -108,32 +167,43 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
         "last_transition": state.last_transition.as_dict() if state.last_transition else None,
         "history_size": len(state.history),
         "agent": agent,
-        "config": {"valid": model is not None, "errors": config_errors or [],
-                   "digest": model.digest if model else None},
+        "config": {"valid": not on_disk.errors, "errors": list(on_disk.errors),
+                   "digest": model.digest if model else None,
+                   "pending_changes": model is not None and on_disk.digest != model.digest},
     }
     if state.group is not None:
         name, member = state.group
         status["sync_group"] = {"name": name, "state": member.state, "since": member.since}
     else:
         status["sync_group"] = None
-    if model is None:
-        return status
+    if model is not None:
+        status.update(_pair(model, state, snapshot))
+    status["lease_sync"] = lease_sync if lease_sync is not None else {"enabled": False}
+    status["health"] = health(status)
+    return jsonsafe.finite(status)  # JSON for ubus and LuCI: no NaN or infinity, whatever a probe read
+
+
+def _pair(model: Model, state: PairState, snapshot: Snapshot) -> dict[str, Any]:
+    """The fields that need a configuration in effect."""
     node = model.node
-    status["node"] = {"name": node.name, "role": node.role, "priority": node.priority, "enabled": node.enabled,
-                      "vrrp_version": node.vrrp_version, "advert_int_cs": node.advert_centis}
-    status["instances"] = _instances(model, state, snapshot)
-    status["checks"] = _checks(model, snapshot)
-    status["conntrack"] = _conntrack(model, snapshot)
+    checks = _checks(model, snapshot)
     expected = state.node_state == "master"
     answering = snapshot.dhcp_answering
-    status["dhcp"] = {
-        "managed": model.dhcp.managed, "sections": [s.section for s in model.dhcp.sections],
-        "answering": answering,
-        "consistent": answering is None or answering == expected,
+    return {
+        "node": {"name": node.name, "role": node.role, "priority": node.priority, "enabled": node.enabled,
+                 "effective_priority": effective_priority(node.priority, model.checks, checks),
+                 "vrrp_version": node.vrrp_version, "advert_int_cs": node.advert_centis},
+        "instances": _instances(model, state, snapshot),
+        "checks": checks,
+        "conntrack": _conntrack(model, snapshot),
+        "dhcp": {
+            "managed": model.dhcp.managed, "sections": [s.section for s in model.dhcp.sections],
+            "answering": answering,
+            "consistent": answering is None or answering == expected,
+        },
+        "peer": {
+            "address": str(node.peer) if node.peer else None, "sync_interface": node.sync_interface,
+            "sync_device": node.sync_device,
+            "sync_link": snapshot.carriers.get(node.sync_device) if node.sync_device else None,
+        },
     }
-    status["peer"] = {
-        "address": str(node.peer) if node.peer else None, "sync_interface": node.sync_interface,
-        "sync_device": node.sync_device,
-        "sync_link": snapshot.carriers.get(node.sync_device) if node.sync_device else None,
-    }
-    return status

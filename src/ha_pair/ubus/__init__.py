@@ -5,22 +5,6 @@ replies, threading). Libraries are searched in ``$HA_PAIR_UBUS_LIBDIR`` when
 set, otherwise in the default locations (``/lib/libubus.so`` and friends).
 """
 
-from .libubus import (
-    UBUS_STATUS_INVALID_ARGUMENT,
-    UBUS_STATUS_NOT_FOUND,
-    UBUS_STATUS_OK,
-    UBUS_STATUS_UNKNOWN_ERROR,
-    UbusConnection,
-    UbusError,
-    UbusUnavailable,
-)
+from .libubus import UbusConnection, UbusError, UbusUnavailable
 
-__all__ = [
-    "UBUS_STATUS_INVALID_ARGUMENT",
-    "UBUS_STATUS_NOT_FOUND",
-    "UBUS_STATUS_OK",
-    "UBUS_STATUS_UNKNOWN_ERROR",
-    "UbusConnection",
-    "UbusError",
-    "UbusUnavailable",
-]
+__all__ = ["UbusConnection", "UbusError", "UbusUnavailable"]

@@ -86,7 +86,7 @@ from ctypes import (
 )
 from typing import Any, Callable
 
-from .. import log
+from .. import jsonsafe, log
 
 
 LIBDIR_ENV = "HA_PAIR_UBUS_LIBDIR"
@@ -98,21 +98,12 @@ LIBDIR_ENV = "HA_PAIR_UBUS_LIBDIR"
 # libubox/uloop.h
 ULOOP_READ = 1 << 0
 
-# ubusmsg.h: enum ubus_msg_status
+# ubusmsg.h: enum ubus_msg_status (the codes this binding answers with)
 UBUS_STATUS_OK = 0
-UBUS_STATUS_INVALID_COMMAND = 1
 UBUS_STATUS_INVALID_ARGUMENT = 2
 UBUS_STATUS_METHOD_NOT_FOUND = 3
 UBUS_STATUS_NOT_FOUND = 4
-UBUS_STATUS_NO_DATA = 5
-UBUS_STATUS_PERMISSION_DENIED = 6
-UBUS_STATUS_TIMEOUT = 7
-UBUS_STATUS_NOT_SUPPORTED = 8
 UBUS_STATUS_UNKNOWN_ERROR = 9
-UBUS_STATUS_CONNECTION_FAILED = 10
-UBUS_STATUS_NO_MEMORY = 11
-UBUS_STATUS_PARSE_ERROR = 12
-UBUS_STATUS_SYSTEM_ERROR = 13
 
 # ---------------------------------------------------------------------------
 # Structures
@@ -340,13 +331,13 @@ class UbusError(Exception):
 class _Libs:
     """The three shared libraries, with prototypes of the functions used."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str = "/") -> None:
         override = os.environ.get(LIBDIR_ENV)
         # Order matters: libubus and libblobmsg_json depend on libubox (matched
         # by soname once loaded), so load it first.
-        self.ubox = _load("ubox", override, ctypes.RTLD_GLOBAL)
-        self.blobmsg_json = _load("blobmsg_json", override, ctypes.RTLD_GLOBAL)
-        self.ubus = _load("ubus", override, ctypes.RTLD_GLOBAL)
+        self.ubox = _load("ubox", override, ctypes.RTLD_GLOBAL, root)
+        self.blobmsg_json = _load("blobmsg_json", override, ctypes.RTLD_GLOBAL, root)
+        self.ubus = _load("ubus", override, ctypes.RTLD_GLOBAL, root)
         self.libc = ctypes.CDLL(None)
 
         def proto(lib: ctypes.CDLL, name: str, restype: Any, *argtypes: Any) -> None:
@@ -386,13 +377,19 @@ def _versioned(directory: str, name: str) -> list[str]:
     return [os.path.join(directory, e) for e in sorted(entries, reverse=True) if e.startswith(name + ".")]
 
 
-def _candidates(short: str, override: str | None) -> list[str]:
-    """Paths/names to try for lib<short>.so, most specific first."""
+def _candidates(short: str, override: str | None, root: str = "/") -> list[str]:
+    """Paths/names to try for lib<short>.so, most specific first. Under another root (the
+    lab's routers: `ha-pair --root DIR`) the router's own /lib and /usr/lib come first."""
     name = f"lib{short}.so"
     if override:
         # Only the override directory: tests must not pick up another copy.
         return [os.path.join(override, name)] + _versioned(override, name)
-    out = [name]  # the dynamic loader's own search path
+    out = []
+    if root != "/":
+        for d in ("lib", "usr/lib"):
+            out.append(os.path.join(root, d, name))
+            out.extend(_versioned(os.path.join(root, d), name))
+    out.append(name)  # the dynamic loader's own search path
     # OpenWrt installs /lib/libubus.so (older) or only /lib/libubus.so.<ABI> (newer).
     for d in ("/lib", "/usr/lib"):
         out.append(os.path.join(d, name))
@@ -400,9 +397,9 @@ def _candidates(short: str, override: str | None) -> list[str]:
     return out
 
 
-def _load(short: str, override: str | None, mode: int) -> ctypes.CDLL:
+def _load(short: str, override: str | None, mode: int, root: str = "/") -> ctypes.CDLL:
     errors = []
-    for cand in _candidates(short, override):
+    for cand in _candidates(short, override, root):
         try:
             return ctypes.CDLL(cand, mode=mode)
         except OSError as exc:
@@ -415,12 +412,13 @@ _libs: _Libs | None = None
 _libs_lock = threading.Lock()
 
 
-def load_libs() -> _Libs:
-    """Load (once per process) and return the libraries; raises UbusUnavailable."""
+def load_libs(root: str = "/") -> _Libs:
+    """Load (once per process) and return the libraries; raises UbusUnavailable. `root`: the
+    router's / (the first call's counts)."""
     global _libs
     with _libs_lock:
         if _libs is None:
-            _libs = _Libs()
+            _libs = _Libs(root)
         return _libs
 
 
@@ -675,7 +673,7 @@ class UbusConnection:
             text = ctypes.string_at(ptr).decode("utf-8", errors="replace")
         finally:
             self._libs.libc.free(ptr)
-        args = json.loads(text)
+        args = jsonsafe.loads(text)  # bounded nesting: a deep request is a clean ValueError, not a RecursionError
         if not isinstance(args, dict):
             raise ValueError("arguments are not an object")
         return args

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 Value = str | list[str]
 
-# libuci accepts only [A-Za-z0-9_] in option and section names.
-NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
-_REF_RE = re.compile(r"^@([^\[\]]+)\[(-?\d+)\]$")
+# libuci accepts only [A-Za-z0-9_] in option and section names (use fullmatch: `$` would also
+# match before a trailing newline).
+NAME_RE = re.compile(r"[A-Za-z0-9_]+")
+_REF_RE = re.compile(r"@([^\[\]]+)\[(-?[0-9]+)\]")
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Package:
 
     def find(self, ref: str) -> Section | None:
         """Look a section up by name or by `@type[N]` (negative N counts from the end)."""
-        match = _REF_RE.match(ref)
+        match = _REF_RE.fullmatch(ref)
         if match:
             typed = self.of_type(match.group(1))
             index = int(match.group(2))

@@ -189,7 +189,7 @@ def parse(text: str, name: str, path: str | None = None) -> Package:
                 raise scanner.error("option/list command found before the first section", line)
             _expect_args(scanner, line, verb, args, 1, 2)
             option = args[0]
-            if not NAME_RE.match(option):
+            if not NAME_RE.fullmatch(option):
                 raise scanner.error(f"invalid character in option name {option!r}", line)
             value = args[1] if len(args) > 1 else ""
             if verb in ("list", "l"):
@@ -221,7 +221,7 @@ def _open_section(scanner: _Scanner, line: int, package: Package, args: list[str
         section = package.add(section_type)
         section.line = line
         return section
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise scanner.error(f"invalid character in section name {name!r}", line)
     existing = package.find(name)
     if existing is not None:

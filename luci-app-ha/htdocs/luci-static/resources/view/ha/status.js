@@ -9,10 +9,13 @@
  * Read-only status of the ha-pair agent: `ubus call ha status` and
  * `ubus call ha history`, refreshed every 5 seconds.
  *
- * Both calls are declared without `expect`: when a ubus call fails, rpc.js
- * then resolves with the numeric ubus status (4 when there is no `ha`
- * object, i.e. the agent is not running) instead of an empty default that
- * would hide why the page is empty.
+ * Both calls are declared without `expect`, so that a failure stays visible.
+ * Through uhttpd's /ubus a failure is a JSON-RPC error that rpc.js turns into
+ * a rejected promise: -32000 "Object not found" when the agent is not running,
+ * -32003 when it did not answer within uhttpd's script timeout (a hung agent),
+ * -32002 when the login may not call it; LuCI's own 20 s request timeout may
+ * come first. Through LuCI's admin/ubus fallback the same cases resolve with
+ * the ubus status (4 not found, 7 timeout). Each is mapped to a sentence.
  */
 const callStatus = rpc.declare({
 	object: 'ha',
@@ -26,6 +29,9 @@ const callHistory = rpc.declare({
 
 const UBUS_STATUS_NOT_FOUND = 4;
 const UBUS_STATUS_TIMEOUT = 7;
+const RPC_OBJECT_NOT_FOUND = -32000;
+const RPC_ACCESS_DENIED = -32002;
+const RPC_TIMEOUT = -32003;
 
 const STATES = {
 	master: [ _('Master'), 'good' ],
@@ -147,26 +153,34 @@ function list(items) {
 	return E('ul', {}, items.map((item) => E('li', {}, [ String(item) ])));
 }
 
+/* The JSON-RPC error code of a rejected call ("RPC call to ha/status failed with error -32000: ..."). */
+function rpcCode(error) {
+	const match = /failed with error (-?\d+)/.exec(String(error && error.message));
+	return match ? +match[1] : null;
+}
+
 /* Why there is no status to show, or null when there is one. */
 function failureText(res, enabled) {
-	if (res.error) {
-		const message = String(res.error.message || res.error);
+	const code = res.error ? rpcCode(res.error) : null;
+	const notRunning = (code === RPC_OBJECT_NOT_FOUND || res.value === UBUS_STATUS_NOT_FOUND);
+	const hung = (code === RPC_TIMEOUT || res.value === UBUS_STATUS_TIMEOUT ||
+		(res.error && /timed out/.test(String(res.error.message))));
 
-		if (/-32002|Access denied/.test(message))
-			return _('Access denied: this login may not call ubus ha status (ACL luci-app-ha).');
-
-		return _('Cannot query the ha-pair agent: %s').format(message);
-	}
-
-	if (res.value === UBUS_STATUS_NOT_FOUND) {
+	if (notRunning) {
 		if (!enabled)
 			return _('ha-pair is disabled on this router: enable it under Settings, or run: uci set ha.global.enabled=1; uci commit ha');
 
-		return _('The ha-pair agent is not running: /etc/init.d/ha-pair start (if it does not stay up, ha-pair check shows what is wrong with /etc/config/ha).');
+		return _('The ha-pair agent is not running: /etc/init.d/ha-pair start (if it does not stay up, ha-pair check shows what is wrong with /etc/config/ha). Failover does not depend on it: keepalived keeps running.');
 	}
 
-	if (res.value === UBUS_STATUS_TIMEOUT)
-		return _('The ha-pair agent did not answer in time.');
+	if (hung)
+		return _('The ha-pair agent did not answer in time: it may be hung. /etc/init.d/ha-pair restart starts it again; failover does not depend on it.');
+
+	if (code === RPC_ACCESS_DENIED)
+		return _('Access denied: this login may not call ubus ha status (ACL luci-app-ha).');
+
+	if (res.error)
+		return _('Cannot query the ha-pair agent: %s').format(String(res.error.message || res.error));
 
 	if (typeof(res.value) == 'number')
 		return _('ubus call ha status failed: %s').format(rpc.getStatusText(res.value));
@@ -180,6 +194,35 @@ function failureText(res, enabled) {
 	return null;
 }
 
+/* One line on top: healthy, or degraded and why (the agent's own verdict). */
+function renderSummary(st) {
+	const health = obj(st.health);
+	const problems = Array.isArray(health.problems) ? health.problems : [];
+	let text, kind;
+
+	if (health.healthy === true) {
+		text = _('Healthy: %s, everything ha-pair watches is in order.').format(stateText(st.state));
+		kind = 'success';
+	}
+	else if (obj(st.node).enabled === false) {
+		text = _('ha-pair is disabled on this router.');
+		kind = 'notice';
+	}
+	else {
+		text = _('Degraded (%s): %s').format(stateText(st.state), problems.length ? problems.join('; ') : '?');
+		kind = 'warning';
+	}
+
+	return E('div', { 'class': 'alert-message ' + kind, 'id': 'ha-summary' }, [ text ]);
+}
+
+function priorityText(node) {
+	if (!isNumber(node.effective_priority) || node.effective_priority === node.priority)
+		return node.priority;
+
+	return _('%s (effective %s: health checks change it)').format(node.priority, node.effective_priority);
+}
+
 function renderPair(st, now) {
 	const node = obj(st.node);
 	const agent = obj(st.agent);
@@ -190,7 +233,7 @@ function renderPair(st, now) {
 		[ _('Since'), fmtSince(st.since, now) ],
 		[ _('Node name'), node.name ],
 		[ _('Role'), roleText(node.role) ],
-		[ _('Priority'), node.priority ],
+		[ _('Priority'), priorityText(node) ],
 		[ _('Enabled'), answer(node.enabled) ],
 		isNumber(node.vrrp_version) ? [ _('VRRP'), _('version %d, adverts every %s s').format(
 			node.vrrp_version, isNumber(node.advert_int_cs) ? node.advert_int_cs / 100 : '?') ] : null,
@@ -241,7 +284,9 @@ function renderInstances(st, now) {
 			inst.device,
 			inst.vrid,
 			Array.isArray(inst.vips) ? inst.vips.join(', ') : null,
-			answer(inst.vips_present),
+			/* a master must hold its addresses, a backup must not */
+			answer(inst.vips_present, null, null, (inst.state == 'backup') ? BAD_GOOD
+				: (inst.state == 'master') ? GOOD_BAD : NEUTRAL),
 			answer(inst.link, _('up'), _('down')),
 			fmtSince(inst.since, now)
 		];
@@ -334,10 +379,15 @@ function renderLeaseSync(st, now) {
 		[ _('Last pull'), fmtSince(ls.last_pull, now) ],
 		isNumber(ls.lag_s) ? [ _('Lag'), _('%.1f s').format(ls.lag_s) ] : null,
 		[ _('Leases here / on the peer'), isNumber(ls.leases_local) ? '%d / %s'.format(ls.leases_local, cell(ls.leases_peer)) : null ],
-		[ _('Conflicts'), ls.conflicts ],
+		[ _('Conflicts'), isNumber(ls.conflicts) ? coloured(String(ls.conflicts), ls.conflicts ? 'warn' : 'good') : null ],
 		[ _('Tombstones'), ls.tombstones ],
-		isNumber(ls.clock_offset_s) ? [ _('Clock offset to the peer'), _('%.1f s').format(ls.clock_offset_s) ] : null,
-		(ls.last_error != null) ? [ _('Last error'), coloured(String(ls.last_error), 'bad') ] : null
+		isNumber(ls.clock_offset_s) ? [ _('Clock offset to the peer'), ls.clock_warning
+			? coloured(_('%.1f s: lease expiry times are wrong on one router, set up NTP').format(ls.clock_offset_s), 'bad')
+			: _('%.1f s').format(ls.clock_offset_s) ] : null,
+		[ _('dnsmasq restarts for imports'), ls.dnsmasq_restarts ],
+		ls.malformed_lines ? [ _('Malformed lease lines skipped'), coloured(String(ls.malformed_lines), 'warn') ] : null,
+		(ls.last_error != null) ? [ _('Last error'), coloured(ls.last_error_kind
+			? '%s: %s'.format(ls.last_error_kind, ls.last_error) : String(ls.last_error), 'bad') ] : null
 	]));
 }
 
@@ -372,7 +422,7 @@ return view.extend({
 		const st = res.value;
 		const now = isNumber(st.time) ? st.time : Date.now() / 1000;
 		const history = (hist.value && Array.isArray(hist.value.history)) ? hist.value.history : null;
-		const nodes = [];
+		const nodes = [ renderSummary(st) ];
 
 		if (obj(st.config).valid === false)
 			nodes.push(E('div', { 'class': 'alert-message warning' }, [

@@ -5,7 +5,9 @@
 /*
  * Status → Overview: this router's place in its ha-pair.
  * load() never rejects: the overview hides an include for good once its
- * load() has failed, and a stopped agent is worth showing.
+ * load() has failed, and a stopped or hung agent is worth showing. Through
+ * uhttpd's /ubus a stopped agent is the JSON-RPC error -32000, a hung one
+ * -32003 (or LuCI's request timeout); through admin/ubus the ubus status 4/7.
  */
 const callStatus = rpc.declare({
 	object: 'ha',
@@ -13,6 +15,7 @@ const callStatus = rpc.declare({
 });
 
 const UBUS_STATUS_NOT_FOUND = 4;
+const UBUS_STATUS_TIMEOUT = 7;
 
 const STATES = {
 	master: _('Master'),
@@ -38,6 +41,18 @@ function roleText(role) {
 	return (role == 'primary') ? _('Primary') : (role == 'secondary') ? _('Secondary') : role;
 }
 
+function failure(res) {
+	const match = res && res.error ? /failed with error (-?\d+)/.exec(String(res.error.message)) : null;
+	const code = match ? +match[1] : null;
+
+	if (code === -32000 || (res && res.value === UBUS_STATUS_NOT_FOUND))
+		return _('The ha-pair agent is not running.');
+	if (code === -32003 || (res && res.value === UBUS_STATUS_TIMEOUT) ||
+	    (res && res.error && /timed out/.test(String(res.error.message))))
+		return _('The ha-pair agent did not answer in time.');
+	return _('The ha-pair status is not available.');
+}
+
 function ago(t, now) {
 	return isNumber(t) ? _('%s ago').format('%t'.format(Math.max(0, Math.round(now - t)))) : null;
 }
@@ -53,18 +68,17 @@ return baseclass.extend({
 		const link = E('a', { 'href': L.url('admin/services/ha/status') }, [ _('Details') ]);
 
 		if (!res || res.error || !L.isObject(res.value) || res.value.error != null)
-			return E('p', {}, [
-				(res && res.value === UBUS_STATUS_NOT_FOUND)
-					? _('The ha-pair agent is not running.') : _('The ha-pair status is not available.'),
-				' ', link
-			]);
+			return E('p', {}, [ failure(res), ' ', link ]);
 
 		const st = res.value;
 		const now = isNumber(st.time) ? st.time : Date.now() / 1000;
 		const node = obj(st.node);
 		const lt = obj(st.last_transition);
+		const health = obj(st.health);
 		const fields = [
 			_('State'), E('strong', {}, [ stateText(st.state) ]),
+			_('Health'), (health.summary != null)
+				? E('span', { 'style': health.healthy ? 'color:#2e7d32' : 'color:#ef6c00' }, [ health.summary ]) : null,
 			_('Since'), ago(st.since, now),
 			_('Node'), (node.name != null) ? _('%s (%s, priority %s)').format(node.name, roleText(node.role), node.priority) : null,
 			_('Last transition'), isNumber(lt.time)

@@ -1,0 +1,113 @@
+"""Bring dnsmasq's lease file up to date: stop dnsmasq, swap the file, start dnsmasq.
+
+dnsmasq reads its lease file only at start, so an import stops it for a moment. Whoever dies in
+that moment must not leave the router without DNS and DHCP. So the sequence runs in a process of
+its own (`ha-pair lease-import`, a new session: a signal to the agent or to the forced command,
+or their death, does not reach it; it ignores SIGTERM/SIGHUP/SIGINT until done), under an import
+lock, with a marker file that exists only while dnsmasq may be stopped on its behalf. If that
+process itself dies (SIGKILL, OOM), its caller starts dnsmasq again at once, and so does the
+agent when it starts (recover()). No lease is lost at any step: dnsmasq writes its file when it
+stops, the swap folds that file in first, and the knowledge it swaps in stays in leases.state.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+
+from ..paths import Paths
+from .store import LeaseStore
+
+HELPER_TIMEOUT_S = 90  # two init script calls of 30 s each, and the swap
+
+
+def _init_script(paths: Paths) -> str | None:
+    script = paths.dnsmasq_init
+    return str(script) if os.access(script, os.X_OK) else None
+
+
+def _dnsmasq(paths: Paths, action: str) -> None:
+    script = _init_script(paths)
+    if script:
+        subprocess.run([script, action], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+
+
+def _lock(paths: Paths, blocking: bool):
+    """The import lock, held for the whole sequence; None when someone else holds it."""
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(paths.import_lock, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _pause_for_test(step: str) -> None:
+    # Tests stop the helper at a step (SIGSTOP), then kill it there: each step must be survivable.
+    if os.environ.get("HA_PAIR_IMPORT_PAUSE") == step:
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def run_import(paths: Paths, now: int) -> bool:
+    """The sequence itself (the helper process's body). Returns whether the file changed."""
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
+    store = LeaseStore(paths)
+    with _lock(paths, blocking=True):
+        marker = paths.import_marker
+        with open(marker, "w") as handle:
+            handle.write(f"{os.getpid()}\n")
+        _pause_for_test("stop")
+        _dnsmasq(paths, "stop")
+        _pause_for_test("swap")
+        with store.locked():
+            written = store.swap_into_dnsmasq_file(now)
+        _pause_for_test("start")
+        _dnsmasq(paths, "start")
+        _pause_for_test("done")
+        marker.unlink(missing_ok=True)
+    return written
+
+
+def recover(paths: Paths) -> bool:
+    """dnsmasq stopped by an import that never finished (its process died): start it again.
+    Returns whether it had to. Does nothing while an import is running."""
+    if not paths.import_marker.exists():
+        return False
+    handle = _lock(paths, blocking=False)
+    if handle is None:
+        return False  # an import is running: it starts dnsmasq itself
+    try:
+        if not paths.import_marker.exists():
+            return False
+        _dnsmasq(paths, "start")
+        paths.import_marker.unlink(missing_ok=True)
+        return True
+    finally:
+        handle.close()
+
+
+def apply_to_dnsmasq(paths: Paths, now: int) -> bool:
+    """Run the import in its own process and wait for it; returns whether the file changed.
+    Without a dnsmasq init script there is nothing to stop: the swap happens here."""
+    if _init_script(paths) is None:
+        store = LeaseStore(paths)
+        with store.locked():
+            return store.swap_into_dnsmasq_file(now)
+    helper = paths.command
+    proc = subprocess.Popen([str(helper), "--root", str(paths.root), "lease-import", "--now", str(now)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=HELPER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+    if proc.returncode not in (0, 3):
+        recover(paths)  # killed mid-way: dnsmasq must not stay stopped
+        raise RuntimeError(f"lease import failed (exit {proc.returncode}): {err.decode(errors='replace')[-300:]}")
+    return proc.returncode == 0

@@ -1,0 +1,156 @@
+"""The forced command behind the sync key (authorized_keys `command="..."`): what the peer may do
+on this router, and nothing else.
+
+The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
+- hello     this node's name, clock and SSH host public keys (for trust-peer and clock offset);
+- get       this node's lease knowledge;
+- exchange  stdin: the peer's lease knowledge (size-limited, parsed strictly); it is merged into
+            this node's, and the merged knowledge is the answer;
+- push      stdin: what changed in the peer's knowledge since its last exchange or push; merged
+            the same way, answered with `ok` (a single lease event costs a few hundred bytes).
+Anything else is refused with exit status 1. No shell ever sees the request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import BinaryIO
+
+from .. import __version__, log
+from ..paths import Paths
+from ..runfiles import dhcp_answering
+from ..leases import serialise_state
+from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
+from .message import read_message
+from .store import LeaseStore
+
+
+def host_public_keys(paths: Paths) -> list[str]:
+    """This router's SSH host public keys, as known_hosts wants them: `type base64`."""
+    keys = []
+    dropbear = paths.under("/etc/dropbear")  # the SSH servers' own files
+    for name in ("dropbear_ed25519_host_key", "dropbear_ecdsa_host_key", "dropbear_rsa_host_key"):
+        path = dropbear / name
+        if not path.exists():
+            continue
+        try:
+            out = subprocess.run(["dropbearkey", "-y", "-f", path], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        keys += [" ".join(line.split()[:2]) for line in out.splitlines() if line.startswith(("ssh-", "ecdsa-"))]
+    openssh = paths.under("/etc/ssh")
+    for name in ("ssh_host_ed25519_key.pub", "ssh_host_ecdsa_key.pub", "ssh_host_rsa_key.pub"):
+        path = openssh / name
+        if path.exists():
+            keys.append(" ".join(path.read_text().split()[:2]))
+    return keys
+
+
+def node_name(paths: Paths) -> str:
+    from ..config.load import validate
+
+    result = validate(paths)
+    return result.model.node.name if result.model else "unknown"
+
+
+def answering_dhcp(paths: Paths) -> bool:
+    """For lease imports: an unknown DHCP guard state (runfiles.dhcp_answering None) counts as
+    answering, so that a node whose state is unknown is never restarted for a sync."""
+    return dhcp_answering(paths) is not False
+
+
+def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
+    """Ask the agent to bring dnsmasq's file up to date (it debounces a burst into one restart);
+    without an agent, do it here."""
+    try:
+        fd = os.open(paths.events_fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        store.apply_to_dnsmasq(now)
+        return
+    try:
+        os.write(fd, b"leases-apply\n")
+    finally:
+        os.close(fd)
+
+
+def bound_process() -> None:
+    """For the forced command's own process: it ends after PEER_LIFETIME_S whatever its client
+    does, and at once (SIGPIPE) when the client is gone while it answers."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(PEER_LIFETIME_S)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def _read_request(stdin: BinaryIO) -> bytes:
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): bounded by decode_remote
+        return stdin.read(MAX_MESSAGE_BYTES + 1)
+    return read_message(fd)
+
+
+def _refuse(message: str) -> int:
+    print(f"ha-pair lease-peer: refused: {message}", file=sys.stderr)
+    return 1
+
+
+def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """One request. Bounded: the message is read as it comes within its limits (an oversized one
+    is refused before any parsing), parsed before the lease lock is taken, and the whole process
+    ends after PEER_LIFETIME_S whatever its client does; a client that goes away ends it too
+    (end of input, or SIGPIPE on the answer)."""
+    if verb not in ("hello", "get", "exchange", "push"):
+        shown = verb[:60].encode("unicode_escape").decode("ascii")
+        return _refuse(f"{shown!r} (allowed: hello, get, exchange, push)")
+    store = LeaseStore(paths)
+    now = int(time.time())
+    if verb == "hello":
+        reply = {"node": node_name(paths), "time": time.time(), "version": __version__,
+                 "host_keys": host_public_keys(paths)}
+        stdout.write(json.dumps(reply).encode() + b"\n")
+        return 0
+    remote = None
+    if verb in ("exchange", "push"):
+        try:
+            remote, skipped = store.decode_remote(_read_request(stdin))
+        except MessageRefused as exc:
+            return _refuse(str(exc))
+        if skipped:
+            print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
+    with store.locked():
+        store.observe_local(now)
+        if remote is not None:
+            try:
+                store.absorb(remote, now)
+            except MessageRefused as exc:
+                return _refuse(str(exc))
+        knowledge = store.knowledge()
+        apply = verb in ("exchange", "push") and not answering_dhcp(paths) and store.needs_apply()
+    stdout.write(b"ok\n" if verb == "push" else serialise_state(knowledge))
+    stdout.flush()
+    if apply:
+        _after_answer(paths, store, now)
+    return 0
+
+
+def _after_answer(paths: Paths, store: LeaseStore, now: int) -> None:
+    """Bring dnsmasq's file up to date once the peer has its answer. Nothing here may turn that
+    answer into a failure (the peer would count a sync that happened as failed): errors are
+    logged, and the merged knowledge stays stored, so the next exchange applies it (needs_apply)."""
+    if signal.getitimer(signal.ITIMER_REAL)[0]:  # the forced command's own process (bound_process):
+        # its lifetime still holds, but ending then is exit 0; an import already started goes on
+        # in a session of its own
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(0))
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # the client may be gone, its stderr with it
+    try:
+        request_apply(paths, store, now)
+    except Exception as exc:  # whatever it is, the answer stands
+        try:
+            log.warning(f"lease-peer: answered the peer, but dnsmasq's lease file was not updated: {exc}")
+        except OSError:
+            pass

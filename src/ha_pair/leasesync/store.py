@@ -1,0 +1,207 @@
+"""This node's lease knowledge on disk, and dnsmasq's lease file (the I/O edge of lease sync).
+
+Files (run directory, tmpfs: nothing here wears flash):
+- leases.state  what this node knows: merged leases, tombstones, superseded leases;
+- leases.seen   the lease file as last read, to tell releases/expiries (gone since) from
+                leases that were never there;
+- leases.lock   one writer at a time: the agent, the forced command serving the peer, and a
+                catch-up before mastership all go through here.
+
+dnsmasq reads its lease file only at start, so importing leases means: stop it, replace the file
+atomically, start it (apply_to_dnsmasq). The node answering DHCP is never restarted for a sync.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..fs import atomic_write
+from ..fspath import FsPath
+from ..paths import Paths
+from ..leases import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
+from ..leases.limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
+from ..leases.parse import LineProblem
+
+
+@dataclass(frozen=True)
+class LocalRead:
+    db: LeaseDb
+    problems: tuple[LineProblem, ...]
+
+
+def lease_file(paths: Paths) -> FsPath:
+    """dnsmasq's lease file: `option leasefile` of the dnsmasq section in /etc/config/dhcp."""
+    from ..uci import UciSyntaxError, load
+
+    try:
+        dhcp = load(paths.config("dhcp"), "dhcp")
+    except (OSError, UciSyntaxError):
+        return paths.under("/tmp/dhcp.leases")
+    for section in dhcp.of_type("dnsmasq"):
+        configured = section.get("leasefile")
+        if configured:
+            return paths.under(configured)
+    return paths.under("/tmp/dhcp.leases")
+
+
+class LeaseStore:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.file = lease_file(paths)
+        self.state_path = paths.lease_state
+        self.seen_path = paths.leases_seen
+        self.lock_path = paths.leases_lock
+        self.from_peer_path = paths.leases_from_peer
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.paths.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- reading --------------------------------------------------------------------------------
+    def read_file(self) -> LocalRead:
+        try:
+            raw = self.file.read_bytes()
+        except FileNotFoundError:
+            return LocalRead(LeaseDb(), ())
+        result = parse_leases(raw)
+        return LocalRead(result.db, tuple(result.problems))
+
+    def _settled(self, first: LocalRead, attempts: int = 5, pause: float = 0.05) -> LocalRead:
+        """dnsmasq rewrites its lease file in place (truncate, then write): a read at the wrong
+        moment sees part of it, and every lease missing from that part would look released. Before
+        a lease counts as gone, read again until two reads agree."""
+        current = first
+        for _ in range(attempts):
+            time.sleep(pause)
+            again = self.read_file()
+            if again == current:
+                return current
+            current = again
+        return current
+
+    def knowledge(self) -> LeaseDb:
+        return self._read_state(self.state_path)
+
+    def counts(self) -> dict[str, int]:
+        """Leases and tombstones this node knows, counted from the state file's lines (cheap
+        enough for every status call, whoever wrote the file last: agent or forced command)."""
+        counts = {"leases": 0, "tombstones": 0, "superseded": 0}
+        try:
+            with open(self.state_path, "rb") as handle:
+                for line in handle:
+                    word = line.split(b" ", 1)[0]
+                    if word == b"tombstone":
+                        counts["tombstones"] += 1
+                    elif word == b"superseded":
+                        counts["superseded"] += 1
+                    elif word not in (b"duid", b"agent-info", b"vendorclass", b"\n"):
+                        counts["leases"] += 1
+        except OSError:
+            pass
+        return counts
+
+    def _read_state(self, path: FsPath) -> LeaseDb:
+        try:
+            return parse_state(path.read_bytes()).db
+        except FileNotFoundError:
+            return LeaseDb()
+
+    # -- updating (callers hold the lock, except for apply_to_dnsmasq) ---------------------------
+    def observe_local(self, now: int) -> tuple[MergeResult, LocalRead]:
+        """Fold the current lease file into the knowledge: new and renewed leases, and tombstones for
+        those gone since the last read (released or expired)."""
+        local = self.read_file()
+        if self.seen_path.exists():
+            seen = self._read_state(self.seen_path)
+            tombstones = diff(seen, local.db, now)
+            if tombstones:
+                local = self._settled(local)
+                tombstones = diff(seen, local.db, now)
+        else:
+            tombstones = ()  # first read since boot: an empty file is no evidence of releases
+        observed = LeaseDb(local.db.leases, local.db.duid, tombstones)
+        result = merge(self.knowledge(), observed, now)
+        self._save(result.db, local.db)
+        return result, local
+
+    def absorb(self, remote: LeaseDb, now: int) -> MergeResult:
+        """Fold the peer's knowledge into ours, noting what came from the peer: it need not be
+        pushed back to it. Refused whole (MessageRefused, nothing stored) when the result would
+        pass the stored-state cap."""
+        result = merge(self.knowledge(), remote, now)
+        stored = entries(result.db)
+        if stored > MAX_ENTRIES:
+            raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
+        atomic_write(self.state_path, serialise_state(result.db), 0o600)
+        self._note_from_peer(serialise_state(remote))
+        return result
+
+    def _note_from_peer(self, lines: bytes) -> None:
+        """Append to leases.from-peer (0600). It only saves echoing the peer's news back: past one
+        message's size it is dropped, which costs at most one longer push."""
+        fd = os.open(self.from_peer_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "ab") as handle:
+            if handle.tell() + len(lines) > MAX_MESSAGE_BYTES:
+                handle.truncate(0)
+                lines = lines if len(lines) <= MAX_MESSAGE_BYTES else b""
+            handle.write(lines)
+
+    def take_from_peer(self) -> set[bytes]:
+        """The lines received from the peer since the last call (callers hold the lock)."""
+        try:
+            lines = set(self.from_peer_path.read_bytes().splitlines())
+        except FileNotFoundError:
+            return set()
+        self.from_peer_path.unlink(missing_ok=True)
+        return lines
+
+    def _save(self, knowledge: LeaseDb, seen: LeaseDb) -> None:
+        atomic_write(self.state_path, serialise_state(knowledge), 0o600)
+        atomic_write(self.seen_path, serialise_state(LeaseDb(seen.leases, seen.duid)), 0o600)
+
+    def needs_apply(self) -> bool:
+        """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
+        file_db = self.read_file().db
+        known = self.knowledge()
+        return (file_db.leases, file_db.duid) != (known.leases, known.duid)
+
+    def apply_to_dnsmasq(self, now: int) -> bool:
+        """Replace dnsmasq's lease file by the knowledge, with dnsmasq stopped around the swap (in a
+        process of its own: importer.py). For the node that is not answering DHCP. Returns whether
+        anything was written. The lease lock is held only for the swap."""
+        from .importer import apply_to_dnsmasq
+
+        return apply_to_dnsmasq(self.paths, now)
+
+    def swap_into_dnsmasq_file(self, now: int) -> bool:
+        """The swap, with dnsmasq stopped and the lock held: whatever dnsmasq wrote until it stopped
+        is folded in first, then the file becomes the knowledge."""
+        self.observe_local(now)
+        knowledge = self.knowledge()
+        wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
+        written = atomic_write(self.file, wanted, 0o644)
+        self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
+        return written
+
+    def decode_remote(self, raw: bytes) -> tuple[LeaseDb, int]:
+        """The peer's knowledge from the wire (parsed without the lock); malformed lines are skipped
+        and counted; over a message's limits it is refused whole (MessageRefused)."""
+        Budget().take(raw)
+        result = parse_state(raw)
+        return result.db, len(result.problems)
+
+
+def entries(db: LeaseDb) -> int:
+    return len(db.leases) + len(db.superseded) + len(db.tombstones)
+

@@ -1,0 +1,137 @@
+"""One round of lease sync with the peer: send what this node knows, merge what comes back.
+
+Both nodes run it (on lease changes, periodically, when the peer is back); both merge. The node
+that is not answering DHCP also brings dnsmasq's file up to date (stopped around the swap).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from .. import jsonsafe
+from ..paths import Paths
+from ..leases import serialise_state
+from ..leases.limits import Budget, MessageRefused
+from .store import LeaseStore
+from .transport import TransportError, call
+
+HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
+CLOCK_WARNING_S = 5.0  # expiries are absolute times: a skewed clock shortens or stretches leases
+
+
+@dataclass
+class SyncOutcome:
+    ok: bool
+    started: float
+    duration: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+    sent: int = 0
+    received: int = 0
+    leases_local: int = 0
+    leases_peer: int = 0
+    conflicts: int = 0
+    conflict_descriptions: tuple[str, ...] = ()
+    tombstones: int = 0
+    malformed_local: int = 0
+    malformed_peer: int = 0
+    applied: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Hello:
+    node: str
+    clock_offset: float  # peer's clock minus ours, seconds
+    host_keys: list[str]
+
+
+def hello(paths: Paths, peer: str, port: int, scratch: str | None = None, timeout: float = 10) -> tuple[Hello, str]:
+    before = time.time()
+    reply, stderr = call(paths, peer, port, "hello", timeout=timeout, scratch=scratch,
+                         budget=Budget(HELLO_LIMIT, 4, HELLO_LIMIT))
+    after = time.time()
+    try:
+        data = jsonsafe.loads(reply.data, max_depth=3)
+        peer_time = data["time"]
+        if type(peer_time) not in (int, float) or not math.isfinite(peer_time):
+            raise ValueError(f"time is not a finite number: {str(peer_time)[:40]!r}")
+        keys = data.get("host_keys", [])
+        if not isinstance(keys, list) or len(keys) > 16:
+            raise ValueError("host_keys is not a short list")
+        return Hello(str(data["node"])[:255], peer_time - (before + after) / 2, [str(k)[:4096] for k in keys]), stderr
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransportError("rejected", f"unreadable hello from the peer: {exc}") from None
+
+
+def state_lines(paths: Paths) -> set[bytes]:
+    """This node's knowledge as lines: what a push compares with what the peer already has."""
+    return set(serialise_state(LeaseStore(paths).knowledge()).splitlines())
+
+
+def push(paths: Paths, peer: str, port: int, already_sent: set[bytes], timeout: float = 15) -> tuple[SyncOutcome, set[bytes]]:
+    """Send only what changed since `already_sent` (the lines the peer got last time). Returns
+    the outcome and the lines the peer has now."""
+    store = LeaseStore(paths)
+    outcome = SyncOutcome(ok=False, started=time.time())
+    with store.locked():
+        _, local = store.observe_local(int(outcome.started))
+        outcome.malformed_local = len(local.problems)
+        current = serialise_state(store.knowledge()).splitlines()
+        already_sent = already_sent | store.take_from_peer()  # the peer's own news, not worth echoing
+    counts = store.counts()
+    outcome.leases_local, outcome.tombstones = counts["leases"], counts["tombstones"]
+    delta = [line for line in current if line not in already_sent]
+    if not delta:
+        outcome.ok = True
+        return outcome, set(current)
+    payload = b"".join(line + b"\n" for line in delta)
+    try:
+        reply, _ = call(paths, peer, port, "push", payload, timeout=timeout)
+    except TransportError as exc:
+        outcome.error, outcome.error_kind = str(exc), exc.kind
+        return outcome, already_sent
+    outcome.ok, outcome.sent, outcome.received = True, reply.sent, reply.received
+    outcome.duration = time.time() - outcome.started
+    return outcome, already_sent | set(delta)
+
+
+def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, answering: bool,
+             timeout: float = 15) -> SyncOutcome:
+    store = LeaseStore(paths)
+    outcome = SyncOutcome(ok=False, started=time.time())
+    now = int(outcome.started)
+    with store.locked():
+        _, local = store.observe_local(now)
+        outcome.malformed_local = len(local.problems)
+        payload = serialise_state(store.knowledge())
+    try:
+        reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
+    except TransportError as exc:
+        outcome.error, outcome.error_kind = str(exc), exc.kind
+        outcome.duration = time.time() - outcome.started
+        return outcome
+    outcome.sent, outcome.received = reply.sent, reply.received
+    try:
+        remote, outcome.malformed_peer = store.decode_remote(reply.data)  # parsed before taking the lock
+        with store.locked():
+            merged = store.absorb(remote, int(time.time()))
+            store.take_from_peer()  # the caller now counts everything merged as known to the peer
+    except MessageRefused as exc:
+        outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"
+        outcome.duration = time.time() - outcome.started
+        return outcome
+    with store.locked():
+        outcome.conflicts = merged.conflicts
+        outcome.conflict_descriptions = merged.conflict_descriptions
+        outcome.tombstones = len(merged.db.tombstones)
+        outcome.leases_local = len(merged.db.leases)
+        outcome.leases_peer = len(remote.leases)
+        apply = apply_if_not_answering and not answering and store.needs_apply()
+    if apply:
+        outcome.applied = store.apply_to_dnsmasq(int(time.time()))
+    outcome.ok = True
+    outcome.duration = time.time() - outcome.started
+    return outcome

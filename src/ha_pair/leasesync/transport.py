@@ -1,0 +1,200 @@
+"""SSH to the peer with the least privilege: the package's own key, the peer's pinned host key,
+and on the peer a forced command that knows four verbs (see peer.py).
+
+dropbear's dbclient (OpenWrt) or OpenSSH's ssh. dbclient has no UserKnownHostsFile: it always
+reads $HOME/.ssh/known_hosts, so it runs with HOME set to the package's state directory, which
+holds the key and the pinned host key (and is kept across sysupgrade). Never `-y -y`; no terminal
+(a new session, stdin from the request), so an unknown or changed host key or a password prompt
+fails instead of waiting; every call has a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import time
+from dataclasses import dataclass
+
+from ..paths import Paths, known_hosts_in
+from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
+
+CONNECT_TIMEOUT = 5
+VERBS = ("hello", "exchange", "get", "push")
+
+
+class TransportError(Exception):
+    """The peer could not be asked. `kind`: unreachable, hostkey, auth, refused (the peer refused
+    what we sent), rejected (we refused what the peer sent: over a limit or unreadable), failed."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Reply:
+    data: bytes
+    sent: int  # bytes written to the SSH client
+    received: int
+
+
+def client() -> str | None:
+    # os.path rather than shutil.which: shutil loads bz2 and lzma into the long-running agent
+    for name in ("dbclient", "ssh"):
+        for directory in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
+def _dbclient_options(binary: str) -> list[str]:
+    """BatchMode / StrictHostKeyChecking where this dbclient knows them (newer dropbear)."""
+    try:
+        known = subprocess.run([binary, "-o", "help"], capture_output=True, text=True, timeout=5).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        known = ""
+    out = []
+    for option in ("BatchMode=yes", "StrictHostKeyChecking=yes"):
+        if option.split("=")[0] in known:
+            out += ["-o", option]
+    return out
+
+
+def command(paths: Paths, host: str, port: int, verb: str, scratch: str | None = None) -> tuple[list[str], dict]:
+    """The client command line and environment for one verb. With `scratch` (trust-peer) an unknown
+    host key is accepted into the known_hosts file of that scratch directory, never into the pinned
+    one: nothing is pinned before the operator agrees."""
+    binary = client()
+    if binary is None:
+        raise TransportError("failed", "no SSH client: install dropbear (dbclient) or openssh-client")
+    home = scratch or str(paths.state_dir)  # dbclient reads (and with -y writes) $HOME/.ssh/known_hosts
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOME": home}
+    if os.path.basename(binary) == "dbclient":
+        if not scratch and not _dbclient_knows(paths, host):
+            # dbclient without BatchMode (Debian's 2022.83) asks about an unknown key on stdin and,
+            # at its end, spins until killed: 15 s of a busy CPU per attempt
+            raise TransportError("hostkey", f"no host key pinned for {host}: pair with `ha-pair trust-peer`")
+        argv = [binary, "-T", "-i", paths.sync_key, "-p", str(port), *(_dbclient_options(binary))]
+        if scratch:
+            argv.append("-y")
+        argv += [f"root@{host}", verb]
+    else:
+        checking = "accept-new" if scratch else "yes"
+        hosts = known_hosts_in(scratch) if scratch else paths.known_hosts
+        argv = [binary, "-T", "-i", paths.sync_key + ".openssh", "-p", str(port), "-o", "BatchMode=yes",
+                "-o", f"StrictHostKeyChecking={checking}", "-o", f"UserKnownHostsFile={hosts}",
+                "-o", "GlobalKnownHostsFile=/dev/null", "-o", "HashKnownHosts=no", "-o", "UpdateHostKeys=no",
+                "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", f"root@{host}", verb]
+    return argv, env
+
+
+def _dbclient_knows(paths: Paths, host: str) -> bool:
+    """Whether the pinned known_hosts has a line dbclient matches: the host name, then a space."""
+    try:
+        with open(paths.known_hosts, "rb") as handle:
+            return any(line.startswith(host.encode() + b" ") for line in handle)
+    except OSError:
+        return False
+
+
+def classify(returncode: int, stderr: str) -> TransportError:
+    text = stderr.lower()
+    if "host key mismatch" in text or "remote host identification has changed" in text \
+            or "host key verification failed" in text or "not in the trusted hosts file" in text:
+        return TransportError("hostkey", f"the peer's host key is not the pinned one: {stderr.strip()[-300:]}")
+    if "no auth methods" in text or "permission denied" in text or "password" in text:
+        return TransportError("auth", f"the peer refused the sync key: {stderr.strip()[-300:]}")
+    if "refused" in text and "connect" in text or "no route" in text or "timed out" in text \
+            or "network is unreachable" in text or "connection refused" in text:
+        return TransportError("unreachable", stderr.strip()[-300:] or "no connection")
+    if "ha-pair lease-peer:" in text:
+        return TransportError("refused", stderr.strip()[-300:])
+    return TransportError("failed", f"exit {returncode}: {stderr.strip()[-300:]}")
+
+
+def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeout: float = 15,
+         scratch: str | None = None, budget: Budget | None = None) -> tuple[Reply, str]:
+    """Run one verb on the peer; returns its stdout and the client's stderr. The answer is read as it
+    comes, within `budget` (default: one message's limits): a peer that sends more is cut off at
+    once and the call fails with kind `rejected`."""
+    if verb not in VERBS:
+        raise ValueError(f"unknown verb {verb}")
+    argv, env = command(paths, host, port, verb, scratch)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+    except OSError as exc:
+        raise TransportError("failed", str(exc)) from None
+    _running.add(proc)
+    started = time.monotonic()
+    try:
+        stdout, raw_stderr = _converse(proc, data, timeout, budget or Budget())
+        proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
+    except MessageRefused as exc:
+        raise TransportError("rejected", f"refused the peer's answer to {verb}: {exc}") from None
+    except (TimeoutError, subprocess.TimeoutExpired):
+        raise TransportError("unreachable", f"no answer from {host} within {timeout:.0f} s") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        _running.discard(proc)
+    stderr = raw_stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise classify(proc.returncode, stderr)
+    return Reply(stdout, len(data), len(stdout)), stderr
+
+
+def _converse(proc: subprocess.Popen, data: bytes, timeout: float, budget: Budget) -> tuple[bytes, bytes]:
+    """Write data to the client's stdin while reading its stdout (within budget) and stderr (capped)."""
+    deadline = time.monotonic() + timeout
+    out: list[bytes] = []
+    err = bytearray()
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        for stream, events in ((proc.stdout, selectors.EVENT_READ), (proc.stderr, selectors.EVENT_READ)):
+            os.set_blocking(stream.fileno(), False)
+            selector.register(stream, events)
+        if pending:
+            os.set_blocking(proc.stdin.fileno(), False)
+            selector.register(proc.stdin, selectors.EVENT_WRITE)
+        else:
+            proc.stdin.close()
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            for key, _ in selector.select(left):
+                if key.fileobj is proc.stdin:
+                    try:
+                        written = os.write(proc.stdin.fileno(), pending[:65536])
+                    except BrokenPipeError:
+                        written = len(pending)
+                    pending = pending[written:]
+                    if not pending:
+                        selector.unregister(proc.stdin)
+                        proc.stdin.close()
+                    continue
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.fileobj is proc.stdout:
+                    budget.take(chunk)
+                    out.append(chunk)
+                elif len(err) < MAX_ERROR_BYTES:
+                    err += chunk[:MAX_ERROR_BYTES - len(err)]
+    return b"".join(out), bytes(err)
+
+
+_running: set[subprocess.Popen] = set()
+
+
+def stop_all() -> None:
+    """Kill SSH clients still running (the agent is exiting): none outlives it."""
+    for proc in list(_running):
+        try:
+            proc.kill()
+        except OSError:
+            pass

@@ -1,0 +1,65 @@
+"""paths.Paths for the package's shell scripts: /usr/share/ha-pair/paths.sh, which the init script,
+keepalived's notify and check scripts and the dhcp hotplug hook source, so that every file name
+they share with the Python side is spelled once, in paths.py. A test keeps the shipped file equal
+to this output; regenerate it with
+`PYTHONPATH=src python3 -m ha_pair.shell_paths > files/usr/share/ha-pair/paths.sh`.
+"""
+
+from __future__ import annotations
+
+from .paths import Paths
+
+TARGET = "files/usr/share/ha-pair/paths.sh"
+ROOT = "HA_PAIR_ROOT"  # set by the sourcing script: "" on a router, a router tree's directory in the lab
+
+# shell variable -> Paths property
+VARIABLES = (
+    ("HA_GENERATED_DIR", "generated_dir"),
+    ("HA_RUN_DIR", "run_dir"),
+    ("HA_CHECKS_DIR", "checks_dir"),
+    ("HA_HOOKS_DIR", "hooks_dir"),
+    ("HA_COMMAND", "command"),
+    ("HA_CONNTRACKD_RUN", "conntrackd_run"),
+    ("HA_KEEPALIVED_RUN", "keepalived_run"),
+    ("HA_CONNTRACKD_RESYNC", "conntrackd_resync"),
+    ("HA_OPENWRT_SERVICES", "openwrt_services"),
+    ("HA_KEEPALIVED_CONF", "keepalived_conf"),
+    ("HA_CONNTRACKD_CONF", "conntrackd_conf"),
+    ("HA_DHCP_GUARD", "dhcp_guard"),
+    ("HA_EVENTS_FIFO", "events_fifo"),
+    ("HA_STATE_FILE", "state_file"),
+    ("HA_TRANSITIONS_LOG", "transitions_log"),
+    ("HA_DHCP_ANSWERING", "dhcp_answering"),
+    ("HA_NOTIFY_LOG", "notify_log"),
+    ("HA_NOTIFY_WANTED", "notify_wanted"),
+    ("HA_NOTIFY_DONE", "notify_done"),
+    ("HA_NOTIFY_LOCK", "notify_lock"),
+    ("HA_NOTIFY_ORDER_LOCK", "notify_order_lock"),
+    ("HA_RENDER_CHANGED", "render_changed"),
+    ("HA_KEEPALIVED_PID", "keepalived_pid"),
+    ("HA_KEEPALIVED_VRRP_PID", "keepalived_vrrp_pid"),
+    ("HA_HA_CONFIG", "ha_config"),
+    ("HA_NETWORK_CONFIG", "network_config"),
+    ("HA_DHCP_CONFIG", "dhcp_config"),
+    ("HA_SYSTEM_CONFIG", "system_config"),
+    ("HA_DNSMASQ_INIT", "dnsmasq_init"),
+)
+
+
+def values(paths: Paths) -> dict[str, str]:
+    """Each variable's value for a root, as the sourced fragment sets it."""
+    return {name: str(getattr(paths, attribute)) for name, attribute in VARIABLES}
+
+
+def fragment() -> str:
+    lines = [
+        "# Generated from ha-pair's src/ha_pair/paths.py by ha_pair.shell_paths: do not edit (a test",
+        "# compares the two). Sourced by the package's shell scripts with HA_PAIR_ROOT set to the router",
+        "# tree's root: empty on a router, a directory in the lab.",
+    ]
+    lines += [f'{name}="${{{ROOT}:-}}{value}"' for name, value in values(Paths("/")).items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(fragment(), end="")

@@ -1,0 +1,71 @@
+"""ha-pair built into an image (the image build's order, replayed with OpenWrt's own package
+managers and scripts), booted, and backed up the way sysupgrade does."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.package import rootfs
+from tests.package import sequences as seq
+from tests.package.conftest import Packages
+
+HOOK = "/etc/hotplug.d/ha/50-notify"
+PEER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ"
+
+
+@pytest.fixture(scope="session")
+def booted(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """An image with ha-pair and r1's configuration (FILES=), booted once per release."""
+    scratch = tmp_path_factory.mktemp(f"image-{packages.release.series}")
+    with seq.booted_router(packages, scratch, with_ha_pair=True) as router:
+        root, boot = router.root, router.first_boot  # type: ignore[attr-defined]
+        image_rc_d = rootfs.rc_d(root)  # what the image build enabled (booting enables nothing)
+
+        def up() -> bool:
+            step = seq.observe(router, "-")
+            return bool(step.instance_pids("ha-pair", "keepalived")) and bool(step.conntrackd) \
+                and not any(i.get("running") for i in step.services.get("keepalived", {}).get("instances", {}).values())
+
+        seq.wait_for(up)
+        step = seq.observe(router, "boot", 0, boot)
+        # an operator's state: the sync key, the peer's pinned host key, a hook
+        setup = router.sh(f"ha-pair keys && ha-pair trust-peer --key '{PEER_HOST_KEY}' && "
+                          f"printf '[ \"$ACTION\" = master ] && logger -t ha-hook took over\\n' > {HOOK}")
+        backup = router.sh("sysupgrade -l")
+        state = router.sh("find /etc/ha-pair -type f").out.split()
+        events = router.events()
+    return {"rc_d": image_rc_d, "step": step, "expected_bytecode": step.expected_bytecode(root), "setup": setup,
+            "backup": backup, "state": state, "events": events}
+
+
+def test_image_build_enables_every_service_as_openwrt_does(booted: dict) -> None:
+    # the build's final loop enables every init script, OpenWrt's keepalived and conntrackd too:
+    # what keeps them from running a second copy has to work at boot, not in the build
+    assert {"S18ha-pair", "S21conntrackd", "S70keepalived"} <= set(booted["rc_d"]), booted["rc_d"]
+
+
+def test_booted_image_runs_one_keepalived_and_one_conntrackd_ha_pairs(booted: dict) -> None:
+    step = booted["step"]
+    keepalived = step.instance_pids("ha-pair", "keepalived")
+    conntrackd = step.instance_pids("ha-pair", "conntrackd-run")
+    assert len(keepalived) == 1 and step.keepalived == keepalived, (step.services, step.keepalived, step.out)
+    assert len(conntrackd) == 1 and step.conntrackd == conntrackd, (step.services, step.conntrackd, step.out)
+    for service in ("keepalived", "conntrackd"):
+        instances = step.services.get(service, {}).get("instances", {}).values()
+        assert not any(i.get("running") for i in instances), (service, step.services)
+    assert [e for e in booted["events"] if e["event"] == "exited"] == []
+    errors = [line for line in step.log.splitlines() if ".err" in line]
+    assert errors == [], errors
+    # compiled at first boot (uci-defaults), before the service started
+    assert set(step.pycache) == booted["expected_bytecode"]
+
+
+def test_sysupgrade_keeps_configuration_keys_and_hooks(booted: dict) -> None:
+    """base-files' own `sysupgrade -l`: what a sysupgrade would carry over."""
+    assert booted["setup"].rc == 0, booted["setup"]
+    backup = booted["backup"].check().out.split()
+    assert "/etc/config/ha" in backup  # changed from the package's (the image's FILES=)
+    assert HOOK in backup
+    assert booted["state"] and set(booted["state"]) <= set(backup), (booted["state"], backup)
+    assert any(path.endswith("known_hosts") for path in booted["state"])
+

@@ -1,0 +1,220 @@
+"""Each golden case checked on the values that matter, read back from the generated files and
+compared with expectations written out here by hand (not with a blessed copy): priorities, states,
+VRIDs, VIPs and their devices, timers, trackers and their weights, unicast peers, authentication,
+routes and rules, conntrackd's mode, transport addresses, port and ignored addresses, the DHCP
+guard's devices. A golden file re-blessed with a wrong value fails here."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.unit.render_cases import CASES
+from tests.unit.test_render_golden import render_case
+
+NOTIFY = '"/usr/libexec/ha-pair/notify"'
+CHECK = "/usr/libexec/ha-pair/check"
+
+
+def lines_in_blocks(text: str) -> list[tuple[tuple[str, ...], str]]:
+    """(the headers of the enclosing `name {` blocks, line) for every line that is not a block edge."""
+    out, stack = [], []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("{"):
+            stack.append(line[:-1].strip())
+        elif line == "}":
+            stack.pop()
+        else:
+            out.append((tuple(stack), line))
+    assert not stack, "unbalanced braces"
+    return out
+
+
+def keepalived(text: str) -> dict:
+    found: dict = {"instances": {}, "scripts": {}, "group": None}
+    for path, line in lines_in_blocks(text):
+        key, _, value = line.partition(" ")
+        if path == ("global_defs",) and key == "router_id":
+            found["router_id"] = value
+        elif path and path[0].startswith("vrrp_script "):
+            found["scripts"].setdefault(path[0].split()[1], {})[key] = value
+        elif path and path[0].startswith("vrrp_instance "):
+            inst = found["instances"].setdefault(path[0].split()[1], {
+                "vips": [], "excluded": [], "routes": [], "rules": [], "unicast_peers": [], "track_script": [],
+                "track_interface": [], "auth": {}, "flags": set()})
+            inner = path[1] if len(path) > 1 else None
+            target = {"virtual_ipaddress": "vips", "virtual_ipaddress_excluded": "excluded", "virtual_routes": "routes",
+                      "virtual_rules": "rules", "unicast_peer": "unicast_peers", "track_script": "track_script",
+                      "track_interface": "track_interface"}.get(inner)
+            if target:
+                inst[target].append(line)
+            elif inner == "authentication":
+                inst["auth"][key] = value
+            elif value:
+                inst[key] = value
+            else:
+                inst["flags"].add(key)
+        elif path and path[0].startswith("vrrp_sync_group "):
+            group = found["group"] = found["group"] or {"members": [], "track_script": [], "track_interface": [],
+                                                        "flags": set()}
+            inner = path[1] if len(path) > 1 else None
+            if inner == "group":
+                group["members"].append(line)
+            elif inner in ("track_script", "track_interface"):
+                group[inner].append(line)
+            elif value:
+                group[key] = value
+            else:
+                group["flags"].add(key)
+    return found
+
+
+def conntrackd(text: str) -> dict:
+    found: dict = {"ignore": set(), "transport": {}}
+    for path, line in lines_in_blocks(text):
+        key, _, value = line.partition(" ")
+        if len(path) == 2 and path[0] == "Sync" and path[1].startswith("Mode "):
+            found["mode"] = path[1].split()[1]
+            if key == "DisableExternalCache":
+                found["external_cache_disabled"] = value
+        elif len(path) == 2 and path[0] == "Sync":
+            found["transport_kind"] = path[1]
+            if key in ("IPv4_address", "IPv4_Destination_Address", "Port", "Group", "IPv4_interface", "Interface"):
+                found["transport"][key] = value
+        elif path[-1:] == ("Address Ignore",):
+            found["ignore"].add(value)
+        elif path == ("General",) and key in ("LockFile",):
+            found[key] = value
+    return found
+
+
+def guard_devices(text: str) -> list[str]:
+    line = next(line for line in text.splitlines() if "iifname" in line)
+    return [word.strip('",') for word in line.split("{")[1].split("}")[0].split()]
+
+
+def instance(device: str, vrid: int, vips: list[str], priority: int = 150) -> dict:
+    return {"state": "BACKUP", "interface": device, "virtual_router_id": str(vrid), "priority": str(priority),
+            "advert_int": "1", "version": "2", "vips": vips, "excluded": [], "routes": [], "rules": [],
+            "unicast_peers": [], "track_script": [], "track_interface": [], "auth": {}, "flags": set()}
+
+
+def pair_of(router: str) -> dict:
+    own, peer, priority = {"r1": ("2", "10.255.0.1", 150), "r2": ("3", "10.255.0.2", 100)}[router][0], \
+        {"r1": "10.255.0.2", "r2": "10.255.0.1"}[router], {"r1": 150, "r2": 100}[router]
+    sync = {"r1": "10.255.0.1", "r2": "10.255.0.2"}[router]
+    return {
+        "keepalived": {
+            "router_id": router, "scripts": {},
+            "instances": {"lan": instance("br-lan", 51, ["192.168.50.1/24 dev br-lan"], priority),
+                          "wan": instance("eth1", 52, ["198.51.100.1/24 dev eth1"], priority)},
+            "group": {"members": ["lan", "wan"], "track_script": [], "track_interface": [], "flags": set(),
+                      "notify": NOTIFY},
+        },
+        "conntrackd": {
+            "mode": "FTFW", "external_cache_disabled": "On", "transport_kind": "UDP",
+            "transport": {"IPv4_address": sync, "IPv4_Destination_Address": peer, "Port": "3780", "Interface": "eth2"},
+            "ignore": {"127.0.0.0/8", "::1", f"192.168.50.{own}", f"198.51.100.{own}", "10.255.0.0/30", "192.168.50.1",
+                       "198.51.100.1"},
+            "LockFile": "/var/run/ha-pair/conntrackd.lock",
+        },
+        "guard": ["br-lan"],
+    }
+
+
+def both(expected: dict, **values) -> None:
+    for name in ("lan", "wan"):
+        expected["keepalived"]["instances"][name].update(values)
+
+
+def single_vip(e: dict) -> None:
+    e["keepalived"] = {
+        "router_id": "edge-b", "group": None,
+        "scripts": {"chk_upstream": {"script": f'"{CHECK} ping upstream 198.51.100.254 1"', "interval": "2",
+                                     "timeout": "2", "fall": "3", "rise": "2"},
+                    "chk_custom": {"script": f'"{CHECK} script custom /usr/bin/ha-custom-check"', "interval": "2",
+                                   "timeout": "1", "fall": "3", "rise": "2"}},
+        "instances": {"lan": {**instance("br-lan", 7, ["192.168.50.1/24 dev br-lan"], 90), "notify": NOTIFY,
+                              "track_script": ["chk_upstream weight -60", "chk_custom"]}},
+    }
+    e["conntrackd"] = e["guard"] = None  # conntrack and DHCP not managed: no file
+
+
+def unicast(e: dict) -> None:
+    e["keepalived"]["instances"]["lan"].update(unicast_src_ip="192.168.50.2", unicast_peers=["192.168.50.3"])
+    e["keepalived"]["instances"]["wan"].update(unicast_src_ip="198.51.100.2", unicast_peers=["198.51.100.3"])
+    e["conntrackd"]["ignore"] |= {"192.168.50.3", "198.51.100.3"}
+
+
+def ipv6(e: dict) -> None:
+    both(e, version="3")
+    e["keepalived"]["instances"]["lan"]["excluded"] = ["fd00:50::1/64 dev br-lan"]
+    e["keepalived"]["instances"]["lan6"] = {**instance("br-lan", 61, ["fd00:50::100/64 dev br-lan"]), "version": "3"}
+    e["keepalived"]["group"]["members"] = ["lan", "wan", "lan6"]
+    e["conntrackd"]["ignore"] |= {"fd00:50::2", "fd00:50::1", "fd00:50::100"}
+
+
+def checks(e: dict) -> None:
+    e["keepalived"]["scripts"] = {
+        "chk_upstream": {"script": f'"{CHECK} ping upstream 198.51.100.254 1"', "interval": "1", "timeout": "2",
+                         "fall": "2", "rise": "3"},
+        "chk_custom": {"script": f'"{CHECK} script custom /usr/bin/ha-custom-check"', "interval": "2", "timeout": "1",
+                       "fall": "3", "rise": "2"}}
+    both(e, track_script=["chk_upstream weight -80"], track_interface=["eth3 weight -70"])
+    e["keepalived"]["group"].update(track_script=["chk_custom"], track_interface=["eth4"],
+                                    flags={"sync_group_tracking_weight"})
+
+
+def multicast(e: dict) -> None:
+    e["conntrackd"].update(mode="NOTRACK", transport_kind="Multicast", transport={
+        "IPv4_address": "225.0.0.51", "Group": "3781", "IPv4_interface": "10.255.0.1", "Interface": "eth2"})
+    e["conntrackd"]["ignore"] |= {"192.0.2.0/24", "2001:db8::1"}
+
+
+def alarm(e: dict) -> None:
+    e["conntrackd"]["mode"] = "ALARM"
+    del e["conntrackd"]["external_cache_disabled"]  # mode alarm has no such switch
+
+
+EXPECTED = {
+    "pair-r1": lambda e: None,
+    "pair-r2": lambda e: None,
+    "single-vip": single_vip,
+    "fast-profile": lambda e: both(e, version="3", advert_int="0.1"),
+    "v3-preempt-delay": lambda e: both(e, version="3", advert_int="0.5", preempt_delay="30"),
+    "nopreempt": lambda e: both(e, flags={"nopreempt"}),
+    "initial-master": lambda e: both(e, state="MASTER"),
+    "unicast": unicast,
+    "auth-pass": lambda e: both(e, auth={"auth_type": "PASS", "auth_pass": "S3cr3t-x"}),
+    "ipv6": ipv6,
+    "routes-rules": lambda e: e["keepalived"]["instances"]["wan"].update(
+        routes=["0.0.0.0/0 via 198.51.100.254 dev eth1 table 250"], rules=["to all lookup 250 priority 32770"]),
+    "vmac": lambda e: e["keepalived"]["instances"]["lan"].update(vips=["192.168.50.1/24"],
+                                                                 flags={"use_vmac", "vmac_xmit_base"}),
+    "checks": checks,
+    "conntrack-multicast": multicast,
+    "conntrack-alarm": alarm,
+    "conntrack-external": lambda e: e["conntrackd"].update(external_cache_disabled="Off"),
+    "dhcp-sections": lambda e: None,  # the `lan` section named explicitly: the same guard
+}
+
+
+def test_every_case_has_written_out_expectations():
+    assert set(EXPECTED) == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_values_that_matter(name: str):
+    router = CASES[name][0]
+    expected = copy.deepcopy(pair_of(router))
+    EXPECTED[name](expected)
+    files = render_case(name)
+    assert keepalived(files["keepalived.conf"]) == expected["keepalived"]
+    seen_ct = conntrackd(files["conntrackd.conf"]) if "conntrackd.conf" in files else None
+    assert seen_ct == expected["conntrackd"]
+    seen_guard = guard_devices(files["dhcp-guard.nft"]) if "dhcp-guard.nft" in files else None
+    assert seen_guard == expected["guard"]
