@@ -1,6 +1,8 @@
-"""Log lines to syslog (read them with `logread -e ha-pair`) and, when stderr is a terminal, to
-stderr too. Not under procd: procd logs a service's stderr as priority err, so every line would
-be in logread twice. Not the logging module: that is python3-logging on OpenWrt."""
+"""Log lines to syslog (read them with `logread -e ha-pair`) and to stderr: the command line's
+caller (a terminal, the init script, the peer's SSH client for the forced command) sees them too.
+The agent, a procd service, writes to stderr only when it is a terminal (see `daemon_mode`):
+procd logs a service's stderr as priority err, so every line would be in logread twice.
+Not the logging module: that is python3-logging on OpenWrt."""
 
 from __future__ import annotations
 
@@ -8,6 +10,13 @@ import sys
 import syslog
 
 _opened = False
+_to_stderr = True
+
+
+def daemon_mode() -> None:
+    """From now on, stderr only when it is a terminal (syslog has every line already)."""
+    global _to_stderr
+    _to_stderr = sys.stderr is not None and sys.stderr.isatty()
 
 
 def _emit(priority: int, label: str, message: str) -> None:
@@ -17,7 +26,7 @@ def _emit(priority: int, label: str, message: str) -> None:
         _opened = True
     for line in message.splitlines() or [""]:
         syslog.syslog(priority, line)
-    if sys.stderr is not None and sys.stderr.isatty():
+    if _to_stderr and sys.stderr is not None:
         print(f"ha-pair: {label}: {message}", file=sys.stderr, flush=True)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import log
 from ..agent import control
 from ..paths import Paths
 from .output import EXIT_FAILED, EXIT_OK, fail, print_json
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # the agent runs through here: it does not need argparse load
 def agent(args: argparse.Namespace, paths: Paths) -> int:
     from ..agent.loop import Agent  # only the daemon needs the whole loop
 
+    log.daemon_mode()
     return Agent(paths, args.ubus_socket).run()
 
 
