@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field, replace
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -79,15 +80,37 @@ def _check_int(value: int, low: int, high: int, kind: str) -> None:
         raise LeaseError(kind, f"{kind} must be an integer {low}-{high}, not {value!r}")
 
 
-def to_address(value: object) -> Address:
+def _dotted_quad(text: str) -> ipaddress.IPv4Address | None:
+    """A dotted quad parsed by inet_pton (C; ipaddress's string parser is ten times slower, and
+    lease tables hold tens of thousands); None for anything else, which ipaddress then judges.
+    inet_pton takes exactly what ipaddress takes: four decimal octets, none above 255, no
+    leading zero; so the text is already canonical."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        return None
+    return ipaddress.IPv4Address(packed)
+
+
+def address_and_text(value: object) -> tuple[Address, str]:
+    """The address and its canonical text (what dnsmasq writes: inet_ntop's form)."""
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return value
+        return value, str(value)
+    if isinstance(value, str) and "." in value and ":" not in value:
+        quad = _dotted_quad(value)
+        if quad is not None:
+            return quad, value  # canonical already: no leading zeros, four decimal octets
     try:
         if not isinstance(value, str) or "%" in value:  # no scope ids: inet_pton refuses them
             raise ValueError(value)
-        return ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise LeaseError("address", f"not an IPv4 or IPv6 address: {value!r}") from None
+    return address, str(address)
+
+
+def to_address(value: object) -> Address:
+    return address_and_text(value)[0]
 
 
 def _derived():  # noqa: ANN202
@@ -121,46 +144,60 @@ class Lease:
     sort_key: tuple = _derived()  # the order: later sorts higher
 
     def __post_init__(self) -> None:
-        put = _put.__get__(self)
-        put("address", to_address(self.address))
-        _check_int(self.expiry, 0, MAX_EXPIRY, "expiry")
-        if self.address.version == 4:  # checked in the order of the line's fields
+        # Runs for every lease of every file read (tens of thousands per sync): plain locals,
+        # object.__setattr__ called directly, each value computed once.
+        put = object.__setattr__
+        address, address_text = address_and_text(self.address)
+        version = address.version
+        put(self, "address", address)
+        expiry = self.expiry
+        _check_int(expiry, 0, MAX_EXPIRY, "expiry")
+        if version == 4:  # checked in the order of the line's fields
             if self.iaid is not None or self.temporary is not False:
                 raise LeaseError("iaid", "an IPv4 lease has no IAID")
-            put("mac", canonical_hwaddr(self.mac))
+            mac = canonical_hwaddr(self.mac)
+            put(self, "mac", mac)
         else:
             if self.mac is not None:
                 raise LeaseError("mac", "dnsmasq stores no hardware address for DHCPv6 leases")
             _check_int(self.iaid, 0, MAX_IAID, "iaid")
             if type(self.temporary) is not bool:
                 raise LeaseError("iaid", f"temporary must be True or False, not {self.temporary!r}")
-        if isinstance(self.hostname, str):
-            put("hostname", self.hostname.encode())
-        if self.hostname is not None:
-            check_hostname(self.hostname)
-        if self.client_id is not None:
-            put("client_id", canonical_hex(self.client_id, MAX_CLIENT_ID, "client-id"))
-        elif self.address.version == 6:
+        hostname = self.hostname
+        if isinstance(hostname, str):
+            hostname = hostname.encode()
+            put(self, "hostname", hostname)
+        if hostname is not None:
+            check_hostname(hostname)
+        client_id = self.client_id
+        if client_id is not None:
+            client_id = canonical_hex(client_id, MAX_CLIENT_ID, "client-id")
+            put(self, "client_id", client_id)
+        elif version == 6:
             raise LeaseError("client-id", "a DHCPv6 lease needs the client's DUID")
         for name in ("vendorclass", "agent_info"):
             if getattr(self, name) is not None:
-                put(name, canonical_hex(getattr(self, name), MAX_CLIENT_ID, name))
+                put(self, name, canonical_hex(getattr(self, name), MAX_CLIENT_ID, name))
         # Keys computed once: merge looks them up many times, and ipaddress objects hash slowly.
-        put("address_key", (self.address.version, int(self.address)))
-        if self.version == 6:
-            put("identity", (6, self.client_id, self.temporary, self.iaid, self.address_key))
+        address_key = (version, int(address))
+        put(self, "address_key", address_key)
+        if version == 6:
+            identity = (6, client_id, self.temporary, self.iaid, address_key)
+            first = f"{'T' if self.temporary else ''}{self.iaid}"
         else:
-            put("identity", (4, "id", self.client_id) if self.client_id else (4, "hw", self.mac))
-        put("slot", (self.identity, self.address_key))
-        first = self.mac if self.version == 4 else f"{'T' if self.temporary else ''}{self.iaid}"
-        put("line", b"%d %s %s %s %s" % (self.expiry, first.encode(), str(self.address).encode(),
-                                         self.hostname or b"*", (self.client_id or "*").encode()))
-        put("sort_key", (self.rank, self.hostname is not None, self.line,
-                         self.vendorclass or "", self.agent_info or ""))
+            identity = (4, "id", client_id) if client_id else (4, "hw", mac)
+            first = mac
+        put(self, "identity", identity)
+        put(self, "slot", (identity, address_key))
+        line = b"%d %s %s %s %s" % (expiry, first.encode(), address_text.encode(), hostname or b"*",
+                                    (client_id or "*").encode())
+        put(self, "line", line)
+        put(self, "sort_key", (expiry or INFINITE_RANK, hostname is not None, line,
+                               self.vendorclass or "", self.agent_info or ""))
 
     @property
     def version(self) -> int:
-        return self.address.version
+        return self.address_key[0]
 
     @property
     def rank(self) -> int:

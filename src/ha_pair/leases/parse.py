@@ -71,15 +71,16 @@ def lease_from_fields(fields: list[bytes]) -> Lease:
     if len(fields) != 5:
         raise LeaseError("fields", f"expected 5 fields, found {len(fields)}")
     expiry = _number(fields[0], "expiry")
-    address = to_address(_ascii(fields[2], "address"))
+    address = _ascii(fields[2], "address")  # Lease parses it (once)
     hostname = None if fields[3] == b"*" else fields[3]
     client_id = None if fields[4] == b"*" else _ascii(fields[4], "client-id")
-    if address.version == 4:
+    if ":" not in address:  # every IPv6 address has a colon, no IPv4 address has one
         return Lease(expiry, address, hostname, client_id, mac=_ascii(fields[1], "mac"))
+    parsed = to_address(address)  # fields in order: an unusable address is the address's fault
     match = _IAID.fullmatch(fields[1])
     if not match:
         raise LeaseError("iaid", f"not an IAID ([T]<decimal>): {fields[1]!r}")
-    return Lease(expiry, address, hostname, client_id, iaid=int(match[2]), temporary=bool(match[1]))
+    return Lease(expiry, parsed, hostname, client_id, iaid=int(match[2]), temporary=bool(match[1]))
 
 
 def _extra(fields: list[bytes]) -> tuple[str, object, str]:
@@ -153,6 +154,8 @@ def _parse(text: bytes, state: bool) -> ParseResult:
 def _attach(leases: list[Lease], extras: list[tuple[int, bytes, tuple]],
             problems: list[LineProblem]) -> None:
     """Put vendorclass/agent-info on the one lease with that address (dnsmasq writes them last)."""
+    if not extras:
+        return
     by_address: dict[object, list[int]] = {}
     for index, lease in enumerate(leases):
         by_address.setdefault(lease.address, []).append(index)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from .model import Lease, LeaseDb
 
-_BAD = bytes(range(0x21)) + b"\x7f"
+_BAD_BUT_SPACE = bytes(range(0x20)) + b"\x7f"  # controls, DEL; whitespace other than the separator
 
 
 def _checked(line: bytes, fields: int) -> bytes:
     """The line, once sure it is one line of exactly `fields` fields. A Lease cannot hold a bad
-    hostname; this guards against one changed behind the frozen dataclass's back."""
-    parts = line.split(b" ")
-    if len(parts) != fields or any(not p or len(p.translate(None, _BAD)) != len(p) for p in parts):
+    hostname; this guards against one changed behind the frozen dataclass's back. (Whole-line
+    byte operations: this runs for every line of every lease file written.)"""
+    if (line.count(b" ") != fields - 1 or b"  " in line or line[:1] == b" " or line[-1:] == b" "
+            or len(line.translate(None, _BAD_BUT_SPACE)) != len(line)):
         raise ValueError(f"refusing to write a line that is not {fields} plain fields: {line!r}")
     return line
 
@@ -28,6 +29,8 @@ def _lease_lines(leases: tuple[Lease, ...], duid: str | None) -> list[bytes]:
         lines.append(_checked(b"duid " + duid.encode(), 2))
     lines += [_checked(lease.line, 5) for lease in leases if lease.version == 6]
     for lease in leases:  # dnsmasq: "at the end for least confusion with older parsing code"
+        if not (lease.agent_info or lease.vendorclass):
+            continue
         address = str(lease.address).encode()
         if lease.agent_info:
             lines.append(_checked(b"agent-info %s %s" % (address, lease.agent_info.encode()), 3))

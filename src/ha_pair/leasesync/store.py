@@ -57,6 +57,7 @@ class LeaseStore:
         self.seen_path = paths.leases_seen
         self.lock_path = paths.leases_lock
         self.from_peer_path = paths.leases_from_peer
+        self._parsed: dict[str, tuple[tuple, LeaseDb]] = {}  # path -> (its stat key, its content)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -112,10 +113,21 @@ class LeaseStore:
         return counts
 
     def _read_state(self, path: FsPath) -> LeaseDb:
+        """The parsed file, parsed again only when it changed: one round of sync reads the knowledge
+        several times, and 50 000 leases take a while to parse. Every writer replaces the file
+        (atomic_write: a new inode), so inode, size and mtime tell a changed file."""
         try:
-            return parse_state(path.read_bytes()).db
+            with open(path, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+                cached = self._parsed.get(str(path))
+                if cached is not None and cached[0] == key:
+                    return cached[1]
+                db = parse_state(handle.read()).db
         except FileNotFoundError:
             return LeaseDb()
+        self._parsed[str(path)] = (key, db)
+        return db
 
     # -- updating (callers hold the lock, except for apply_to_dnsmasq) ---------------------------
     def observe_local(self, now: int) -> tuple[MergeResult, LocalRead]:
@@ -143,7 +155,7 @@ class LeaseStore:
         stored = entries(result.db)
         if stored > MAX_ENTRIES:
             raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
-        atomic_write(self.state_path, serialise_state(result.db), 0o600)
+        self._write_state(self.state_path, result.db)
         self._note_from_peer(serialise_state(remote))
         return result
 
@@ -167,8 +179,17 @@ class LeaseStore:
         return lines
 
     def _save(self, knowledge: LeaseDb, seen: LeaseDb) -> None:
-        atomic_write(self.state_path, serialise_state(knowledge), 0o600)
-        atomic_write(self.seen_path, serialise_state(LeaseDb(seen.leases, seen.duid)), 0o600)
+        self._write_state(self.state_path, knowledge)
+        self._write_state(self.seen_path, LeaseDb(seen.leases, seen.duid))
+
+    def _write_state(self, path: FsPath, db: LeaseDb) -> None:
+        """Write a state file and remember what it holds (the next read need not parse it)."""
+        atomic_write(path, serialise_state(db), 0o600)
+        try:
+            info = os.stat(path)
+        except OSError:
+            return
+        self._parsed[str(path)] = ((str(path), info.st_ino, info.st_size, info.st_mtime_ns), db)
 
     def needs_apply(self) -> bool:
         """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
