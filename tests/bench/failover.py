@@ -1,6 +1,11 @@
 """Failover benchmark: each scenario repeated for both profiles, with ha-pair and with a
 hand-written keepalived.conf (raw keepalived, no ha-pair) on the same topology, so results
-compare against a baseline instead of standing alone."""
+compare against a baseline instead of standing alone.
+
+Run i of every variant injects its failures at the same phase of the advert cycle (phase_of):
+with 1 s adverts the phase alone spreads a gap over ~900 ms, so random phases would hide a
+difference of 50 ms; fixed phases make the runs pairs, and tests/bench/stats.py gives the
+median difference with its interval."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import statistics
 import time
 from typing import Any
 
+from tests.bench import stats
 from tests.lab import scenarios
 from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
@@ -30,13 +36,14 @@ def run_variant(profile: str, baseline: bool, runs: int, log) -> dict[str, Any]:
     with Lab(options, prefix=PREFIX) as lab:
         time.sleep(scenarios.SETTLE_S)
         for run in range(runs):
-            _record(result["power"], scenarios.power_loss(lab))
+            phase = phase_of(run, runs, options.advert_int)
+            _record(result["power"], scenarios.power_loss(lab, phase=phase))
             _record(result["preempt"], scenarios.power_return(lab))
             time.sleep(scenarios.SETTLE_S)
-            _record(result["lan_link"], scenarios.lan_link_failure(lab))
+            _record(result["lan_link"], scenarios.lan_link_failure(lab, phase=phase))
             scenarios.restore(lab)
             time.sleep(scenarios.SETTLE_S)
-            _record(result["graceful"], scenarios.graceful_stop(lab))
+            _record(result["graceful"], scenarios.graceful_stop(lab, phase=phase))
             scenarios.restore(lab)
             time.sleep(scenarios.SETTLE_S)
             log(f"  {profile:7} {'baseline' if baseline else 'ha-pair':8} run {run + 1}/{runs}: "
@@ -57,15 +64,28 @@ def run_variant(profile: str, baseline: bool, runs: int, log) -> dict[str, Any]:
     return result
 
 
+def phase_of(run: int, runs: int, advert_int: float) -> float:
+    """Seconds after an advert at which run `run` of `runs` injects: the cycle swept evenly."""
+    return round((run + 0.5) / runs * advert_int, 4)
+
+
 def run(runs: int, log) -> dict[str, Any]:
-    out: dict[str, Any] = {"profiles": {}, "baseline": {}}
+    out: dict[str, Any] = {"profiles": {}, "baseline": {}, "comparison": {}}
     for profile in ("default", "fast"):
         for baseline in (False, True):
             started = time.monotonic()
             section = "baseline" if baseline else "profiles"
             out[section][profile] = run_variant(profile, baseline, runs, log)
             log(f"  {profile} {section}: {time.monotonic() - started:.0f} s")
+        out["comparison"][profile] = compare(out["profiles"][profile], out["baseline"][profile])
     return out
+
+
+def compare(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Per scenario: p50/p95 of each side's gaps and the paired difference (ha-pair - raw)."""
+    return {name: {"ha_pair": stats.summary(ours[name]["gap_ms"]), "raw": stats.summary(base[name]["gap_ms"]),
+                   "difference_ms": stats.paired_difference(ours[name]["gap_ms"], base[name]["gap_ms"])}
+            for name in SCENARIOS}
 
 
 def handover(runs: int, log) -> dict[str, Any]:
@@ -83,15 +103,16 @@ def handover(runs: int, log) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| profile | scenario | ha-pair gap ms (median, min-max) | lost | baseline gap ms | lost | "
-             "Δ median gap ms |", "|---|---|---|---|---|---|---|"]
+    lines = ["| profile | scenario | ha-pair gap ms p50 / p95 | lost | raw keepalived gap ms p50 / p95 | lost | "
+             "Δ gap ms, paired median [95 % interval] |", "|---|---|---|---|---|---|---|"]
     for profile in ("default", "fast"):
         ours, base = results["profiles"][profile], results["baseline"][profile]
+        comparison = results.get("comparison", {}).get(profile) or compare(ours, base)
         for name in SCENARIOS:
-            a, b = ours[name], base[name]
-            delta = statistics.median(a["gap_ms"]) - statistics.median(b["gap_ms"])
-            lines.append(f"| {profile} | {name} | {_spread(a['gap_ms'])} | {_spread(a['lost'])} | "
-                         f"{_spread(b['gap_ms'])} | {_spread(b['lost'])} | {delta:+.0f} |")
+            a, b, c = comparison[name]["ha_pair"], comparison[name]["raw"], comparison[name]["difference_ms"]
+            lines.append(f"| {profile} | {name} | {a['p50']:.0f} / {a['p95']:.0f} | {_spread(ours[name]['lost'])} | "
+                         f"{b['p50']:.0f} / {b['p95']:.0f} | {_spread(base[name]['lost'])} | "
+                         f"{c['median']:+.0f} [{c['ci95_low']:+.0f}, {c['ci95_high']:+.0f}] (n={c['n']}) |")
         f, g = ours["tcp_flows"], base["tcp_flows"]
         lines.append(f"| {profile} | tcp flows survived failover / failback | "
                      f"{f['survived_failover']}/{f['total']} / {f['survived_failback']}/{f['total']} | | "

@@ -40,6 +40,7 @@ from tests.lab.topology import DEFAULT_PREFIX, Topology
 from tests.support import pair, tree
 
 REPO = Path(__file__).resolve().parents[2]
+ADVERT_WATCH = Path(__file__).resolve().parent / "tools" / "advert_watch.py"
 # the lab's router instrumentation: fw4 includes /etc/nftables.d/*.nft in its table
 COUNT_RESETS = """# lab: count the TCP resets this router sends to the WAN (fw4's reject rules have no counter)
 chain lab_resets {
@@ -414,6 +415,22 @@ class Lab:
     def random_phase(self) -> None:
         """Sleep a random part of an advert interval, so failures do not always hit the same phase."""
         time.sleep(random.uniform(0, self.options.advert_int))
+
+    def at_advert_phase(self, phase: float) -> None:
+        """Return `phase` seconds after an advert of the current master reached the LAN client (a
+        failure injected then hits the same point of the advert cycle every time, with ha-pair or
+        raw keepalived alike: the bench compares them run by run)."""
+        master = self.master()
+        if master is None:
+            raise AssertionError("no master to time the failure against")
+        watch = netns.run(["ip", "netns", "exec", self.topo.client_ns, sys.executable, str(ADVERT_WATCH),
+                           pair.ROUTERS[master]["lan"], str(5 * self.options.advert_int + 2)], check=False)
+        if watch.returncode != 0:
+            raise AssertionError(f"no VRRP advert from {master} seen on the LAN")
+        target = float(watch.stdout) + phase
+        while target < time.monotonic() + 0.002:  # adverts are regular: the same phase of a later one
+            target += self.options.advert_int
+        time.sleep(target - time.monotonic())
 
     # -- failures -----------------------------------------------------------------------------
     def power_off(self, router: str) -> None:

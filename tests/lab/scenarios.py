@@ -40,13 +40,16 @@ class FlowOutcome:
 
 
 def measure(lab: Lab, inject: Callable[[], None], master: str, timeout: float, what: str,
-            random_phase: bool = True) -> Measurement:
-    """Ping through the VIP, inject a failure, wait until `master` holds the VIPs and pings flow."""
+            random_phase: bool = True, phase: float | None = None) -> Measurement:
+    """Ping through the VIP, inject a failure, wait until `master` holds the VIPs and pings flow.
+    The failure comes `phase` seconds after an advert of the master, else at a random point."""
     topo = lab.topo
     with Pinger(topo.client_ns, topo.inet_addr) as ping:
         if not ping.wait_flowing(timeout=15):
             raise AssertionError(f"{what}: no ping replies through the VIP before the failure")
-        if random_phase:
+        if phase is not None:
+            lab.at_advert_phase(phase)
+        elif random_phase:
             lab.random_phase()
         start = ping.mark()
         inject()
@@ -62,18 +65,19 @@ def _timeout(lab: Lab) -> float:
     return 10 * lab.options.advert_int + 10
 
 
-def power_loss(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measurement:
-    return measure(lab, lambda: lab.power_off(victim), survivor, _timeout(lab), f"{survivor} takes over")
+def power_loss(lab: Lab, victim: str = "r1", survivor: str = "r2", phase: float | None = None) -> Measurement:
+    return measure(lab, lambda: lab.power_off(victim), survivor, _timeout(lab), f"{survivor} takes over",
+                   phase=phase)
 
 
-def lan_link_failure(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measurement:
+def lan_link_failure(lab: Lab, victim: str = "r1", survivor: str = "r2", phase: float | None = None) -> Measurement:
     return measure(lab, lambda: lab.lan_link(victim, False), survivor, _timeout(lab),
-                   f"{survivor} takes over both VIPs after {victim}'s LAN link fails")
+                   f"{survivor} takes over both VIPs after {victim}'s LAN link fails", phase=phase)
 
 
-def graceful_stop(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measurement:
+def graceful_stop(lab: Lab, victim: str = "r1", survivor: str = "r2", phase: float | None = None) -> Measurement:
     return measure(lab, lambda: lab.routers[victim].service("stop"), survivor, _timeout(lab),
-                   f"{survivor} takes over after {victim} stops cleanly")
+                   f"{survivor} takes over after {victim} stops cleanly", phase=phase)
 
 
 def power_return(lab: Lab, router: str = "r1") -> Measurement:
