@@ -39,6 +39,7 @@ TARGETS = {
     "ha.lan.vrid": ("ha", lambda t, v: t.replace("option vrid '51'", f"option vrid {v}")),
     "ha.mine.script": ("ha", lambda t, v: t + f"\nconfig check 'mine'\n\toption type 'script'\n\toption script {v}\n"),
     "network.wan.device": ("network", lambda t, v: t.replace("option device 'eth1'", f"option device {v}")),
+    "network.br_lan.ports": ("network", lambda t, v: t.replace("list ports 'lan1'", f"list ports {v}")),
     "system.hostname": ("system", lambda t, v: t.replace("option hostname 'r1'", f"option hostname {v}")),
 }
 FREE_TEXT = {"ha.wan.virtual_routes", "ha.wan.virtual_rules"}
@@ -117,11 +118,11 @@ def test_hostile_values_are_refused_or_parse_cleanly(namespace: str, tmp_path_fa
         return
     model = result.model
     work = tmp_path_factory.mktemp("render")
-    device = next(v.device for v in model.vips if v.interface == "wan")
-    exists = run_in(namespace, "ip", "link", "show", "dev", device).returncode == 0
-    if not exists:  # an accepted device name: the namespace must have it for keepalived -t
-        assert run_in(namespace, "ip", "link", "add", "name", device, "type", "veth", "peer", "name",
-                      f"p{uuid.uuid4().hex[:8]}").returncode == 0, f"Linux refuses a device name we accepted: {device!r}"
+    for device in {v.device for v in model.vips} | {p for v in model.vips for p in v.track_ports}:
+        exists = run_in(namespace, "ip", "link", "show", "dev", device).returncode == 0
+        if not exists:  # an accepted device name: the namespace must have it for keepalived -t
+            assert run_in(namespace, "ip", "link", "add", "name", device, "type", "veth", "peer", "name",
+                          f"p{uuid.uuid4().hex[:8]}").returncode == 0, f"Linux refuses a device name we accepted: {device!r}"
     for path, text in generated_files(model).items():
         file = work / Path(path).name
         file.write_text(text)

@@ -21,6 +21,9 @@ config interface 'wan3'
 	option proto 'dhcp'
 """
 
+# The LAN bridge with a second port: lan1 is the uplink to the LAN switch, lan2 a local client.
+NETWORK_TWO_PORTS = pair.network("r1").replace("list ports 'lan1'", "list ports 'lan1'\n\tlist ports 'lan2'")
+
 CHECKS = """
 config check 'upstream'
 	option type 'ping'
@@ -110,6 +113,8 @@ config vip 'lan6'
         "\n\tlist virtual_rules 'to all lookup 250 priority 32770'"), None),
     "vmac": ("r1", pair.ha("r1").replace("option vrid '51'", "option vrid '51'\n\toption use_vmac '1'"), None),
     "checks": ("r1", pair.ha("r1", extra=CHECKS), NETWORK_UPLINK2),
+    "track-port": ("r1", pair.ha("r1").replace("option vrid '51'", "option vrid '51'\n\tlist track_port 'lan1'"),
+                   NETWORK_TWO_PORTS),
     "conntrack-multicast": ("r1", pair.ha("r1").replace(
         "config conntrack 'conntrack'\n\toption enabled '1'\n",
         "config conntrack 'conntrack'\n\toption enabled '1'\n\toption transport 'multicast'\n"

@@ -110,7 +110,9 @@ def pair_of(router: str) -> dict:
     return {
         "keepalived": {
             "router_id": router, "scripts": {},
-            "instances": {"lan": instance("br-lan", 51, ["192.168.50.1/24 dev br-lan"], priority),
+            # br-lan has one port, lan1: tracked by default (its carrier is seen sooner than the bridge's)
+            "instances": {"lan": {**instance("br-lan", 51, ["192.168.50.1/24 dev br-lan"], priority),
+                                  "track_interface": ["lan1"]},
                           "wan": instance("eth1", 52, ["198.51.100.1/24 dev eth1"], priority)},
             "group": {"members": ["lan", "wan"], "track_script": [], "track_interface": [], "flags": set(),
                       "notify": NOTIFY},
@@ -139,7 +141,8 @@ def single_vip(e: dict) -> None:
                     "chk_custom": {"script": f'"{CHECK} script custom /usr/bin/ha-custom-check"', "interval": "2",
                                    "timeout": "1", "fall": "3", "rise": "2"}},
         "instances": {"lan": {**instance("br-lan", 7, ["192.168.50.1/24 dev br-lan"], 90), "notify": NOTIFY,
-                              "track_script": ["chk_upstream weight -60", "chk_custom"]}},
+                              "track_script": ["chk_upstream weight -60", "chk_custom"],
+                              "track_interface": ["lan1"]}},
     }
     e["conntrackd"] = e["guard"] = None  # conntrack and DHCP not managed: no file
 
@@ -153,7 +156,8 @@ def unicast(e: dict) -> None:
 def ipv6(e: dict) -> None:
     both(e, version="3")
     e["keepalived"]["instances"]["lan"]["excluded"] = ["fd00:50::1/64 dev br-lan"]
-    e["keepalived"]["instances"]["lan6"] = {**instance("br-lan", 61, ["fd00:50::100/64 dev br-lan"]), "version": "3"}
+    e["keepalived"]["instances"]["lan6"] = {**instance("br-lan", 61, ["fd00:50::100/64 dev br-lan"]), "version": "3",
+                                            "track_interface": ["lan1"]}
     e["keepalived"]["group"]["members"] = ["lan", "wan", "lan6"]
     e["conntrackd"]["ignore"] |= {"fd00:50::2", "fd00:50::1", "fd00:50::100"}
 
@@ -165,6 +169,7 @@ def checks(e: dict) -> None:
         "chk_custom": {"script": f'"{CHECK} script custom /usr/bin/ha-custom-check"', "interval": "2", "timeout": "1",
                        "fall": "3", "rise": "2"}}
     both(e, track_script=["chk_upstream weight -80"], track_interface=["eth3 weight -70"])
+    e["keepalived"]["instances"]["lan"]["track_interface"] = ["lan1", "eth3 weight -70"]  # the bridge's port first
     e["keepalived"]["group"].update(track_script=["chk_custom"], track_interface=["eth4"],
                                     flags={"sync_group_tracking_weight"})
 
@@ -196,6 +201,8 @@ EXPECTED = {
     "vmac": lambda e: e["keepalived"]["instances"]["lan"].update(vips=["192.168.50.1/24"],
                                                                  flags={"use_vmac", "vmac_xmit_base"}),
     "checks": checks,
+    # two ports: only the named uplink is tracked (the default would track none)
+    "track-port": lambda e: None,
     "conntrack-multicast": multicast,
     "conntrack-alarm": alarm,
     "conntrack-external": lambda e: e["conntrackd"].update(external_cache_disabled="Off"),

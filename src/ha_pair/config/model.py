@@ -47,6 +47,7 @@ class Vip:
     use_vmac: bool = False
     unicast_src: IPAddress | None = None
     unicast_peer: IPAddress | None = None
+    track_ports: tuple[str, ...] = ()  # bridge ports whose carrier loss puts the instance in FAULT
 
     @property
     def family(self) -> int:

@@ -41,6 +41,8 @@ class Interface:
     proto: str
     addresses: tuple[IPInterface, ...]  # static ones only
     device_origin: Origin | None = None  # what in /etc/config/network named the device
+    ports: tuple[str, ...] = ()  # when the device is a bridge: its member ports, as configured
+    ports_origin: Origin | None = None  # what in /etc/config/network listed them
 
     def subnets(self, version: int) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [a.network for a in self.addresses if a.version == version]
@@ -58,14 +60,29 @@ def resolve(network: Package) -> dict[str, Interface]:
     resolved: dict[str, Interface] = {}
     for name, section in raw.items():
         device, origin = _device(network, name, section, raw, set())
+        ports, ports_origin = _bridge_ports(network, name, section, device)
         resolved[name] = Interface(
             name=name,
             device=device,
             proto=section.get("proto", "none") or "none",
             addresses=tuple(_static_addresses(section)),
             device_origin=origin,
+            ports=ports,
+            ports_origin=ports_origin,
         )
     return resolved
+
+
+def _bridge_ports(network: Package, name: str, section: Section,
+                  device: str | None) -> tuple[tuple[str, ...], Origin | None]:
+    """The member ports of the interface's bridge: `list ports` of the `config device` named like
+    it (21.02+), or the `ifname` list of a `type bridge` interface (up to 19.07)."""
+    if section.get("device") is None and section.get("type") == "bridge":
+        return tuple(" ".join(section.get_list("ifname")).split()), _origin(network, section, "ifname")
+    for candidate in network.of_type("device"):
+        if device and candidate.get("name") == device and candidate.get("type") == "bridge":
+            return tuple(" ".join(candidate.get_list("ports")).split()), _origin(network, candidate, "ports")
+    return (), None
 
 
 def _origin(network: Package, section: Section, option: str | None) -> Origin:

@@ -148,6 +148,12 @@ VIP = SectionType(
                is_list=True, grammar="keepalived_words"),
         Option("use_vmac", BOOL, False,
                "Put the addresses on a macvlan with the VRRP virtual MAC (switches see no MAC move)."),
+        Option("track_port", STRING, None,
+               "A port of the interface's bridge whose link this node needs (e.g. the uplink to the LAN "
+               "switch, `lan1`): when it loses carrier this node gives up mastership at once, even while "
+               "other ports keep the bridge up; repeatable. Default: the bridge's port when it has "
+               "exactly one (its carrier is seen sooner than the bridge's), none otherwise.",
+               is_list=True, grammar="interface_name", derived="the bridge's only port"),
     ),
     single=False,
 )

@@ -283,8 +283,41 @@ def _vips(reader: Reader, sections: list[Section], node: Node, interfaces: dict[
             use_vmac=use_vmac,
             unicast_src=unicast_src,
             unicast_peer=unicast_peer,
+            track_ports=_track_ports(reader, section, iface),
         ))
     return tuple(vips)
+
+
+def _track_ports(reader: Reader, section: Section, iface: Interface) -> tuple[str, ...]:
+    """The ports keepalived tracks for this instance: the configured ones, each a member of the
+    interface's bridge; by default the bridge's only port. A bridge of several ports stays up
+    while one of them is down: without a tracked uplink, its failure would go unnoticed here."""
+    configured = reader.values(section, schema.VIP["track_port"])
+    if "track_port" in section.options:
+        for port in configured:
+            if port not in iface.ports:
+                members = ", ".join(iface.ports) or "none"
+                reader.error(section, "track_port", f"{port!r} is not a port of {iface.device}'s bridge in "
+                                                    f"/etc/config/network (its ports: {members})")
+        return tuple(dict.fromkeys(configured))
+    if len(iface.ports) > 1:
+        reader.warnings.append(Problem(
+            reader.path(section, "track_port"),
+            f"{iface.device} bridges {', '.join(iface.ports)}: a failed uplink port goes unnoticed while "
+            "another port keeps the bridge up; name the uplink with `list track_port`"))
+    if len(iface.ports) != 1:
+        return ()
+    port = iface.ports[0]
+    try:
+        grammar.interface_name(port)
+    except ValueError as exc:
+        origin = iface.ports_origin
+        reader.errors.append(Problem(
+            origin.path if origin else f"network.{iface.name}",
+            f"port {port!r} (of {iface.device}, tracked by {reader.path(section)}) {exc}",
+            origin.file if origin else "", origin.line if origin else 0))
+        return ()
+    return (port,) if port != iface.device else ()
 
 
 def _vip_addresses(reader: Reader, section: Section, node: Node, iface: Interface | None,

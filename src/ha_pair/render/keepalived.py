@@ -55,18 +55,21 @@ def _vrrp_script(model: Model, check: Check) -> list[str]:
     ])
 
 
-def _trackers(checks: list[Check], weighted: bool, own_devices: set[str]) -> list[str]:
+def _trackers(checks: list[Check], weighted: bool, own_devices: set[str],
+              ports: tuple[str, ...] = ()) -> list[str]:
     """track_script / track_interface blocks. A check tracked without a weight puts the tracker
     into FAULT when it fails; with `weighted`, weight-type checks lower the priority instead.
-    Interfaces in `own_devices` are left out: keepalived already tracks an instance's own
-    interface and refuses (-t exit 5) to track it twice."""
+    `ports` (a vip's track_port: bridge ports, followed by netlink) always mean FAULT.
+    Interfaces in `own_devices` are left out, and a device is listed once: keepalived already
+    tracks an instance's own interface and refuses (-t exit 5) to track one twice."""
     def entry(check: Check, name: str) -> str:
         if weighted and check.failure == "weight":
             return f"{name} weight {check.weight}"
         return name
 
     scripts = [entry(c, script_name(c)) for c in checks if c.kind in ("ping", "script")]
-    links = [entry(c, str(c.device)) for c in checks if c.kind == "interface" and c.device not in own_devices]
+    links = list(ports) + [entry(c, str(c.device)) for c in checks
+                           if c.kind == "interface" and c.device not in own_devices and c.device not in ports]
     out: list[str] = []
     if scripts:
         out += _block("track_script", scripts)
@@ -126,7 +129,7 @@ def render_keepalived(model: Model) -> str:
 
     if model.sync_group:
         for vip in model.vips:
-            out += [""] + _instance(model, vip, _trackers(weighted, True, {vip.device}))
+            out += [""] + _instance(model, vip, _trackers(weighted, True, {vip.device}, vip.track_ports))
         group = _block("group", [vip.name for vip in model.vips])
         group += _trackers(faulting, False, {vip.device for vip in model.vips})
         if weighted:
@@ -135,7 +138,7 @@ def render_keepalived(model: Model) -> str:
         out += [""] + _block("vrrp_sync_group ha", group)
     else:
         for vip in model.vips:
-            out += [""] + _instance(model, vip, _trackers(checks, True, {vip.device}) + [notify])
+            out += [""] + _instance(model, vip, _trackers(checks, True, {vip.device}, vip.track_ports) + [notify])
     for line in out:  # the model's values were checked at their source; this guards the renderer
         grammar.keepalived_line(line)
     return HEADER + "\n".join(out) + "\n"

@@ -32,7 +32,8 @@ return baseclass.extend({
 			"unicast_src": {"kind": "ip", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": "interface address"},
 			"virtual_routes": {"kind": "string", "choices": [], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null},
 			"virtual_rules": {"kind": "string", "choices": [], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null},
-			"use_vmac": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": false, "cases": [], "derived": null}
+			"use_vmac": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": false, "cases": [], "derived": null},
+			"track_port": {"kind": "string", "choices": [], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": "the bridge's only port"}
 		} },
 		"check": { single: false, options: {
 			"type": {"kind": "enum", "choices": ["ping", "script", "interface"], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
