@@ -1,11 +1,12 @@
 """Log lines to syslog (read them with `logread -e ha-pair`) and to stderr: the command line's
 caller (a terminal, the init script, the peer's SSH client for the forced command) sees them too.
-The agent, a procd service, writes to stderr only when it is a terminal (see `daemon_mode`):
-procd logs a service's stderr as priority err, so every line would be in logread twice.
+The agent writes to stderr too, except as a procd service (see `daemon_mode`): procd logs a
+service's stderr as priority err, so every line would be in logread twice.
 Not the logging module: that is python3-logging on OpenWrt."""
 
 from __future__ import annotations
 
+import os
 import sys
 import syslog
 
@@ -14,9 +15,10 @@ _to_stderr = True
 
 
 def daemon_mode() -> None:
-    """From now on, stderr only when it is a terminal (syslog has every line already)."""
+    """For the agent: no stderr when procd runs it. procd is PID 1 and the parent of the services
+    it starts; anyone else who starts the agent (a terminal, a test) keeps its stderr."""
     global _to_stderr
-    _to_stderr = sys.stderr is not None and sys.stderr.isatty()
+    _to_stderr = sys.stderr is not None and (sys.stderr.isatty() or os.getppid() != 1)
 
 
 def _emit(priority: int, label: str, message: str) -> None:
