@@ -91,6 +91,16 @@ def wait_instance(lab: Lab, router: str, service: str, condition, what: str, tim
         time.sleep(0.1)
 
 
+def uhttpd_max_requests(lab: Lab, router: str, value: str) -> None:
+    """Change /etc/config/uhttpd and tell procd (`reload_config`, as after `uci commit` in LuCI);
+    until procd has restarted uhttpd with the new option."""
+    lab.routers[router].exec("uci", "set", f"uhttpd.main.max_requests={value}")
+    lab.routers[router].exec("uci", "commit", "uhttpd")
+    lab.routers[router].exec("reload_config")
+    wait_instance(lab, router, "uhttpd", lambda s: s["command"][s["command"].index("-n") + 1] == value,
+                  f"uhttpd restarted with max_requests {value}")
+
+
 def listen(lab: Lab, router: str) -> subprocess.Popen:
     return lab.routers[router].spawn(["ubus", "listen", "ha.transition"], stdout=subprocess.PIPE)
 
@@ -135,17 +145,9 @@ def test_ubusd_rpcd_and_uhttpd_are_procd_services(lab):
     assert call(lab, "r2", "session", "login", {"username": "ha-viewer", "password": "viewer-pass"})["ubus_rpc_session"]
 
     try:
-        r2.exec("uci", "set", "uhttpd.main.max_requests=5")
-        r2.exec("uci", "commit", "uhttpd")
-        r2.exec("reload_config")
-        wait_instance(lab, "r2", "uhttpd", lambda s: s["command"][s["command"].index("-n") + 1] == "5",
-                      "uhttpd restarted with max_requests 5")
+        uhttpd_max_requests(lab, "r2", "5")
     finally:
-        r2.exec("uci", "set", "uhttpd.main.max_requests=3")
-        r2.exec("uci", "commit", "uhttpd")
-        r2.exec("reload_config")
-    wait_instance(lab, "r2", "uhttpd", lambda s: s["command"][s["command"].index("-n") + 1] == "3",
-                  "uhttpd back to max_requests 3")
+        uhttpd_max_requests(lab, "r2", "3")
 
 
 def test_ubus_status_on_both_routers_through_a_failover_and_back(healthy):
