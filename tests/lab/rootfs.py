@@ -130,8 +130,9 @@ def _key() -> str:
 class Image:
     """A directory being filled as an OpenWrt root file system."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lower: Path | None = None) -> None:
         self.root = root
+        self.lower = lower  # an image below this tree (a router's flash over its ROM): its libraries are not copied
         self.libraries: set[str] = set()
 
     def path(self, inside: str) -> Path:
@@ -202,6 +203,8 @@ class Image:
             else:
                 continue
             if path.startswith(str(vendor.STAGE)) or path in self.libraries:
+                continue
+            if self.lower is not None and (self.lower / path.lstrip("/")).exists():
                 continue
             self.libraries.add(path)
             self.copy(Path(path), path)
