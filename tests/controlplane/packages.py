@@ -39,7 +39,7 @@ def build() -> None:
 
 def install(router) -> None:
     """Install the packages into `router`'s flash (before its first boot)."""
-    flash = rootfs.Image(router.flash, lower=router.image)
+    flash = rootfs.Image(router.flash, below=router.image)
     flash.program(ROOTFS / "usr/sbin/rpcd", "/sbin/rpcd")
     stack.install_rpcd_files(router.flash)
     flash.program(vendor.STAGE / "bin/uhttpd", "/usr/sbin/uhttpd")
