@@ -43,7 +43,8 @@ def summary(results: dict) -> str:
         for key, label in (("handler_ms", "inside the agent: the status handler"),
                            ("socket_ms", "the agent's control socket, round trip"),
                            ("cli_ms", "`ubus call ha status` (CLI, inside the router)"),
-                           ("http_ms", "HTTP /ubus from a LAN client (uhttpd, rpcd session)")):
+                           ("http_ms", "HTTP /ubus from a LAN client (uhttpd, rpcd session), a connection each"),
+                           ("http_keepalive_ms", "the same over one keep-alive connection")):
             if key in a:
                 lines.append(f"| {label} | {a[key]['p50']:.2f} | {a[key]['p95']:.2f} | {a[key]['max']:.2f} | "
                              f"{a[key]['n']} |")

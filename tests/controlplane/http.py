@@ -7,11 +7,13 @@ list of requests on stdin and prints the answers, so a whole scenario costs one 
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -24,10 +26,15 @@ def rpc(sid: str, obj: str, method: str, args: dict | None = None, request_id: i
     return {"jsonrpc": "2.0", "id": request_id, "method": "call", "params": [sid, obj, method, args or {}]}
 
 
-def exchange(namespace: str, base: str, requests: list[dict], timeout: float = 120) -> list[dict]:
+def exchange(namespace: str, base: str, requests: list[dict], timeout: float = 120,
+             keepalive: bool = False, interval: float = 0.0) -> list[dict]:
     """Send each request ({"path", "body" (JSON, POSTed) or none (GET)}) in order; each answer is
-    {"status", "body" (parsed JSON when it is), "ms"}."""
-    run = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-m", "tests.controlplane.http", base],
+    {"status", "body" (parsed JSON when it is), "ms"}. `keepalive`: all over one HTTP/1.1
+    connection, as a browser sends LuCI's calls (else a connection each); `interval`: seconds
+    at least between the starts of two requests."""
+    mode = ["--keepalive"] if keepalive else []
+    argv = [sys.executable, "-m", "tests.controlplane.http", base, str(interval), *mode]
+    run = subprocess.run(["ip", "netns", "exec", namespace, *argv],
                          input=json.dumps(requests), capture_output=True, text=True, timeout=timeout,
                          cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
     if run.returncode != 0:
@@ -47,18 +54,40 @@ def login(namespace: str, base: str, user: str, password: str) -> str:
     return data["ubus_rpc_session"]
 
 
-def _serve(base: str) -> None:
-    out = []
-    for request in json.load(sys.stdin):
+def _send(base: str, request: dict) -> tuple[int, bytes]:
+    body = json.dumps(request["body"]).encode() if "body" in request else None
+    req = urllib.request.Request(base + request["path"], data=body,
+                                 headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(req, timeout=request.get("timeout", 90)) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _sender(base: str, keepalive: bool):
+    """A function sending one request; with `keepalive`, all on one persistent connection."""
+    if not keepalive:
+        return lambda request: _send(base, request)
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(base).netloc, timeout=90)
+
+    def send(request: dict) -> tuple[int, bytes]:
         body = json.dumps(request["body"]).encode() if "body" in request else None
-        req = urllib.request.Request(base + request["path"], data=body,
-                                     headers={"Content-Type": "application/json"} if body else {})
+        connection.request("POST" if body else "GET", request["path"], body=body,
+                           headers={"Content-Type": "application/json"} if body else {})
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    return send
+
+
+def _serve(base: str, interval: float, keepalive: bool) -> None:
+    send = _sender(base, keepalive)
+    out = []
+    for number, request in enumerate(json.load(sys.stdin)):
+        if number:
+            time.sleep(max(0.0, interval - (time.perf_counter() - started)))
         started = time.perf_counter()
-        try:
-            with urllib.request.urlopen(req, timeout=request.get("timeout", 90)) as answer:
-                status, raw = answer.status, answer.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
+        status, raw = send(request)
         ms = round((time.perf_counter() - started) * 1000, 3)
         try:
             parsed = json.loads(raw)
@@ -69,4 +98,4 @@ def _serve(base: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    _serve(sys.argv[1], float(sys.argv[2]), "--keepalive" in sys.argv[3:])

@@ -26,13 +26,15 @@ import glob
 import html
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 import time
-from urllib.parse import parse_qsl
 
-UBUS = "/usr/bin/ubus"
+# uhttpd runs CGIs with PATH=/sbin:/usr/sbin:/bin:/usr/bin
+UBUS = "ubus"
+UCI = "uci"
 ROOT_SESSION = "00000000000000000000000000000000"
 SCRIPT = os.environ.get("SCRIPT_NAME", "/cgi-bin/luci")
 UBUS_ERROR_HTTP = [(200, "OK"), (400, "Invalid command"), (400, "Invalid argument"), (404, "Method not found"),
@@ -49,17 +51,28 @@ def ubus_call(obj: str, method: str, args: dict) -> tuple[int, dict | None]:
 
 
 def uci_get(config: str, section: str, option: str, default: str) -> str:
-    run = subprocess.run(["/usr/bin/uci", "-q", "get", f"{config}.{section}.{option}"], capture_output=True, text=True)
+    run = subprocess.run([UCI, "-q", "get", f"{config}.{section}.{option}"], capture_output=True, text=True)
     return run.stdout.strip() or default
 
 
 # -- the request -------------------------------------------------------------------------------------
+def form_pairs(text: str) -> dict[str, str]:
+    """application/x-www-form-urlencoded name=value pairs ('+' a space, %XX a byte; blank values
+    left out, as urllib's parse_qsl does): a lab router's python3-light has no urllib."""
+    def unquote(part: str) -> str:
+        raw = part.replace("+", " ").encode()
+        return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes.fromhex(m.group(1).decode()), raw).decode(errors="replace")
+
+    pairs = (item.partition("=") for item in text.split("&"))
+    return {unquote(name): unquote(value) for name, _, value in pairs if value}
+
+
 def form() -> dict[str, str]:
-    values = dict(parse_qsl(os.environ.get("QUERY_STRING", "")))
+    values = form_pairs(os.environ.get("QUERY_STRING", ""))
     if os.environ.get("REQUEST_METHOD") == "POST":
         body = sys.stdin.buffer.read(int(os.environ.get("CONTENT_LENGTH") or 0)).decode(errors="replace")
         if "urlencoded" in os.environ.get("CONTENT_TYPE", ""):
-            values.update(parse_qsl(body))
+            values.update(form_pairs(body))
     return values
 
 

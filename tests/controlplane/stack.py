@@ -14,8 +14,9 @@ daemons a private mount namespace whose `/` is a tmpfs with
   /dev and /proc    the host's /dev, a proc,
 and chroots into it. Nothing of the host is changed.
 
-When the lab's routers run OpenWrt's procd (issue 10), `install()` stays as it is and procd
-starts the same three daemons from the tree; only `start()`/`stop()` go away.
+This is the single test router without procd (router.py). The two-router lab's routers run
+OpenWrt's procd, which starts the same daemons from their init scripts (packages.py installs them,
+sharing install_rpcd_files/install_luci/rpcd_config with this module).
 """
 
 from __future__ import annotations
@@ -79,11 +80,17 @@ def crypt_hash(password: str, salt: str) -> str:
     return libcrypt.crypt(password.encode(), f"$6${salt}$".encode()).decode()
 
 
-def rpcd_config(users: tuple[User, ...] = USERS) -> str:
+def salted_hash(user: User) -> str:
+    return crypt_hash(user.password, user.name.replace("-", "")[:16])
+
+
+def rpcd_config(users: tuple[User, ...] = USERS, system_users: tuple[str, ...] = ()) -> str:
+    """/etc/config/rpcd: a login per user with its crypt hash, or for a name in `system_users`
+    with `$p$NAME`, the system password from /etc/shadow (OpenWrt's own root login)."""
     text = f"config rpcd\n\toption socket '{SOCKET}'\n\toption timeout '{RPCD_TIMEOUT_S}'\n"
     for user in users:
-        text += (f"\nconfig login\n\toption username '{user.name}'\n"
-                 f"\toption password '{crypt_hash(user.password, user.name.replace('-', '')[:16])}'\n")
+        password = f"$p${user.name}" if user.name in system_users else salted_hash(user)
+        text += f"\nconfig login\n\toption username '{user.name}'\n\toption password '{password}'\n"
         text += "".join(f"\tlist read '{group}'\n" for group in user.read)
         text += "".join(f"\tlist write '{group}'\n" for group in user.write)
     return text
@@ -92,6 +99,27 @@ def rpcd_config(users: tuple[User, ...] = USERS) -> str:
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target)
+
+
+def install_rpcd_files(root: Path) -> None:
+    """What rpcd and rpcd-mod-file install beside the program: its plugins and ACL files."""
+    shutil.copytree(ROOTFS / "usr/lib/rpcd", root / "usr/lib/rpcd", dirs_exist_ok=True)
+    shutil.copytree(ROOTFS / "usr/share/rpcd", root / "usr/share/rpcd", dirs_exist_ok=True)
+
+
+def install_luci(root: Path, luci: str, init: bool) -> None:
+    """LuCI's client side (luci-base, luci-mod-status, the bootstrap theme) and luci-app-ha, as
+    luci.mk installs them (htdocs/ -> /www, root/ -> /), and the dispatcher stand-in at
+    /www/cgi-bin/luci. `init`: with the packages' init scripts and uci-defaults (for a router
+    whose procd runs them)."""
+    tree = luci_tree(luci)
+    shutil.copytree(tree / "www", root / "www", dirs_exist_ok=True)
+    skip = () if init else ("uci-defaults", "init.d")
+    shutil.copytree(tree / "root", root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*skip))
+    shutil.copytree(APP / "htdocs", root / "www", dirs_exist_ok=True)
+    shutil.copytree(APP / "root", root, dirs_exist_ok=True)
+    _copy(DISPATCHER, root / "www/cgi-bin/luci")
+    (root / "www/cgi-bin/luci").chmod(0o755)
 
 
 def install(root: Path, luci: str = "master") -> None:
@@ -103,17 +131,10 @@ def install(root: Path, luci: str = "master") -> None:
     _copy(stage / "bin/uci", root / "usr/bin/uci")
     _copy(stage / "bin/uhttpd", root / "usr/sbin/uhttpd")
     _copy(ROOTFS / "usr/sbin/rpcd", root / "usr/sbin/rpcd")
-    shutil.copytree(ROOTFS / "usr/lib/rpcd", root / "usr/lib/rpcd", dirs_exist_ok=True)
-    shutil.copytree(ROOTFS / "usr/share/rpcd", root / "usr/share/rpcd", dirs_exist_ok=True)
+    install_rpcd_files(root)
     for library in LIBRARIES:
         _copy(stage / "lib" / library, root / "usr/lib" / library)
-    tree = luci_tree(luci)
-    shutil.copytree(tree / "www", root / "www", dirs_exist_ok=True)
-    shutil.copytree(tree / "root", root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("uci-defaults", "init.d"))
-    shutil.copytree(APP / "htdocs", root / "www", dirs_exist_ok=True)
-    shutil.copytree(APP / "root", root, dirs_exist_ok=True)
-    _copy(DISPATCHER, root / "www/cgi-bin/luci")
-    (root / "www/cgi-bin/luci").chmod(0o755)
+    install_luci(root, luci, init=False)
     (root / "etc/config/rpcd").write_text(rpcd_config())
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/ash\nnobody:*:65534:65534:nobody:/var:/bin/false\n"
                                      "ubus:*:81:81:ubus:/var/run/ubus:/bin/false\n")

@@ -157,9 +157,12 @@ class Router(OpenWrtRouter):
             install(self)
 
     def disable(self, service: str) -> None:
-        """`/etc/init.d/SERVICE disable` done on the flash: the image's rc.d links are whited out
-        (what the overlay records when a link of the read-only image is removed)."""
+        """`/etc/init.d/SERVICE disable` done on the flash: its links there are removed, the image's
+        are whited out (what the overlay records when a link of the read-only image is removed)."""
         (self.flash / "etc/rc.d").mkdir(parents=True, exist_ok=True)
+        for link in (self.flash / "etc/rc.d").glob(f"[SK][0-9][0-9]{service}"):
+            if link.is_symlink():
+                link.unlink()
         for link in (self.image / "etc/rc.d").glob(f"[SK][0-9][0-9]{service}"):
             os.mknod(self.flash / "etc/rc.d" / link.name, stat.S_IFCHR | 0o000, os.makedev(0, 0))
 
@@ -288,12 +291,15 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self, wait_master: str | None = "r1") -> None:
+    def start(self, wait_master: str | None = "r1", paired: bool = True) -> None:
+        """Build, boot and (with ha-pair) pair the routers; `paired=False`: see start_unpaired."""
         image = rootfs.rom()
         self.topo.build()
         for name in self.topo.routers:
             router = Router(name, self.topo.ns(name), self.dir / name, image, self.options)
             router.factory_setup()
+            if not paired:
+                router.disable("ha-pair")
             self.routers[name] = router
         started = time.monotonic()
         first = self.routers.get(wait_master or "")
@@ -314,7 +320,9 @@ class Lab:
                               f"{first.name} master alone")
             self.parallel(lambda router: (router.boot() if router is not first else None, router.wait_network()))
         self.timings["boot"] = time.monotonic() - started
-        if self.options.runs_ha_pair:
+        if self.options.runs_ha_pair and not paired:
+            self.exchange_keys()
+        elif self.options.runs_ha_pair:
             # paired once both run: the agents' first lease exchanges, at boot, failed and are
             # retried (up to 10 s later: tests that need lease sync wait for it)
             self.pair_routers()
@@ -341,35 +349,37 @@ class Lab:
         if errors:
             raise errors[0]
 
-    def start_ssh(self, configs: Callable[[str], dict[str, str]] | None = None) -> None:
-        """The topology, each router's tree (`configs(router)`, the lab's by default) and its dropbear."""
-        self.topo.build()
-        for name in self.topo.routers:
-            root = tree.make_tree(self.dir / name, (configs or (lambda r: router_configs(r, self.options)))(name))
-            prepare_tree(root)
-            self.routers[name] = Router(name, self.topo.ns(name), root, self.options)
-        for router in self.routers.values():
-            router.boot_ssh()
+    def start_unpaired(self) -> None:
+        """Both routers booted with ha-pair installed but not enabled (nothing of it runs), and
+        `ha-pair keys`' line of each in the peer's /etc/dropbear/authorized_keys: two routers just
+        before `ha-pair trust-peer`."""
+        self.start(wait_master=None, paired=False)
 
     def pair_routers(self) -> None:
         """What the README tells an operator to do: on each router `ha-pair keys`, the line it prints
         into the peer's /etc/dropbear/authorized_keys, then `ha-pair trust-peer` once the
         fingerprint checks out."""
-        lines: dict[str, str] = {}
-
-        def keys(router: Router) -> None:
-            lines[router.name] = json.loads(router.run_ha_pair("--json", "keys").stdout)["authorized_keys_line"]
 
         def trust(router: Router) -> None:
             peer_address = pair.ROUTERS[self.topo.peer(router.name)]["sync"]
             self.wait_for(lambda: port_open(router.namespace, peer_address, 22), 30, f"dropbear on {peer_address}")
             router.run_ha_pair("trust-peer", "--yes")
 
+        self.exchange_keys()
+        self.parallel(trust)
+
+    def exchange_keys(self) -> None:
+        """`ha-pair keys` on each router, the line it prints added to the peer's
+        /etc/dropbear/authorized_keys."""
+        lines: dict[str, str] = {}
+
+        def keys(router: Router) -> None:
+            lines[router.name] = json.loads(router.run_ha_pair("--json", "keys").stdout)["authorized_keys_line"]
+
         self.parallel(keys)
         for name, router in self.routers.items():
             authorized = self.routers[self.topo.peer(name)].root / "etc/dropbear/authorized_keys"
             authorized.write_text(authorized.read_text() + lines[name] + "\n")
-        self.parallel(trust)
 
     def run_ha_pair(self, router: str, *args: str, check: bool = True, input: str | None = None):
         """The router's own `ha-pair`, run on the router."""

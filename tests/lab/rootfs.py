@@ -130,8 +130,9 @@ def _key() -> str:
 class Image:
     """A directory being filled as an OpenWrt root file system."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, below: Path | None = None) -> None:
         self.root = root
+        self.below = below  # an image this tree is a layer above: libraries it holds are not copied
         self.libraries: set[str] = set()
 
     def path(self, inside: str) -> Path:
@@ -201,7 +202,8 @@ class Image:
                 path = words[0]  # the dynamic loader itself
             else:
                 continue
-            if path.startswith(str(vendor.STAGE)) or path in self.libraries:
+            if path.startswith(str(vendor.STAGE)) or path in self.libraries \
+                    or (self.below is not None and (self.below / path.lstrip("/")).exists()):
                 continue
             self.libraries.add(path)
             self.copy(Path(path), path)
@@ -402,6 +404,17 @@ def enable_services(image: Image) -> None:
     """rc.d links for every init script, as an image build makes them (rc.common `enable`)."""
     for script in sorted(image.path("etc/init.d").iterdir()):
         enable(image.root, script.name)
+
+
+def add_programs(flash: Path, image: Path, programs: dict[str, str]) -> None:
+    """Host programs (host path -> path in the router) put into a router's flash with the shared
+    libraries they need that the image lacks, as installing a package would add them (for
+    LabOptions.installs)."""
+    layer = Image(flash, below=image)
+    for host, inside in programs.items():
+        if not os.access(host, os.X_OK):
+            raise RomUnavailable(f"{host} is not installed")
+        layer.program(Path(host), inside)
 
 
 def enable(root: Path, name: str) -> None:

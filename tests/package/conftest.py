@@ -1,4 +1,5 @@
-"""Fixtures of the package tests: the built packages of both releases, and their stand-ins.
+"""Fixtures of the package tests: the built packages of both releases, and the stand-ins of their
+dependencies.
 
 Everything is built by tests/vendor and tests/package/build.py into build/ and reused across
 runs; without OpenWrt's sources the tests skip (and fail under CI=true), as tests/vendor's
@@ -8,7 +9,6 @@ require() does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, TypeVar
 
 import pytest
@@ -19,9 +19,9 @@ from tests.vendor.packaging import RELEASES, Release
 
 T = TypeVar("T")
 
-# what the package tests run: the two package managers, the buildroots, and for router trees
-# OpenWrt's uci, ubus and ubusd (with libubox) and the router-side files the buildroots lack
-COMPONENTS = ("opkg", "apk", "openwrt-24.10", "openwrt-25.12", "ubus", "uci", "openwrt-router-files")
+# what the package tests build with: the two package managers and the buildroots (the lab's
+# routers they install on need their own, tests/lab/conftest.py's require_routers)
+COMPONENTS = ("opkg", "apk", "openwrt-24.10", "openwrt-25.12")
 
 
 def built(make: Callable[[], T]) -> T:
@@ -56,8 +56,3 @@ def packages(request: pytest.FixtureRequest) -> Packages:
             release, build.build(release), build.build_upgrade(release), standins.build(release)))
     return _cache[release.series]
 
-
-def root_dir(tmp_path: Path, name: str = "root") -> Path:
-    root = tmp_path / name
-    root.mkdir()
-    return root

@@ -1,10 +1,11 @@
-"""Router root file systems in a directory, made the way OpenWrt's image build makes them.
+"""OpenWrt's image build, replayed on a root file system, and what a router's flash holds.
 
 An image build (package/Makefile's install step, then include/rootfs.mk's prepare_rootfs) installs
 every package with its scripts suppressed, runs each postinst in the target root with
 IPKG_INSTROOT set, in name order, and then enables every rc.common init script. `image()` replays
-that order with the real opkg or apk-tools, the release's own base-files and ipkg-build/apk
-tooling: the commands are those of the two makefiles, the replay is ours.
+that order with the real opkg or apk-tools and the release's ipkg-build/apk tooling on a root that
+already holds base-files (a lab router's, tests/package/flash.py): the commands are those of the
+two makefiles, the replay is ours.
 """
 
 from __future__ import annotations
@@ -15,34 +16,15 @@ import io
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tarfile
 from pathlib import Path
 
-from tests import vendor
-from tests.vendor.packaging import Release, router_file, stage_tool
+from tests.vendor.packaging import Release, stage_tool
 
 # /var is a link to /tmp on OpenWrt (base-files' Makefile makes it); both are tmpfs at run time
 RUNTIME = ("tmp", "var")
-
-
-def skeleton(root: Path, release: Release) -> Path:
-    """The release's base-files, and the shell libraries its scripts source from other packages:
-    procd.sh (procd), jshn.sh (libubox), uci.sh (uci)."""
-    tree = release.tree
-    shutil.copytree(tree / "package/base-files/files", root, symlinks=True, dirs_exist_ok=True)
-    (root / "tmp").mkdir(exist_ok=True)
-    (root / "tmp").chmod(0o1777)
-    if not (root / "var").exists():
-        (root / "var").symlink_to("tmp")
-    for source, target in (
-        (tree / "package/system/procd/files/procd.sh", "lib/functions/procd.sh"),
-        (vendor.STAGE / "share/libubox/jshn.sh", "usr/share/libubox/jshn.sh"),
-        (router_file("package/system/uci/files/lib/config/uci.sh"), "lib/config/uci.sh"),
-    ):
-        (root / target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, root / target)
-    return root
 
 
 def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess:
@@ -158,8 +140,7 @@ def prepare_rootfs(root: Path, release: Release, files: Path | None = None) -> s
 
 
 def image(root: Path, release: Release, packages: list[Path], scratch: Path, files: Path | None = None) -> str:
-    """A root file system as an image build makes it from these packages (plus base-files)."""
-    skeleton(root, release)
+    """The image build of these packages on `root` (which holds base-files already)."""
     install_offline(root, release, packages, scratch)
     return prepare_rootfs(root, release, files)
 
@@ -168,25 +149,37 @@ def rc_d(root: Path) -> list[str]:
     return sorted(p.name for p in (root / "etc/rc.d").iterdir())
 
 
-def tree_listing(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
+def tree_listing(root: Path, exclude: tuple[str, ...] = (), below: Path | None = None) -> dict[str, str]:
     """Every path under root (but /tmp, /var and `exclude`) -> its type and mode, and for
-    regular files their content hash: what "nothing left behind" is checked against."""
+    regular files their content hash: what "nothing left behind" is checked against. For a
+    router's flash (root) above its image (below): what the router changed, i.e. whiteouts (the
+    overlay's record of a file of the image removed) and what differs from the image (not the
+    directories the overlay copied up unchanged)."""
     listing = {}
     skip = tuple(f"/{top}" for top in RUNTIME) + exclude
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = "/" + os.path.relpath(dirpath, root).lstrip(".")
         rel_dir = "/" if rel_dir == "/" else rel_dir.rstrip("/")
         for name in dirnames + filenames:
-            path = Path(dirpath) / name
             rel = (rel_dir.rstrip("/") + "/" + name)
             if rel.startswith(skip):
                 continue
-            st = path.lstat()
-            if path.is_symlink():
-                listing[rel] = f"link {os.readlink(path)}"
-            elif path.is_dir():
-                listing[rel] = f"dir {st.st_mode & 0o7777:o}"
-            else:
-                listing[rel] = f"file {st.st_mode & 0o7777:o} {hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+            described = _describe(Path(dirpath) / name)
+            if below is None or described != _describe(below / rel.lstrip("/")):
+                listing[rel] = described
         dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
     return listing
+
+
+def _describe(path: Path) -> str | None:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    if path.is_symlink():
+        return f"link {os.readlink(path)}"
+    if path.is_dir():
+        return f"dir {st.st_mode & 0o7777:o}"
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        return "whiteout"
+    return f"file {st.st_mode & 0o7777:o} {hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"

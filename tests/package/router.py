@@ -1,171 +1,201 @@
-"""A live router made from a root directory: the package's scripts run as on a router.
+"""The package tests' router: r1 of a lab (tests/lab: OpenWrt's procd as PID 1 with its real
+rc.common and procd.sh, ubusd, logd, netifd, fw4, dnsmasq) whose image has a release's package
+manager and ha-pair's dependencies built in.
 
-`add_programs()` puts into a root what the scripts call, at OpenWrt's paths: busybox (as /bin/sh
-and its applets: OpenWrt's shell is busybox ash), util-linux flock (procd.sh locks with it),
-OpenWrt's uci, ubus, ubusd and jshn built from the pinned sources, Debian's nft, dropbearkey,
-dbclient and Python 3 (bookworm's 3.11, as 24.10 ships), and the release's package manager (opkg
-or apk) built from the pinned sources.
-`Router` boots such a root in its own mount, network, PID, UTS and IPC namespaces
-(tests/package/router_ns.py): /tmp is a tmpfs, ubusd runs, and a procd stand-in answers the
-init scripts. Tests talk to it with `sh()`; checks use only what also works on a router with the
-real procd (`ubus call service list`, /proc), so they can later run inside the lab's routers.
+`booted_router(packages, scratch, with_ha_pair)` starts a lab of plain OpenWrt routers (nothing
+of ha-pair's installed by the lab) and yields r1 once it has booted. Before its first boot r1's
+flash gets:
+- an image build (tests/package/flash.py) of the dependencies (tests/package/standins.py) and,
+  with_ha_pair, of ha-pair and luci-app-ha with r1's /etc/config/ha as the files overlay
+  (ImageBuilder FILES=); without ha-pair in the image, r1 has no /etc/config/ha;
+- the release's package manager where its package puts it (opkg built from 24.10.7 with that
+  package's /etc/opkg.conf, or apk-tools built from 25.12.5), a local feed of the dependencies
+  configured as the router's feed, and the package files under PACKAGE_DIR;
+- a lab service that records what procd notifies its `service` object's subscribers of
+  (`instance.start`, `instance.stop`, `instance.respawn`, `instance.fail`, and the events it is
+  told of: the tests' step marks) from early in the boot on.
 
-Nothing here touches the host outside the namespaces: shared libraries and the Python standard
-library are bind-mounted read-only inside them, the network devices are dummies in the router's
-own network namespace, and everything started ends with it.
+The image's base-files are OpenWrt 24.10.7's for both releases: on 25.12, apk runs above 24.10.7's
+default_postinst/default_prerm and sysupgrade, which already read apk's database
+(/lib/apk/packages/*.list, *.conffiles_static) as 25.12's do.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
 import subprocess
-import sys
-from dataclasses import dataclass
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from tests import vendor
-from tests.vendor.packaging import Release, stage_tool
+from tests.lab import rootfs as lab_rootfs
+from tests.lab.conftest import require_routers
+from tests.lab.pair_lab import Lab, LabOptions, Router
+from tests.lab.topology import DEFAULT_PREFIX, install_signal_handlers
+from tests.package import flash
+from tests.package.conftest import Packages
+from tests.vendor.packaging import stage_tool
 
-REPO = Path(__file__).resolve().parents[2]
-# busybox applets the scripts use (not reboot, sysctl, mount, ...: nothing that could reach the host)
-APPLETS = (
-    "sh ash awk basename cat chmod chown cmp cp cut date dirname echo egrep env expr false fgrep find grep "
-    "gunzip gzip head hostname id kill ln logger ls md5sum mkdir mkfifo mktemp mv nproc pidof printf ps "
-    "readlink realpath rm rmdir sed seq sha256sum sleep sort stat syslogd tail tar tee test timeout touch tr "
-    "true uname uniq usleep wc which xargs zcat [ [["
-).split()
+ROUTER = "r1"
+PACKAGE_DIR = "/root/packages"  # where the packages are copied to, as an operator would scp them
+EVENTS_FILE = "/tmp/lab-events"
+DIED = ("instance.respawn", "instance.fail")  # an instance exited without being stopped
+# A step mark is an event procd is told of (`ubus call service event`, as reload_config does):
+# procd passes it on to the service object's subscribers after every notification it sent before.
+MARK = "lab.step"
+EVENTS_INIT = f"""#!/bin/sh /etc/rc.common
+# lab: what procd notifies the subscribers of its service object of (instance.start, instance.stop,
+# instance.respawn, instance.fail, event.trigger), one JSON line each, into {EVENTS_FILE}
+START=05
+USE_PROCD=1
+
+start_service() {{
+	procd_open_instance
+	procd_set_param command /bin/sh -c 'exec ubus subscribe service >> {EVENTS_FILE}'
+	procd_close_instance
+}}
+
+service_started() {{
+	# done once the subscriber hears: what procd does after this boot step is all recorded
+	local i=0
+	while [ $i -lt 200 ]; do
+		ubus call service event '{{"type": "{MARK}", "data": {{"step": "subscribed"}}}}'
+		grep -qF '"subscribed"' {EVENTS_FILE} 2>/dev/null && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}}
+"""
 
 
-# the host's Python 3 (Debian's, as the router's python3) and its multiarch library directory,
-# which the router's namespaces mount read-only at the same paths
-HOST_PYTHON = Path(os.path.realpath("/usr/bin/python3"))  # /usr/bin/python3.11
-PYTHON_STDLIB = f"/usr/lib/{HOST_PYTHON.name}"
-BYTECODE_TAG = "cpython-" + HOST_PYTHON.name.removeprefix("python").replace(".", "")
-HOST_LIB_DIR = next(str(p) for p in sorted(Path("/usr/lib").glob("*-linux-gnu")) if (p / "libc.so.6").exists())
-MOUNTPOINTS = {  # in the root -> from the host
-    "lib" + HOST_LIB_DIR[len("/usr/lib"):]: HOST_LIB_DIR,
-    HOST_LIB_DIR.lstrip("/"): HOST_LIB_DIR,
-    "lib64": "/lib64",
-    PYTHON_STDLIB.lstrip("/"): PYTHON_STDLIB,
-}
+def make_dirs(router: Router, inside: str) -> Path:
+    """A directory in the flash; those it creates take the image's modes (/root is 0700)."""
+    path = router.flash
+    for part in Path(inside.lstrip("/")).parts:
+        path = path / part
+        if not path.is_dir():
+            path.mkdir()
+            below = router.image / path.relative_to(router.flash)
+            path.chmod(below.stat().st_mode & 0o7777 if below.is_dir() else 0o755)
+    return path
 
 
-def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, target)
-
-
-def add_programs(root: Path, release: Release) -> None:
-    listing = subprocess.run(["busybox", "--list-full"], capture_output=True, text=True, check=True).stdout.split()
-    paths = {Path(p).name: p for p in listing}
-    _copy(Path("/usr/bin/busybox"), root / "bin/busybox")
-    for applet in APPLETS:
-        link = root / paths.get(applet, f"bin/{applet}")
-        if not link.exists() and not link.is_symlink():
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to("/bin/busybox")
-    _copy(Path(shutil.which("flock") or "/usr/bin/flock"), root / "usr/bin/flock")
-    _copy(Path("/usr/sbin/nft"), root / "usr/sbin/nft")
-    # what OpenWrt's dropbear package brings for the lease sync (Debian's dropbear-bin builds)
-    for program in ("dropbearkey", "dbclient"):
-        _copy(Path(f"/usr/bin/{program}"), root / "usr/bin" / program)
-    _copy(HOST_PYTHON, root / "usr/bin" / HOST_PYTHON.name)
-    (root / "usr/bin/python3").unlink(missing_ok=True)
-    (root / "usr/bin/python3").symlink_to(HOST_PYTHON.name)
-    _copy(vendor.STAGE / "bin/uci", root / "sbin/uci")
-    _copy(vendor.STAGE / "bin/ubus", root / "bin/ubus")
-    _copy(vendor.STAGE / "sbin/ubusd", root / "sbin/ubusd")
-    _copy(vendor.STAGE / "bin/jshn", root / "usr/bin/jshn")
-    for lib in (vendor.STAGE / "lib").glob("*.so*"):
-        target = root / "lib" / lib.name
-        if lib.is_symlink():
-            target.unlink(missing_ok=True)
-            target.symlink_to(os.readlink(lib))
-        else:
-            _copy(lib, target)
-    if release.uses_apk:
-        _copy(stage_tool("apk"), root / "usr/bin/apk")
+def factory_image(router: Router, packages: Packages, scratch: Path, with_ha_pair: bool) -> None:
+    """r1's flash before its first boot (see the module doc); a LabOptions.installs hook."""
+    if router.name != ROUTER:
+        return
+    release = packages.release
+    config = router.flash / "etc/config/ha"  # the lab's r1 configuration
+    files = None
+    image_packages = packages.standins.all_base()
+    if with_ha_pair:
+        files = scratch / "files"
+        (files / "etc/config").mkdir(parents=True)
+        shutil.move(config, files / "etc/config/ha")
+        image_packages += list(packages.current.files.values())
     else:
-        _copy(stage_tool("opkg"), root / "bin/opkg")
+        config.unlink()
+    (scratch / "image.log").write_text(flash.build_into(router, release, image_packages, scratch, files))
+    if release.uses_apk:
+        lab_rootfs.add_programs(router.flash, router.image, {str(stage_tool("apk")): "/usr/bin/apk"})
+    else:
+        lab_rootfs.add_programs(router.flash, router.image, {str(stage_tool("opkg")): "/bin/opkg"})
         # what the opkg package puts on a router (package/system/opkg/files)
-        _copy(release.tree / "package/system/opkg/files/opkg.conf", root / "etc/opkg.conf")
-    # Debian's daemons keep pid files in /run; OpenWrt builds them with runstatedir /var/run
-    if not (root / "run").is_symlink():
-        (root / "run").symlink_to("var/run")
-    for mountpoint in MOUNTPOINTS:
-        (root / mountpoint).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(release.tree / "package/system/opkg/files/opkg.conf", router.flash / "etc/opkg.conf")
+    add_feed(router, packages, scratch)
+    directory = make_dirs(router, PACKAGE_DIR)
+    for kind, paths in (("current", packages.current.files.values()), ("upgrade", packages.upgrade.files.values()),
+                        ("standins-upgrade", packages.standins.upgrade.values())):
+        (directory / kind).mkdir()
+        for path in paths:
+            shutil.copy2(path, directory / kind / path.name)
+    router.write_flash("etc/init.d/lab-events", EVENTS_INIT, 0o755)
+    lab_rootfs.enable(router.flash, "lab-events")
 
 
-@dataclass
-class Result:
-    rc: int
-    out: str
-    err: str
+def add_feed(router: Router, packages: Packages, scratch: Path) -> None:
+    """The release's package feed, as /etc/opkg/distfeeds.conf or /etc/apk/repositories.d point a
+    router at downloads.openwrt.org: here a local one in /root/feed holding the dependencies (for
+    apk signed with a key of its own, as OpenWrt signs its indexes)."""
+    release = packages.release
+    feed = make_dirs(router, "/root/feed")
+    for path in packages.standins.all_base():
+        shutil.copy2(path, feed / path.name)
+    if release.uses_apk:
+        key = scratch / "feed-key.pem"
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+        public = subprocess.run(["openssl", "ec", "-in", str(key), "-pubout"], capture_output=True, check=True).stdout
+        router.write_flash("etc/apk/keys/feed-key.pem", public.decode())
+        subprocess.run([str(stage_tool("apk")), "mkndx", "--allow-untrusted", "--sign", str(key), "--output",
+                        "packages.adb", *sorted(p.name for p in feed.glob("*.apk"))], cwd=feed, check=True,
+                       capture_output=True)
+        router.write_flash("etc/apk/repositories.d/distfeeds.list", "file:///root/feed/packages.adb\n")
+    else:
+        mkhash = str(release.tree / "staging_dir/host/bin/mkhash")
+        index = subprocess.run(["bash", str(release.tree / "scripts/ipkg-make-index.sh"), "."], cwd=feed, check=True,
+                               capture_output=True, env={**os.environ, "MKHASH": mkhash})
+        (feed / "Packages").write_bytes(index.stdout)
+        (feed / "Packages.gz").write_bytes(gzip.compress(index.stdout, mtime=0))
+        router.write_flash("etc/opkg/distfeeds.conf", "src/gz openwrt_base file:///root/feed\n")
 
-    def check(self) -> "Result":
-        assert self.rc == 0, f"exit {self.rc}\nstdout:\n{self.out}\nstderr:\n{self.err}"
-        return self
+
+@contextmanager
+def booted_router(packages: Packages, scratch: Path, with_ha_pair: bool) -> Iterator[Router]:
+    """r1 of a started lab, built as the module doc says; the lab is stopped afterwards."""
+    require_routers()
+    install_signal_handlers()
+    options = LabOptions(ha_pair=False, installs=(lambda r: factory_image(r, packages, scratch, with_ha_pair),))
+    lab = Lab(options, prefix=f"{DEFAULT_PREFIX}pkg-")
+    try:
+        lab.start(wait_master=None)
+        yield lab.routers[ROUTER]
+    finally:
+        lab.stop()
 
 
-class Router:
-    """A running router (see the module's docstring); use as a context manager."""
+def events(router: Router) -> list[dict]:
+    """procd's notifications so far, {"event": "instance.start", "service": ..., "instance": ...},
+    with the step marks as {"event": "lab.step", "step": ...}, in the order procd sent them."""
+    try:
+        text = (router.root / EVENTS_FILE.lstrip("/")).read_text()
+    except OSError:
+        return []
+    found = []
+    for line in text.splitlines():
+        ((kind, data),) = json.loads(line).items()
+        if kind == "event.trigger" and data.get("type") == MARK:
+            found.append({"event": MARK, **data.get("data", {})})
+        else:
+            found.append({"event": kind, **data})
+    return found
 
-    def __init__(self, root: Path, devices: list[dict] | None = None) -> None:
-        self.root = root
-        env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}",
-               "HA_PAIR_UBUS_LIBDIR": str(vendor.STAGE / "lib"), "PYTHONDONTWRITEBYTECODE": "1"}
-        self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--net", "--pid", "--uts", "--ipc", "--fork", "--kill-child",
-             sys.executable, "-m", "tests.package.router_ns", str(root), json.dumps(devices or [])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-        line = self.proc.stdout.readline()  # type: ignore[union-attr]
-        if not line or not json.loads(line).get("ready"):
-            self.close()
-            raise RuntimeError(f"the router did not start: {line!r} {self.proc.stderr.read()}")  # type: ignore[union-attr]
 
-    def _request(self, **request: object) -> dict:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the router ended: {self.proc.stderr.read()}")  # type: ignore[union-attr]
-        return json.loads(line)
+def mark(router: Router, step: str, timeout: float = 10.0) -> None:
+    """A step mark in the event record: what procd did before it is recorded before it."""
+    router.exec("ubus", "call", "service", "event", json.dumps({"type": MARK, "data": {"step": step}}))
+    deadline = time.monotonic() + timeout
+    while {"event": MARK, "step": step} not in events(router):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{router.name}: the step mark {step!r} was not recorded")
+        time.sleep(0.05)
 
-    def sh(self, cmd: str, timeout: float = 120, env: dict[str, str] | None = None) -> Result:
-        reply = self._request(op="sh", cmd=cmd, timeout=timeout, env=env or {})
-        return Result(reply["rc"], reply["out"], reply["err"])
 
-    def events(self) -> list[dict]:
-        return self._request(op="events")["events"]
+def between(recorded: list[dict], first: str, second: str) -> list[dict]:
+    """The events recorded between two step marks."""
+    steps = [e.get("step") for e in recorded]
+    return recorded[steps.index(first) + 1:steps.index(second)]
 
-    def services(self) -> dict:
-        """procd's view, as `ubus call service list` gives it (real procd or the stand-in)."""
-        out = self.sh("ubus call service list '{}'").check().out
-        return json.loads(out) if out.strip() else {}
 
-    def daemons(self, comm: str) -> list[int]:
-        """PIDs of top-level `comm` processes (not children of another `comm`), from /proc."""
-        out = self.sh(
-            f"for d in /proc/[0-9]*; do c=$(cat $d/comm 2>/dev/null) || continue; [ \"$c\" = {comm} ] || continue; "
-            f"p=$(cut -d' ' -f4 $d/stat); [ \"$(cat /proc/$p/comm 2>/dev/null)\" = {comm} ] && continue; "
-            "echo ${d#/proc/}; done").check().out
-        return sorted(int(pid) for pid in out.split())
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")  # type: ignore[union-attr]
-                self.proc.stdin.flush()  # type: ignore[union-attr]
-                self.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired, ValueError):
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self) -> "Router":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def daemons(router: Router, comm: str) -> list[int]:
+    """PIDs (as the router sees them) of top-level `comm` processes (not children of another
+    `comm`), from the router's /proc."""
+    out = router.sh(
+        f"for d in /proc/[0-9]*; do c=$(cat $d/comm 2>/dev/null) || continue; [ \"$c\" = {comm} ] || continue; "
+        f"p=$(cut -d' ' -f4 $d/stat); [ \"$(cat /proc/$p/comm 2>/dev/null)\" = {comm} ] && continue; "
+        "echo ${d#/proc/}; done").stdout
+    return sorted(int(pid) for pid in out.split())

@@ -1,4 +1,4 @@
-"""The packages ha-pair depends on, as stand-ins built by OpenWrt's own package build.
+"""The packages ha-pair depends on (and dnsmasq), as stand-ins built by OpenWrt's own package build.
 
 keepalived and conntrackd reproduce what decides whether OpenWrt's own services run next to
 ha-pair's (standins/README.md says which facts, and where they come from); the rest are empty
@@ -23,7 +23,9 @@ BINARIES = {"KEEPALIVED_BINARY": Path("/usr/sbin/keepalived"), "CONNTRACKD_BINAR
 
 # name -> (version, what it provides, directories it holds): packages without files. luci-base
 # has the directories a LuCI app's files go to (with luci-mod-status's view/status/include, which
-# a router with LuCI has too): the app leaves them in place when it is removed.
+# a router with LuCI has too): the app leaves them in place when it is removed. dnsmasq (not a
+# dependency, but in every OpenWrt image: the lab routers' dnsmasq is no package) holds its
+# hotplug directories, which ha-pair adds a file to and leaves in place.
 EMPTY = {
     "libc": ("1.2.5", "", ""),
     "python3-light": ("3.11.14", "", ""),
@@ -32,6 +34,7 @@ EMPTY = {
     "dropbear": ("2024.86", "", ""),
     "luci-base": ("25.001.0", "", "/www/luci-static/resources/view/status/include /usr/share/luci/menu.d "
                   "/usr/share/rpcd/acl.d"),
+    "dnsmasq": ("2.90", "", "/etc/hotplug.d/dhcp /etc/hotplug.d/neigh /etc/hotplug.d/ntp /etc/hotplug.d/tftp"),
 }
 DAEMONS = ("keepalived", "conntrackd")
 

@@ -1,5 +1,6 @@
 """ha-pair installed, configured, upgraded and removed on a live router, with the real opkg (24.10)
-or apk-tools (25.12) running the package's scripts as on a router.
+or apk-tools (25.12) running the package's scripts and OpenWrt's procd (PID 1 of a lab router,
+tests/package/router.py) starting and stopping the services.
 
 The router starts as an OpenWrt image with keepalived and conntrackd installed (24.10's
 keepalived service then runs an idle keepalived, as on a real 24.10), and someone's own
@@ -18,11 +19,11 @@ import pytest
 from tests.package import build
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
-from tests.package.router import Router
+from tests.lab.router import Router
+from tests.package.router import DIED, PACKAGE_DIR, ROUTER, between, booted_router, daemons, events
 from tests.support import pair
 
 KA_INERT = "/usr/share/ha-pair/openwrt-keepalived.conf"
-
 
 
 def running(step: seq.Step, service: str) -> list[int]:
@@ -40,52 +41,47 @@ def live(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run the sequence once per release; every test below reads what it observed."""
     scratch = tmp_path_factory.mktemp(f"live-{packages.release.series}")
     steps: dict[str, seq.Step] = {}
-    with seq.booted_router(packages, scratch, with_ha_pair=False) as router:
-        root = router.root
+    with booted_router(packages, scratch, with_ha_pair=False) as router:
         router.sh(f"cat > /etc/conntrackd/conntrackd.conf <<'EOF'\n{seq.USER_CONNTRACKD_CONF}EOF\n"
-                  "/etc/init.d/conntrackd start").check()
-        seq.wait_for(lambda: router.daemons("conntrackd"))
+                  "/etc/init.d/conntrackd start")
+        seq.wait_for(lambda: daemons(router, "conntrackd"))
         steps["before"] = seq.observe(router, "before")
 
         # README's command, with the packages copied to /tmp as its scp line does
-        done = router.sh(f"cp {seq.PACKAGE_DIR}/current/* /tmp/ && {seq.readme_install_command(packages)}")
-        seq.wait_for(lambda: openwrt_service_stopped(router, "keepalived") and not router.daemons("keepalived"))
-        steps["install"] = seq.observe(router, "install", done.rc, done.out + done.err)
-        check = router.sh("ha-pair check --no-keepalived-test")
-        steps["install"].out += f"\n$ ha-pair check: {check.rc}\n{check.out}{check.err}"
-        steps["install"].rc = steps["install"].rc or check.rc
+        done = seq.run(router, f"cp {PACKAGE_DIR}/current/* /tmp/ && {seq.readme_install_command(packages)}")
+        seq.wait_for(lambda: openwrt_service_stopped(router, "keepalived") and not daemons(router, "keepalived"))
+        steps["install"] = seq.observe(router, "install", done.returncode, done.stdout + done.stderr)
+        check = seq.run(router, "ha-pair check --no-keepalived-test")
+        steps["install"].out += f"\n$ ha-pair check: {check.returncode}\n{check.stdout}{check.stderr}"
+        steps["install"].rc = steps["install"].rc or check.returncode
 
         # the operator configures the pair (what `uci commit ha` + reload_config does)
-        done = router.sh(f"cat > /etc/config/ha <<'EOF'\n{pair.ha(seq.ROUTER)}EOF\n/etc/init.d/ha-pair reload")
-        seq.wait_for(lambda: router.daemons("keepalived") and router.daemons("conntrackd"))
-        steps["configured"] = seq.observe(router, "configured", done.rc, done.out + done.err)
+        done = seq.run(router, f"cat > /etc/config/ha <<'EOF'\n{pair.ha(ROUTER)}EOF\n/etc/init.d/ha-pair reload")
+        seq.wait_for(lambda: daemons(router, "keepalived") and daemons(router, "conntrackd"))
+        steps["configured"] = seq.observe(router, "configured", done.returncode, done.stdout + done.stderr)
 
-        done = router.sh(seq.install_command(packages, "upgrade", ["ha-pair", "luci-app-ha"]))
-        steps["upgrade"] = seq.observe(router, "upgrade", done.rc, done.out + done.err)
-        expected_bytecode = steps["upgrade"].expected_bytecode(root)
+        done = seq.run(router, seq.install_command(packages, "upgrade", ["ha-pair", "luci-app-ha"]))
+        steps["upgrade"] = seq.observe(router, "upgrade", done.returncode, done.stdout + done.stderr)
+        expected_bytecode = steps["upgrade"].expected_bytecode(router.root)
 
         for name in ("keepalived", "conntrackd"):
-            done = router.sh(seq.install_command(packages, "standins-upgrade", [name]))
+            done = seq.run(router, seq.install_command(packages, "standins-upgrade", [name]))
             # 24.10's keepalived service starts on its upgrade and stops itself (see openwrt-services)
-            seq.wait_for(lambda: openwrt_service_stopped(router, name) and len(router.daemons(name)) == 1)
-            steps[f"{name}-upgrade"] = seq.observe(router, f"{name}-upgrade", done.rc, done.out + done.err)
+            seq.wait_for(lambda: openwrt_service_stopped(router, name) and len(daemons(router, name)) == 1)
+            steps[f"{name}-upgrade"] = seq.observe(router, f"{name}-upgrade", done.returncode,
+                                                   done.stdout + done.stderr)
 
-        done = router.sh(seq.remove_command(packages, ["luci-app-ha", "ha-pair"]))
+        done = seq.run(router, seq.remove_command(packages, ["luci-app-ha", "ha-pair"]))
 
         def settled() -> bool:  # ha-pair's daemons gone, OpenWrt's services running what they run
             services = router.services()
-            return all(router.daemons(name) == [i["pid"] for i in services.get(name, {}).get("instances", {}).values()
-                                                if i.get("running")] for name in ("keepalived", "conntrackd"))
+            return all(daemons(router, name) == [i["pid"] for i in services.get(name, {}).get("instances", {}).values()
+                                                 if i.get("running")] for name in ("keepalived", "conntrackd"))
 
         seq.wait_for(settled)
-        steps["remove"] = seq.observe(router, "remove", done.rc, done.out + done.err)
-        events = router.events()
-    return {"steps": steps, "events": events, "packages": packages, "root": root,
-            "expected_bytecode": expected_bytecode}
-
-
-def ha_pair_events(events: list[dict], kinds: tuple[str, ...]) -> list[dict]:
-    return [e for e in events if e["service"] == "ha-pair" and e["event"] in kinds]
+        steps["remove"] = seq.observe(router, "remove", done.returncode, done.stdout + done.stderr)
+        recorded = events(router)
+    return {"steps": steps, "events": recorded, "packages": packages, "expected_bytecode": expected_bytecode}
 
 
 def test_install_enables_ha_pair_and_takes_openwrts_services_out(live: dict) -> None:
@@ -123,8 +119,8 @@ def test_exactly_one_keepalived_and_one_conntrackd_ha_pairs(live: dict) -> None:
         assert len(keepalived) == 1 and step.keepalived == keepalived, (name, step.services, step.keepalived)
         assert len(conntrackd) == 1 and step.conntrackd == conntrackd, (name, step.services, step.conntrackd)
         assert running(step, "keepalived") == [] and running(step, "conntrackd") == [], (name, step.services)
-    # nothing died by itself (procd would have respawned it: a crash loop is not "inert")
-    assert [e for e in live["events"] if e["event"] == "exited"] == []
+    # nothing died by itself (procd respawned it: a crash loop is not "inert")
+    assert [e for e in live["events"] if e["event"] in DIED] == []
 
 
 def test_upgrade_keeps_the_pair_running_and_its_dhcp_settings(live: dict) -> None:
@@ -132,8 +128,8 @@ def test_upgrade_keeps_the_pair_running_and_its_dhcp_settings(live: dict) -> Non
     assert configured.dhcp != live["steps"]["install"].dhcp, "the configured pair manages DHCP"
     assert step.rc == 0, step.out
     assert step.services["ha-pair"] == configured.services["ha-pair"], "instances restarted or stopped"
-    stopped = [e for e in live["events"] if configured.at < e["time"] < step.at and e["service"] == "ha-pair"
-               and e["event"] in ("stop", "restart", "exited")]
+    stopped = [e for e in between(live["events"], "configured", "upgrade") if e.get("service") == "ha-pair"
+               and e["event"] in ("instance.stop", *DIED)]
     assert stopped == [], stopped
     assert step.dhcp == configured.dhcp
 
@@ -149,7 +145,7 @@ def test_upgrade_keeps_the_users_configuration_and_state_directory(live: dict) -
 def test_bytecode_is_compiled_on_install_and_upgrade_only(live: dict) -> None:
     """/etc/uci-defaults/ha-pair compiles every module once; running ha-pair (the agent, render,
     keepalived's notify) never writes any; removal leaves none."""
-    steps, root = live["steps"], live["root"]
+    steps = live["steps"]
     assert steps["before"].pycache == {}
     for compiled, later in (("install", ("configured",)), ("upgrade", ("keepalived-upgrade", "conntrackd-upgrade"))):
         assert set(steps[compiled].pycache) == live["expected_bytecode"], compiled

@@ -1,10 +1,14 @@
-"""`ha-pair trust-peer` with the real SSH clients against real SSH servers, in network namespaces.
+"""`ha-pair trust-peer` with the real SSH clients against real SSH servers, on the lab's OpenWrt
+routers.
 
-The lab's sync link (tests/lab/pair_lab.py, without keepalived or dnsmasq): r1 runs trust-peer,
-r2 serves. Two pairs of client and server:
-- dbclient -> Debian's dropbear on 10.255.0.2:22 (OpenWrt's default pair);
-- OpenSSH's ssh -> OpenSSH's sshd on 10.255.0.2:2222 (its own config and host keys in r2's tree,
-  started only inside r2's namespace, in a mount namespace of its own).
+Two lab routers (tests/lab/pair_lab.py, without dnsmasq) booted with ha-pair installed but not
+started, each one's `ha-pair keys` line in the other's /etc/dropbear/authorized_keys, nothing
+pinned: r1 runs trust-peer, r2 serves. Every ha-pair command runs inside r1 (Router.exec). Two
+pairs of client and server:
+- dbclient -> dropbear on 10.255.0.2:22 (OpenWrt's default pair, started by its init script);
+- OpenSSH's ssh -> OpenSSH's sshd on 10.255.0.2:2222: Debian's OpenSSH programs and the libraries
+  they link put into each router's flash, sshd run by procd from an init script as OpenWrt's
+  openssh-server package runs it, host keys where that package keeps them (so `hello` lists them).
 ha-pair takes the first client it finds on PATH, dbclient before ssh: the ssh runs get a PATH
 without dbclient. What a known_hosts file holds for the peer is read with `ssh-keygen -F`
 (OpenSSH's own matching: plain, [host]:port and hashed `|1|` entries), and what the server really
@@ -17,15 +21,13 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.lab import netns
+from tests.lab import netns, rootfs
 from tests.lab.pair_lab import Lab, LabOptions, Router, port_open
 from tests.lab.topology import DEFAULT_PREFIX, install_signal_handlers
 from tests.support import pair, tree
@@ -40,11 +42,66 @@ HOSTILE = "r2\x1b]0;owned\x07\x1b[2J\r\npinned 10.255.0.2 \u202eevil"
 HOSTILE_PRINTED = "r2\\x1b]0;owned\\x07\\x1b[2J\\r\\npinned 10.255.0.2 \\u202eevil"
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
+# Debian's OpenSSH in a router (OpenWrt's openssh-client, openssh-server and dropbearconvert put
+# the same programs there), and the directory of the ssh runs' PATH: no dbclient in it
+OPENSSH = {"/usr/bin/ssh": "/usr/bin/ssh", "/usr/sbin/sshd": "/usr/sbin/sshd",
+           "/usr/bin/ssh-keygen": "/usr/bin/ssh-keygen", "/usr/bin/ssh-keyscan": "/usr/bin/ssh-keyscan",
+           "/usr/bin/dropbearconvert": "/usr/bin/dropbearconvert"}
+SSH_ONLY = "/usr/libexec/lab-ssh-only"
+SSH_ONLY_TOOLS = {"ssh": "/usr/bin/ssh", "ssh-keygen": "/usr/bin/ssh-keygen", "dropbearkey": "/usr/bin/dropbearkey",
+                  "dropbearconvert": "/usr/bin/dropbearconvert", "sh": "/bin/busybox", "env": "/bin/busybox",
+                  "python3": "/usr/bin/python3"}
+SSHD_CONFIG = f"""# lab: OpenSSH's sshd beside dropbear, keys only
+Port {PORTS["ssh"]}
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+PidFile /var/run/sshd.pid
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+"""
+# as OpenWrt's openssh-server runs it: host keys made on first start, sshd in the foreground under
+# procd (Debian's build keeps its privilege separation directory in /run/sshd)
+SSHD_INIT = """#!/bin/sh /etc/rc.common
+# lab: OpenSSH's sshd (Debian's build), as OpenWrt's openssh-server package runs it
+START=50
+USE_PROCD=1
+
+start_service() {
+	local type
+	for type in ed25519 ecdsa; do
+		[ -f /etc/ssh/ssh_host_${type}_key ] || ssh-keygen -q -N '' -t $type -f /etc/ssh/ssh_host_${type}_key
+	done
+	mkdir -p -m 0755 /var/run/sshd
+	procd_open_instance
+	procd_set_param command /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
+	procd_set_param respawn
+	procd_set_param stderr 1
+	procd_close_instance
+}
+"""
+
+
+def install_openssh(router: Router) -> None:
+    """OpenSSH on a router's flash before its first boot: the programs, sshd's user (the package's
+    USERID sshd=22), configuration and init script, enabled."""
+    rootfs.add_programs(router.flash, router.image, OPENSSH)
+    for name, line in (("passwd", "sshd:x:22:22:sshd:/var/empty:/bin/false"), ("group", "sshd:x:22:"),
+                       ("shadow", "sshd:*:0:0:99999:7:::")):
+        text = (router.image / "etc" / name).read_text()
+        router.write_flash(f"etc/{name}", text + line + "\n", 0o600 if name == "shadow" else 0o644)
+    router.write_flash("etc/ssh/sshd_config", SSHD_CONFIG)
+    router.write_flash("etc/init.d/sshd", SSHD_INIT, 0o755)
+    rootfs.enable(router.flash, "sshd")
+    (router.flash / SSH_ONLY.lstrip("/")).mkdir(parents=True)
+    for name, target in SSH_ONLY_TOOLS.items():
+        (router.flash / SSH_ONLY.lstrip("/") / name).symlink_to(target)
+
 
 @dataclass
 class SshPair:
     lab: Lab
-    ssh_path: Path  # a PATH directory with OpenSSH's ssh and no dbclient
 
     @property
     def r1(self) -> Router:
@@ -55,66 +112,28 @@ class SshPair:
         return self.lab.routers["r2"]
 
 
-def start_sshd(router: Router) -> None:
-    """OpenSSH's sshd on the router's sync address, port 2222: host keys where OpenWrt's
-    openssh-server keeps them (so `hello` lists them), the router's authorized_keys, no PAM. Its
-    privilege-separation directory /run/sshd lives on a tmpfs of its own mount namespace."""
-    etc = router.root / "etc/ssh"
-    etc.mkdir(parents=True, exist_ok=True)
-    for kind in ("ed25519", "ecdsa"):
-        netns.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(etc / f"ssh_host_{kind}_key")])
-    config = etc / "sshd_config"
-    config.write_text(
-        f"ListenAddress {PEER}:{PORTS['ssh']}\n"
-        f"HostKey {etc}/ssh_host_ed25519_key\nHostKey {etc}/ssh_host_ecdsa_key\n"
-        f"PidFile {router.root}/var/run/sshd.pid\n"
-        f"AuthorizedKeysFile {router.root}/root/.ssh/authorized_keys\n"
-        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n")
-    log = open(router.log_dir / "sshd.log", "ab")
-    script = (f"mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && "
-              f"exec {shutil.which('sshd')} -D -e -f {config}")
-    netns.spawn(router.namespace, ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                stdout=log, stderr=log, text=False)
-    log.close()
-
-
-def path_without_dbclient(directory: Path) -> Path:
-    directory.mkdir()
-    for tool in ("ssh", "ssh-keygen", "dropbearkey", "dropbearconvert", "sh", "env"):
-        (directory / tool).symlink_to(shutil.which(tool))
-    (directory / "python3").symlink_to(sys.executable)
-    return directory
-
-
 @pytest.fixture(scope="module")
 def ssh_pair():
     require_root_and("dropbear", "dbclient", "dropbearkey", "dropbearconvert", "sshd", "ssh", "ssh-keygen",
-                     "ssh-keyscan", "unshare")
+                     "ssh-keyscan", "nsenter", "unshare")
     install_signal_handlers()
-    lab = Lab(LabOptions(dhcp=False), prefix=f"{DEFAULT_PREFIX}ssh-")
+    lab = Lab(LabOptions(dhcp=False, installs=(install_openssh,)), prefix=f"{DEFAULT_PREFIX}ssh-")
     try:
-        lab.start_ssh()
-        lab.authorize_keys()  # `ha-pair keys` on each router, the line in the peer's authorized_keys
-        start_sshd(lab.routers["r2"])
-        result = SshPair(lab, path_without_dbclient(lab.dir / "bin-ssh"))
+        lab.start_unpaired()  # `ha-pair keys` on each router, the line in the peer's authorized_keys
+        result = SshPair(lab)
         run(result, "ssh", "keys")  # with ssh as its client, keys adds the OpenSSH copy of the key
         for port in PORTS.values():
-            lab.wait_for(lambda: port_open(result.r1.namespace, PEER, port), 10, f"an SSH server on {PEER}:{port}")
+            lab.wait_for(lambda: port_open(result.r1.namespace, PEER, port), 30, f"an SSH server on {PEER}:{port}")
         yield result
     finally:
         lab.stop()
 
 
 def run(ssh_pair: SshPair, client: str, *args: str, answer: str | None = None) -> subprocess.CompletedProcess:
-    """r1's own ha-pair in its namespace, with `client` as its SSH client. `answer`: typed on a
-    terminal (stdin is a pty); otherwise stdin is not a terminal."""
+    """r1's own ha-pair, run on r1, with `client` as its SSH client. `answer`: typed on a terminal
+    (stdin is a pty); otherwise stdin is not a terminal."""
     r1 = ssh_pair.r1
-    env = r1.env()
-    if client == "ssh":
-        env["PATH"] = str(ssh_pair.ssh_path)
-    argv = ["ip", "netns", "exec", r1.namespace, "env", "-i", *(f"{k}={v}" for k, v in env.items()),
-            *r1.ha_pair(*args)]
+    argv = r1.argv(*r1.ha_pair(*args), env={"PATH": SSH_ONLY} if client == "ssh" else None)
     if answer is None:
         return subprocess.run(argv, input="", capture_output=True, text=True, timeout=60)
     controller, terminal = os.openpty()
@@ -145,8 +164,8 @@ def peer_entries(ssh_pair: SshPair) -> list[str]:
 
 
 def presented(ssh_pair: SshPair, client: str) -> set[str]:
-    """`type base64` of the host keys r2's server presents on the client's port (ssh-keyscan)."""
-    out = netns.ns_run(ssh_pair.r1.namespace, "ssh-keyscan", "-p", str(PORTS[client]), PEER).stdout
+    """`type base64` of the host keys r2's server presents on the client's port (ssh-keyscan, on r1)."""
+    out = ssh_pair.r1.exec("ssh-keyscan", "-p", str(PORTS[client]), PEER).stdout
     return {" ".join(line.split()[1:3]) for line in out.splitlines() if line and not line.startswith("#")}
 
 
@@ -170,7 +189,7 @@ def client(request, ssh_pair: SshPair):
     extra = f"\toption ssh_port '{PORTS[name]}'\n" if PORTS[name] != 22 else ""
     tree.write_config(r1.root, "ha", pair.configs("r1", extra=extra)["ha"])
     known_hosts(ssh_pair).unlink(missing_ok=True)
-    authorized = r2.root / "root/.ssh/authorized_keys"
+    authorized = r2.root / "etc/dropbear/authorized_keys"
     honest = authorized.read_text()
     yield name
     authorized.write_text(honest)
@@ -190,7 +209,7 @@ def test_nothing_is_pinned_before_the_operator_agrees(ssh_pair: SshPair, client:
     path = known_hosts(ssh_pair)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{OTHER_HOST} {other_key()}\n")
-    user_file = Path(os.path.expanduser("~root")) / ".ssh/known_hosts"  # OpenSSH's ~ is the passwd home
+    user_file = ssh_pair.r1.root / "root/.ssh/known_hosts"  # OpenSSH's ~ is the passwd home
     before = user_file.read_bytes() if user_file.exists() else None
     out = run(ssh_pair, client, "trust-peer", answer=answer)
     assert out.returncode != 0, out.stdout
@@ -272,17 +291,18 @@ def test_key_replaces_an_earlier_pin_for_the_real_client(ssh_pair: SshPair, clie
 def hostile_peer(ssh_pair: SshPair, hello: dict, stderr: bytes, status: int) -> None:
     """r2's forced command for r1's key becomes a script that answers `hello` and `stderr` and
     exits with `status` (the client fixture restores the honest one)."""
-    directory = ssh_pair.r2.root / "hostile"
-    directory.mkdir(exist_ok=True)
-    (directory / "hello.json").write_text(json.dumps(hello) + "\n")
-    (directory / "stderr").write_bytes(stderr)
-    script = directory / "lease-peer"
+    directory = "/hostile"  # on r2
+    on_r2 = ssh_pair.r2.root / directory.lstrip("/")
+    on_r2.mkdir(exist_ok=True)
+    (on_r2 / "hello.json").write_text(json.dumps(hello) + "\n")
+    (on_r2 / "stderr").write_bytes(stderr)
+    script = on_r2 / "lease-peer"
     script.write_text(f"#!/bin/sh\ncat {directory}/hello.json\ncat {directory}/stderr >&2\nexit {status}\n")
     script.chmod(0o755)
-    authorized = ssh_pair.r2.root / "root/.ssh/authorized_keys"
-    honest = str(ssh_pair.r2.root / "usr/libexec/ha-pair/lease-peer")
+    authorized = ssh_pair.r2.root / "etc/dropbear/authorized_keys"
+    honest = 'command="/usr/libexec/ha-pair/lease-peer"'
     assert honest in authorized.read_text()
-    authorized.write_text(authorized.read_text().replace(honest, str(script)))
+    authorized.write_text(authorized.read_text().replace(honest, f'command="{directory}/lease-peer"'))
 
 
 def decoy(ssh_pair: SshPair) -> tuple[str, str]:

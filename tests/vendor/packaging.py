@@ -163,18 +163,3 @@ def openwrt_24_10(ctx: Context) -> None:
 def openwrt_25_12(ctx: Context) -> None:
     _prepare_buildroot(ctx, RELEASES["25.12"])
 
-
-ROUTER_FILES = Source("openwrt-v24.10.7-router-files.tar.gz", "b40dfac0a31695596f7c1f5f1519302ca8237f6e", OPENWRT_GIT)
-
-
-def router_file(path: str) -> Path:
-    """A router-side file of OpenWrt 24.10.7 that the minimal buildroots lack (e.g.
-    package/system/uci/files/lib/config/uci.sh); valid once `require("openwrt-router-files")` ran."""
-    return BUILD / "src" / "openwrt-router-files" / "openwrt-v24.10.7" / path
-
-
-@recipe("openwrt-router-files", (ROUTER_FILES,), tools=())
-def openwrt_router_files(ctx: Context) -> None:
-    tree = ctx.sources[ROUTER_FILES.archive]
-    if tree.name != "openwrt-v24.10.7":  # an upstream clone is named after the archive
-        tree.rename(tree.parent / "openwrt-v24.10.7")
