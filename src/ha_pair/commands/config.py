@@ -73,6 +73,7 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
                 changed.append(str(stale))
         if dhcp_config.write(paths, dhcp_text, dhcp_changes):
             changed.append(str(paths.config("dhcp")))
+        dhcp_config.keep_reservations_file(paths, dhcp_changes)
     except (OSError, RuntimeError) as exc:
         return fail(str(exc), EXIT_FAILED)
     if args.json:
@@ -128,6 +129,7 @@ def unapply(args: argparse.Namespace, paths: Paths) -> int:
             changed.append(str(paths.config("dhcp")))
         if paths.dhcp_record.exists():
             paths.dhcp_record.unlink()
+        dhcp_config.keep_reservations_file(paths, changes)
         for generated in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard):
             if generated.exists():
                 generated.unlink()
