@@ -89,6 +89,7 @@ class ConntrackSync:
     port: int
     disable_external_cache: bool
     ignore: tuple[IPNetwork, ...]  # everything whose own traffic is not synced
+    protocols: tuple[str, ...] = ()  # ha.conntrack.protocol names to sync, in schema order; () = all
 
 
 @dataclass(frozen=True)

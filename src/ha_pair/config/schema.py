@@ -179,6 +179,10 @@ CHECK = SectionType(
     single=False,
 )
 
+# What conntrackd can sync, as ha.conntrack.protocol names them (the renderer maps them to the
+# names conntrackd looks up in /etc/protocols)
+CONNTRACK_PROTOCOLS = ("tcp", "udp", "sctp", "dccp", "icmp", "icmpv6")
+
 CONNTRACK = SectionType(
     "conntrack",
     "Connection tracking state sync with conntrackd over the sync link: one section, `conntrack`.",
@@ -203,6 +207,11 @@ CONNTRACK = SectionType(
                "More addresses or networks whose own traffic is not synced (own, peer, VIP and sync "
                "link addresses are always ignored); repeatable.",
                is_list=True),
+        Option("protocol", ENUM, None,
+               "Sync only connections of these protocols (conntrackd's `Protocol Accept`, VyOS "
+               "`accept-protocol`); repeatable. Default: all of them. A connection of a protocol left "
+               "out does not survive a failover.",
+               choices=CONNTRACK_PROTOCOLS, is_list=True),
     ),
     single=True,
 )

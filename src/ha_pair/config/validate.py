@@ -457,7 +457,13 @@ def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[
         port=reader.value(section, t["port"]),
         disable_external_cache=disable_external_cache,
         ignore=_without_covered(ignore),
+        protocols=_protocols(reader.values(section, t["protocol"])),
     )
+
+
+def _protocols(chosen: list[str]) -> tuple[str, ...]:
+    """The protocols to sync in schema order, each once; every one when none is listed."""
+    return tuple(p for p in schema.CONNTRACK_PROTOCOLS if p in chosen) or schema.CONNTRACK_PROTOCOLS
 
 
 def _without_covered(networks: list[IPNetwork]) -> tuple[IPNetwork, ...]:
