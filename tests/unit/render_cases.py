@@ -118,7 +118,7 @@ config vip 'lan6'
     "conntrack-alarm": ("r1", pair.ha("r1").replace(
         "config conntrack 'conntrack'\n\toption enabled '1'\n",
         "config conntrack 'conntrack'\n\toption enabled '1'\n\toption mode 'alarm'\n"
-        ""), None),
+        "\tlist protocol 'udp'\n\tlist protocol 'tcp'\n"), None),
     "conntrack-external": ("r1", pair.ha("r1").replace(
         "config conntrack 'conntrack'\n\toption enabled '1'\n",
         "config conntrack 'conntrack'\n\toption enabled '1'\n\toption disable_external_cache '0'\n"), None),

@@ -19,7 +19,7 @@ def conntrack(options: str) -> str:
 
 def test_by_default_every_protocol_conntrackd_knows_is_synced():
     model = model_for(base()).model
-    assert accepted(render_conntrackd(model)) == ["TCP", "UDP", "SCTP", "DCCP", "ICMP", "IPv6-ICMP"]
+    assert accepted(render_conntrackd(model)) == ["TCP", "SCTP", "DCCP", "UDP", "ICMP", "IPv6-ICMP"]
 
 
 def test_a_list_restricts_the_sync_to_those_protocols_each_once():
@@ -30,4 +30,4 @@ def test_a_list_restricts_the_sync_to_those_protocols_each_once():
 
 def test_an_unknown_protocol_is_refused_with_its_uci_path():
     result = model_for(conntrack("\tlist protocol 'tcp'\n\tlist protocol 'gre; rm'\n"))
-    assert_error(result, "ha.conntrack.protocol", "is not one of tcp, udp, sctp, dccp, icmp, icmpv6")
+    assert_error(result, "ha.conntrack.protocol", "is not one of tcp, sctp, dccp, udp, icmp, icmpv6")

@@ -181,7 +181,7 @@ CHECK = SectionType(
 
 # What conntrackd can sync, as ha.conntrack.protocol names them (the renderer maps them to the
 # names conntrackd looks up in /etc/protocols)
-CONNTRACK_PROTOCOLS = ("tcp", "udp", "sctp", "dccp", "icmp", "icmpv6")
+CONNTRACK_PROTOCOLS = ("tcp", "sctp", "dccp", "udp", "icmp", "icmpv6")
 
 CONNTRACK = SectionType(
     "conntrack",

@@ -54,7 +54,7 @@ return baseclass.extend({
 			"port": {"kind": "int", "choices": [], "min": 1, "max": 65535, "list": false, "default": 3780, "cases": [], "derived": null},
 			"disable_external_cache": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": true, "cases": [{"when": {"mode": "alarm"}, "default": false}], "derived": null},
 			"ignore_address": {"kind": "cidr", "choices": [], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null},
-			"protocol": {"kind": "enum", "choices": ["tcp", "udp", "sctp", "dccp", "icmp", "icmpv6"], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null}
+			"protocol": {"kind": "enum", "choices": ["tcp", "sctp", "dccp", "udp", "icmp", "icmpv6"], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null}
 		} },
 		"dhcp": { single: true, options: {
 			"managed": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": true, "cases": [], "derived": null},
