@@ -94,6 +94,11 @@ GLOBAL = SectionType(
         Option("sync_interface", STRING, None,
                "OpenWrt logical interface of the dedicated link to the peer, e.g. `sync`.",
                grammar="uci_name"),
+        Option("single_wan_ip", STRING, None,
+               "One dynamic public IP: the OpenWrt logical interface (e.g. `wan`) on which both routers "
+               "get the same DHCP address (same MAC); only the master routes through it, the backup through "
+               "the master. `ha-pair check` says what /etc/config/network needs, `ha-pair show` prints it.",
+               grammar="uci_name"),
         Option("profile", ENUM, "default",
                "`default`: VRRPv2, 1 s adverts (takeover ≈ 3.6 s). `fast`: VRRPv3, 0.1 s adverts "
                "(takeover ≈ 0.35 s). Explicit vrrp_version/advert_int win over the profile.",

@@ -14,6 +14,7 @@ return baseclass.extend({
 			"node_name": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": "hostname"},
 			"peer": {"kind": "ipv4", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
 			"sync_interface": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
+			"single_wan_ip": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
 			"profile": {"kind": "enum", "choices": ["default", "fast"], "min": null, "max": null, "list": false, "default": "default", "cases": [], "derived": null},
 			"vrrp_version": {"kind": "enum", "choices": ["2", "3"], "min": null, "max": null, "list": false, "default": "2", "cases": [{"when": {"profile": "fast"}, "default": "3"}], "derived": null},
 			"advert_int": {"kind": "seconds", "choices": [], "min": 0.01, "max": 255, "list": false, "default": 1, "cases": [{"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1}], "derived": null},
