@@ -193,7 +193,7 @@ EXPECTED = {
     "pair-r1": lambda e: None,
     "pair-r2": lambda e: None,
     "single-vip": single_vip,
-    "fast-profile": lambda e: both(e, version="3", advert_int="0.1"),
+    "fast-profile": lambda e: both(e, version="3", advert_int="0.1", preempt_delay="2"),
     "v3-preempt-delay": lambda e: both(e, version="3", advert_int="0.5", preempt_delay="30"),
     "nopreempt": lambda e: both(e, flags={"nopreempt"}),
     "initial-master": lambda e: both(e, state="MASTER"),

@@ -111,8 +111,11 @@ GLOBAL = SectionType(
         Option("preempt", BOOL, True,
                "The higher priority node takes mastership back when it returns."),
         Option("preempt_delay", INT, 0,
-               "Seconds a returning higher-priority node waits before taking over.",
-               minimum=0, maximum=1000),
+               "Seconds a returning higher-priority node waits before taking over. With profile fast it "
+               "is 2: the node would otherwise take over ~0.5 s before conntrackd's startup resync has "
+               "brought the peer's connections (measured in the lab: server-driven TCP flows broke at "
+               "every failback).",
+               minimum=0, maximum=1000, cases=(when(2, profile="fast"),)),
         Option("initial_state", ENUM, "backup",
                "State keepalived starts in. `backup` on both nodes is the robust choice; "
                "`master` cannot be combined with preempt 0.",

@@ -148,7 +148,7 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     _check_advert(reader, section, version, advert_centis)
 
     preempt = reader.value(section, g["preempt"])
-    preempt_delay = reader.value(section, g["preempt_delay"])
+    preempt_delay = reader.value(section, g["preempt_delay"], {"profile": profile})
     initial_state = reader.value(section, g["initial_state"])
     if not preempt and initial_state == "master":
         reader.error(section, "preempt",

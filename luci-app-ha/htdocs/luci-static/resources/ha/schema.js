@@ -19,7 +19,7 @@ return baseclass.extend({
 			"vrrp_version": {"kind": "enum", "choices": ["2", "3"], "min": null, "max": null, "list": false, "default": "2", "cases": [{"when": {"profile": "fast"}, "default": "3"}], "derived": null},
 			"advert_int": {"kind": "seconds", "choices": [], "min": 0.01, "max": 255, "list": false, "default": 1, "cases": [{"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1}], "derived": null},
 			"preempt": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": true, "cases": [], "derived": null},
-			"preempt_delay": {"kind": "int", "choices": [], "min": 0, "max": 1000, "list": false, "default": 0, "cases": [], "derived": null},
+			"preempt_delay": {"kind": "int", "choices": [], "min": 0, "max": 1000, "list": false, "default": 0, "cases": [{"when": {"profile": "fast"}, "default": 2}], "derived": null},
 			"initial_state": {"kind": "enum", "choices": ["backup", "master"], "min": null, "max": null, "list": false, "default": "backup", "cases": [], "derived": null},
 			"unicast": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": false, "cases": [], "derived": null},
 			"auth_type": {"kind": "enum", "choices": ["none", "pass"], "min": null, "max": null, "list": false, "default": "none", "cases": [], "derived": null},
