@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from .fspath import FsPath
 
+# dnsmasq's dhcp-hostsfile of reservations for leases it does not know (leases/reservations.py):
+# written into /etc/config/dhcp as it is on the router, so spelled here once as a router path
+DHCP_RESERVATIONS = "/var/etc/ha-pair/dhcp-reservations"
+
 
 class Paths:
     """Immutable; a plain class rather than a dataclass so that `ha-pair status` starts without
@@ -112,6 +116,10 @@ class Paths:
     @property
     def dhcp_guard(self) -> FsPath:
         return self.generated_dir / "dhcp-guard.nft"
+
+    @property
+    def dhcp_reservations(self) -> FsPath:  # dnsmasq's dhcp-hostsfile, kept by the lease sync
+        return self.under(DHCP_RESERVATIONS)
 
     # -- the run directory: agent -------------------------------------------------------------
     @property
@@ -246,6 +254,10 @@ class Paths:
     @property
     def dnsmasq_init(self) -> FsPath:
         return self.under("/etc/init.d/dnsmasq")
+
+    @property
+    def dnsmasq_pid_dir(self) -> FsPath:  # OpenWrt's init: -x /var/run/dnsmasq/dnsmasq.<section>.pid
+        return self.under("/var/run/dnsmasq")
 
 
 def known_hosts_in(home: str) -> FsPath:

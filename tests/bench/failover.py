@@ -60,6 +60,13 @@ def run_variant(profile: str, baseline: bool, runs: int, log) -> dict[str, Any]:
             log(f"  {profile:7} {'baseline' if baseline else 'ha-pair':8} tcp flows ({failure}): "
                 f"{outcome.survived_failover}/{outcome.total} failover, "
                 f"{outcome.survived_failback}/{outcome.total} failback")
+        udp = scenarios.udp_streams(lab)
+        scenarios.restore(lab)
+        time.sleep(scenarios.SETTLE_S)
+        result["udp_streams"] = _udp_record(udp)
+        log(f"  {profile:7} {'baseline' if baseline else 'ha-pair':8} udp streams (power): "
+            f"failover gap echo {udp.gap_ms_failover['echo']:.0f} ms, push {udp.gap_ms_failover['push']:.0f} ms; "
+            f"resumed {udp.resumed_failover} / {udp.resumed_failback}")
     result["tcp_flows"] = flows
     return result
 
@@ -67,6 +74,15 @@ def run_variant(profile: str, baseline: bool, runs: int, log) -> dict[str, Any]:
 def phase_of(run: int, runs: int, advert_int: float) -> float:
     """Seconds after an advert at which run `run` of `runs` injects: the cycle swept evenly."""
     return round((run + 0.5) / runs * advert_int, 4)
+
+
+def _udp_record(outcome: scenarios.UdpOutcome) -> dict[str, Any]:
+    """JSON-safe: a stream that never resumed has no gap (None), not an infinite one."""
+    def finite(gaps: dict[str, float]) -> dict[str, float | None]:
+        return {k: (round(v, 1) if v != float("inf") else None) for k, v in gaps.items()}
+    return {"total": outcome.total, "resumed_failover": outcome.resumed_failover,
+            "resumed_failback": outcome.resumed_failback, "gap_ms_failover": finite(outcome.gap_ms_failover),
+            "gap_ms_failback": finite(outcome.gap_ms_failback)}
 
 
 def run(runs: int, log) -> dict[str, Any]:
@@ -117,7 +133,17 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"| {profile} | tcp flows survived failover / failback | "
                      f"{f['survived_failover']}/{f['total']} / {f['survived_failback']}/{f['total']} | | "
                      f"{g['survived_failover']}/{g['total']} / {g['survived_failback']}/{g['total']} | | |")
+        if "udp_streams" in ours and "udp_streams" in base:
+            lines.append(f"| {profile} | udp streams (power) gap ms echo / push, failover; failback | "
+                         f"{_udp_cell(ours['udp_streams'])} | | {_udp_cell(base['udp_streams'])} | | |")
     return "\n".join(lines)
+
+
+def _udp_cell(udp: dict[str, Any]) -> str:
+    def ms(value: float | None) -> str:
+        return "never resumed" if value is None else f"{value:.0f}"
+    over, back = udp["gap_ms_failover"], udp["gap_ms_failback"]
+    return f"{ms(over['echo'])} / {ms(over['push'])}; {ms(back['echo'])} / {ms(back['push'])}"
 
 
 def _spread(values: list[float]) -> str:

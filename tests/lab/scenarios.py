@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from tests.lab.pair_lab import RESETS_CHAIN, Lab
-from tests.lab.traffic import Flows, Pinger
+from tests.lab.traffic import Flows, Pinger, UdpStreams
 
 MIN_OFF_S = 2.0
 # keepalived repeats its gratuitous ARPs garp_master_delay (5 s) after becoming master: a failure
@@ -193,3 +193,45 @@ def graceful_handovers(lab: Lab, runs: int = 3, flows: int = 30, interval: float
         restore(lab)
         time.sleep(SETTLE_S)
     return outcome
+
+
+@dataclass
+class UdpOutcome:
+    total: int
+    resumed_failover: dict[str, int]  # kind -> streams flowing through the new master
+    resumed_failback: dict[str, int]
+    gap_ms_failover: dict[str, float]  # kind -> longest silence of that kind around the transition
+    gap_ms_failback: dict[str, float]
+
+
+def udp_streams(lab: Lab, streams: int = 2, failure: str = "power", resume_s: float = 10.0) -> UdpOutcome:
+    """`streams` echo streams (the client sends every 10 ms, the server answers) and `streams` push
+    streams (the server sends every 10 ms to the address and port the NAT gave the client, which
+    sends nothing after its first datagram) through NAT, across a failover of r1 to r2 and the
+    failback. A push stream can only resume through a router that holds its conntrack entry."""
+    fail, recover = FAILURES[failure]
+    with UdpStreams(lab.topo, echo=streams, push=streams) as udp:
+        if not udp.wait_flowing(time.monotonic(), timeout=15):
+            raise AssertionError(f"UDP streams did not start: {udp.status()}")
+        lab.random_phase()
+        failover = time.monotonic()
+        fail(lab)
+        lab.wait_for(lambda: lab.master() == "r2", _timeout(lab), f"r2 takes over ({failure}, UDP)")
+        taken = time.monotonic()
+        udp.wait_flowing(taken, timeout=resume_s)
+        after_failover = udp.status()
+        recover(lab)
+        lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay, "r1 preempts (UDP)")
+        failback = time.monotonic()
+        udp.wait_flowing(failback, timeout=resume_s)
+        after_failback = udp.status()
+
+    def resumed(status, since: float) -> dict[str, int]:
+        return {kind: sum(1 for s in status if s.kind == kind and s.last and s.last > since) for kind in ("echo", "push")}
+
+    def gaps(status, since: float, until: float) -> dict[str, float]:
+        return {kind: max(s.gap_ms_after(since) if s.last and s.last > until else float("inf")
+                          for s in status if s.kind == kind) for kind in ("echo", "push")}
+
+    return UdpOutcome(len(after_failback), resumed(after_failover, taken), resumed(after_failback, failback),
+                      gaps(after_failover, failover, taken), gaps(after_failback, failback, failback))

@@ -148,8 +148,8 @@ def test_sync_link_down_then_back_both_converge(synced):
     finally:
         lab.sync_link(True)
     # Both nodes' lease knowledge converges, and the backup's dnsmasq has everything. The master's
-    # dnsmasq is never restarted for a sync: it imports the peer's grants when it next restarts
-    # (it pings an address before offering it, which protects one still in use meanwhile).
+    # dnsmasq is never restarted for a sync: it reserves the peer's grants instead (see
+    # test_a_grant_made_during_a_partition_is_never_handed_out_again_by_the_master).
     for router in ("r1", "r2"):
         lab.wait_for(lambda: {on_r1["ip"], on_r2["ip"]} <= set(known(lab, router)), 90,
                      f"{router} knows both leases after the link returned")
@@ -243,3 +243,43 @@ def test_status_reports_lease_sync_fields(synced):
     assert status["enabled"] is True and abs(status["clock_offset_s"]) < 5
     json.dumps(status)
     assert pair.ROUTERS["r2"]["sync"] == status["peer"]
+
+
+def test_a_grant_made_during_a_partition_is_never_handed_out_again_by_the_master(synced):
+    """The sync link is cut; r2 takes over for a while and grants an address; r1 comes back as
+    master with the link still cut (so its catch-up before answering cannot fetch that grant).
+    Once the link heals r1 learns the lease, and its running dnsmasq must not offer that address
+    to anybody else, even while its holder is quiet (asleep, or a firewall that drops pings:
+    dnsmasq's ping before an offer cannot protect it)."""
+    lab = synced
+    lab.sync_link(False)
+    try:
+        lab.lan_link("r1", False)  # r2 takes over and grants
+        lab.wait_for(lambda: lab.master() == "r2", 15, "r2 master")
+        holder = new_client(lab)
+        granted = holder.lease(requested="192.168.50.242")
+        assert granted.get("serverid") == "192.168.50.3" and granted.get("ip") == "192.168.50.242", granted
+        lab.lan_link("r1", True)
+        lab.wait_for(lambda: lab.master() == "r1", 15, "r1 master again")
+        # answering DHCP (the notify script opens the guard after conntrackd's resync): from
+        # then on r1's dnsmasq is never restarted for a sync
+        lab.wait_for(lambda: lab.status("r1")["dhcp"]["answering"] is True, 30, "r1 answers DHCP")
+        assert granted["ip"] not in leases_of(lab, "r1"), "nothing can cross a cut link"
+        dnsmasq_pid = lab.routers["r1"].sh("cat /var/run/dnsmasq/*.pid").stdout.strip()
+    finally:
+        lab.sync_link(True)
+    lab.wait_for(lambda: granted["ip"] in known(lab, "r1"), 90, "r1 learns the lease once the link is back")
+    reservations = lab.routers["r1"].root / "var/etc/ha-pair/dhcp-reservations"
+    lab.wait_for(lambda: granted["ip"] in reservations.read_text(), 10, "r1 reserves the address")
+    assert lab.routers["r1"].sh("cat /var/run/dnsmasq/*.pid").stdout.strip() == dnsmasq_pid, "r1's dnsmasq kept running"
+    assert granted["ip"] not in leases_of(lab, "r1"), "its lease file is untouched: it learnt the lease by SIGHUP"
+    # the holder goes quiet: its address no longer answers ARP or ping
+    netns.ns_run(lab.topo.client_ns, "ip", "addr", "del", f"{granted['ip']}/24", "dev", "eth0", check=False)
+    time.sleep(1)  # the sync's own follow-up (reservations, SIGHUP) has had its moment
+    thief = new_client(lab)
+    other = thief.lease(requested=granted["ip"])
+    assert other.get("serverid") == "192.168.50.2", other
+    assert other.get("ip") and other["ip"] != granted["ip"], "an address granted during the partition is given again"
+    # the holder itself still gets its address from the new master
+    again = holder.lease(requested=granted["ip"])
+    assert again.get("ip") == granted["ip"], again

@@ -395,3 +395,72 @@ class Flows:
             if time.monotonic() >= end:
                 return False
             time.sleep(0.05)
+
+
+# --- UDP streams -------------------------------------------------------------------
+
+@dataclass
+class UdpStream:
+    """One stream as reported by udp_stream.py (times monotonic)."""
+
+    kind: str  # "echo" (the client sends every 10 ms, the server answers) or "push" (the server sends)
+    port: int
+    received: int
+    last: Optional[float]
+    gaps: list  # [start, end] of every silence over 50 ms
+
+    def gap_ms_after(self, t: float) -> float:
+        """The longest silence that ended after ``t`` (from its last datagram before), in ms."""
+        return max([(end - start) * 1000 for start, end in self.gaps if end > t] or [0.0])
+
+
+class UdpStreams:
+    """udp_stream.py's server in the inet namespace and its client in the client namespace:
+    ``echo`` client-driven and ``push`` server-driven UDP streams through the routers' NAT."""
+
+    def __init__(self, topo: Topology, echo: int = 2, push: int = 2, port: int = 5005) -> None:
+        self.topo, self.echo, self.push, self.port = topo, echo, push, port
+        self.server: Optional[_LineProc] = None
+        self.client: Optional[_LineProc] = None
+
+    def start(self, timeout: float = 10.0) -> "UdpStreams":
+        tool = str(TOOLS / "udp_stream.py")
+        try:
+            self.server = _LineProc(self.topo.inet_ns, [sys.executable, "-u", tool, "server", str(self.port)],
+                                    "udp_stream server")
+            if self.server.readline(timeout) != "ready":
+                raise RuntimeError("udp_stream server did not start")
+            self.client = _LineProc(self.topo.client_ns, [
+                sys.executable, "-u", tool, "client", self.topo.inet_addr, str(self.port), str(self.echo),
+                str(self.push)], "udp_stream client")
+            if self.client.readline(timeout) != "ready":
+                raise RuntimeError("udp_stream client did not start")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for p in (self.client, self.server):
+            if p is not None:
+                p.stop()
+
+    def __enter__(self) -> "UdpStreams":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def status(self) -> list[UdpStream]:
+        if self.client is None:
+            raise RuntimeError("streams not started")
+        return [UdpStream(**s) for s in json.loads(self.client.request("status"))["streams"]]
+
+    def wait_flowing(self, since: float, timeout: float = 10.0) -> bool:
+        """Every stream received a datagram after ``since``."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if all(s.last is not None and s.last > since for s in self.status()):
+                return True
+            time.sleep(0.05)
+        return False

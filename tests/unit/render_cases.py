@@ -84,6 +84,31 @@ config dhcp 'dhcp'
 """
 
 # name -> (router, ha text, network text or None for the router's default)
+# One dynamic public IP: the WAN gets its address by DHCP with a shared MAC, its default route in
+# table 250; the fallback route via the LAN VIP in table 240 (what `ha-pair show` proposes)
+NETWORK_SINGLE_WAN = pair.network("r1").replace(
+    "\toption device 'eth1'\n\toption proto 'static'\n\toption ipaddr '198.51.100.2'\n"
+    "\toption netmask '255.255.255.0'\n\toption gateway '198.51.100.254'\n",
+    "\toption device 'eth1'\n\toption proto 'dhcp'\n\toption ip4table '250'\n"
+) + """
+config device
+\toption name 'eth1'
+\toption macaddr '02:aa:bb:cc:dd:01'
+
+config route
+\toption interface 'lan'
+\toption target '0.0.0.0/0'
+\toption gateway '192.168.50.1'
+\toption table '240'
+
+config rule
+\toption lookup '240'
+\toption priority '32780'
+"""
+SINGLE_WAN_HA = pair.ha("r1", extra_global="\toption single_wan_ip 'wan'\n").replace(
+    "config vip 'wan'\n\toption interface 'wan'\n\toption vrid '52'\n\tlist address '198.51.100.1/24'\n", ""
+).replace("option vrid '51'", "option vrid '51'\n\toption use_vmac '1'")
+
 CASES: dict[str, tuple[str, str, str | None]] = {
     "pair-r1": ("r1", pair.ha("r1"), None),
     "pair-r2": ("r2", pair.ha("r2"), None),
@@ -111,6 +136,7 @@ config vip 'lan6'
         "list address '198.51.100.1/24'",
         "list address '198.51.100.1/24'\n\tlist virtual_routes '0.0.0.0/0 via 198.51.100.254 dev eth1 table 250'"
         "\n\tlist virtual_rules 'to all lookup 250 priority 32770'"), None),
+    "single-wan": ("r1", SINGLE_WAN_HA, NETWORK_SINGLE_WAN),
     "vmac": ("r1", pair.ha("r1").replace("option vrid '51'", "option vrid '51'\n\toption use_vmac '1'"), None),
     "checks": ("r1", pair.ha("r1", extra=CHECKS), NETWORK_UPLINK2),
     "track-port": ("r1", pair.ha("r1").replace("option vrid '51'", "option vrid '51'\n\tlist track_port 'lan1'"),
@@ -123,7 +149,7 @@ config vip 'lan6'
     "conntrack-alarm": ("r1", pair.ha("r1").replace(
         "config conntrack 'conntrack'\n\toption enabled '1'\n",
         "config conntrack 'conntrack'\n\toption enabled '1'\n\toption mode 'alarm'\n"
-        ""), None),
+        "\tlist protocol 'udp'\n\tlist protocol 'tcp'\n"), None),
     "conntrack-external": ("r1", pair.ha("r1").replace(
         "config conntrack 'conntrack'\n\toption enabled '1'\n",
         "config conntrack 'conntrack'\n\toption enabled '1'\n\toption disable_external_cache '0'\n"), None),

@@ -185,11 +185,20 @@ def alarm(e: dict) -> None:
     del e["conntrackd"]["external_cache_disabled"]  # mode alarm has no such switch
 
 
+def single_wan(e: dict) -> None:
+    # no WAN VIP (the DHCP address is the shared one), so no sync group; the master's rule to table 250
+    e["keepalived"]["group"] = None
+    del e["keepalived"]["instances"]["wan"]
+    e["keepalived"]["instances"]["lan"].update(vips=["192.168.50.1/24"], flags={"use_vmac", "vmac_xmit_base"},
+                                               rules=["to all lookup 250 priority 32770"], notify=NOTIFY)
+    e["conntrackd"]["ignore"] -= {"198.51.100.2", "198.51.100.1"}  # the WAN address is not static
+
+
 EXPECTED = {
     "pair-r1": lambda e: None,
     "pair-r2": lambda e: None,
     "single-vip": single_vip,
-    "fast-profile": lambda e: both(e, version="3", advert_int="0.1"),
+    "fast-profile": lambda e: both(e, version="3", advert_int="0.1", preempt_delay="2"),
     "v3-preempt-delay": lambda e: both(e, version="3", advert_int="0.5", preempt_delay="30"),
     "nopreempt": lambda e: both(e, flags={"nopreempt"}),
     "initial-master": lambda e: both(e, state="MASTER"),
@@ -206,7 +215,8 @@ EXPECTED = {
     "conntrack-multicast": multicast,
     "conntrack-alarm": alarm,
     "conntrack-external": lambda e: e["conntrackd"].update(external_cache_disabled="Off"),
-    "dhcp-sections": lambda e: None,  # the `lan` section named explicitly: the same guard
+    "dhcp-sections": lambda e: None,
+    "single-wan": single_wan,  # the `lan` section named explicitly: the same guard
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from ..config.model import Model
 from ..paths import Paths
@@ -40,3 +41,18 @@ def write(paths: Paths, text: str | None, changes: list[dhcp_render.SectionChang
     if text is None:
         return False
     return atomic_write(paths.config("dhcp"), text, KEEP_MODE)  # the user's file: its mode stays
+
+
+def keep_reservations_file(paths: Paths, changes: list[dhcp_render.SectionChange]) -> None:
+    """The reservations file exists exactly while /etc/config/dhcp points dnsmasq to it: OpenWrt's
+    dnsmasq init passes --dhcp-hostsfile only for a file that exists when dnsmasq starts (render
+    runs before it at boot). An existing file keeps its content (the lease sync's)."""
+    path = paths.dhcp_reservations
+    if any(change.hostsfile_set for change in changes):
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)  # dnsmasq reads it as user dnsmasq
+            os.fchmod(fd, 0o644)
+            os.close(fd)
+    else:
+        path.unlink(missing_ok=True)

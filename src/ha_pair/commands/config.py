@@ -10,9 +10,11 @@ import os
 from ..apply import dhcp_config
 from ..fs import atomic_write
 from ..apply.daemon_tests import DaemonTest, test_files
+from ..config import single_wan
 from ..config.load import read_inputs, validate, validate_inputs
 from ..paths import Paths
 from ..render import generated_files, redact
+from ..uci import dump
 from .output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, fail, print_json, report_problems
 
 
@@ -73,6 +75,7 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
                 changed.append(str(stale))
         if dhcp_config.write(paths, dhcp_text, dhcp_changes):
             changed.append(str(paths.config("dhcp")))
+        dhcp_config.keep_reservations_file(paths, dhcp_changes)
     except (OSError, RuntimeError) as exc:
         return fail(str(exc), EXIT_FAILED)
     if args.json:
@@ -107,14 +110,40 @@ def show(args: argparse.Namespace, paths: Paths) -> int:
         dhcp_diff = "".join(difflib.unified_diff(
             current.splitlines(keepends=True), dhcp_text.splitlines(keepends=True),
             str(paths.config("dhcp")), f"{paths.config('dhcp')} (after render)"))
+    network_diff = single_wan_diff(paths, inputs.network if inputs else None, result.model)
     if args.json:
-        print_json({"files": files, "dhcp_diff": dhcp_diff})
+        print_json({"files": files, "dhcp_diff": dhcp_diff, "network_diff": network_diff})
         return EXIT_OK
     for path, text in files.items():
         print(f"==> {path} <==\n{text}")
     print(f"==> {paths.config('dhcp')} <==")
     print(dhcp_diff or "(no change)")
+    if result.model.single_wan is not None:
+        print(f"==> {paths.config('network')} (one dynamic public IP: make these changes yourself, on both routers) <==")
+        print(network_diff or "(nothing missing)")
     return EXIT_OK
+
+
+def single_wan_diff(paths: Paths, network, model) -> str:
+    """What /etc/config/network lacks for ha.global.single_wan_ip, as a diff (ha-pair never writes
+    that file). The MAC proposed as the shared one is the primary's current WAN MAC."""
+    mode = model.single_wan
+    if mode is None or network is None:
+        return ""
+    mac = None
+    if mode.wan_device and model.node.role == "primary":  # the secondary takes the primary's
+        try:
+            mac = paths.under(f"/sys/class/net/{mode.wan_device}/address").read_text().strip()
+        except OSError:
+            pass
+        if not single_wan.is_mac(mac or ""):
+            mac = None
+    _, wanted = single_wan.plan(network, mode.wan, mode.wan_device, mode.lan, str(mode.lan_vip), mac)
+    if wanted.content() == network.content():
+        return ""
+    current = paths.config("network").read_text(errors="surrogateescape")
+    return "".join(difflib.unified_diff(current.splitlines(keepends=True), dump(wanted).splitlines(keepends=True),
+                                        str(paths.config("network")), f"{paths.config('network')} (needed)"))
 
 
 def unapply(args: argparse.Namespace, paths: Paths) -> int:
@@ -128,6 +157,7 @@ def unapply(args: argparse.Namespace, paths: Paths) -> int:
             changed.append(str(paths.config("dhcp")))
         if paths.dhcp_record.exists():
             paths.dhcp_record.unlink()
+        dhcp_config.keep_reservations_file(paths, changes)
         for generated in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard):
             if generated.exists():
                 generated.unlink()

@@ -90,6 +90,7 @@ class ConntrackSync:
     port: int
     disable_external_cache: bool
     ignore: tuple[IPNetwork, ...]  # everything whose own traffic is not synced
+    protocols: tuple[str, ...] = ()  # ha.conntrack.protocol names to sync, in schema order; () = all
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,16 @@ class Dhcp:
 
 
 @dataclass(frozen=True)
+class SingleWan:
+    """One dynamic public IP shared by both routers (config/single_wan.py)."""
+
+    wan: str  # logical interface with the shared DHCP address
+    wan_device: str | None
+    lan: str  # the LAN VIP's logical interface: the backup's way out, through the master
+    lan_vip: ipaddress.IPv4Address
+
+
+@dataclass(frozen=True)
 class Model:
     node: Node
     vips: tuple[Vip, ...]
@@ -119,6 +130,7 @@ class Model:
     dhcp: Dhcp
     paths: Paths
     digest: str  # of the validated configuration, secrets left out
+    single_wan: "SingleWan | None" = None  # ha.global.single_wan_ip: the one-dynamic-IP mode
 
     @property
     def sync_group(self) -> bool:

@@ -94,6 +94,11 @@ GLOBAL = SectionType(
         Option("sync_interface", STRING, None,
                "OpenWrt logical interface of the dedicated link to the peer, e.g. `sync`.",
                grammar="uci_name"),
+        Option("single_wan_ip", STRING, None,
+               "One dynamic public IP: the OpenWrt logical interface (e.g. `wan`) on which both routers "
+               "get the same DHCP address (same MAC); only the master routes through it, the backup through "
+               "the master. `ha-pair check` says what /etc/config/network needs, `ha-pair show` prints it.",
+               grammar="uci_name"),
         Option("profile", ENUM, "default",
                "`default`: VRRPv2, 1 s adverts (takeover ≈ 3.6 s). `fast`: VRRPv3, 0.1 s adverts "
                "(takeover ≈ 0.35 s). Explicit vrrp_version/advert_int win over the profile.",
@@ -106,8 +111,11 @@ GLOBAL = SectionType(
         Option("preempt", BOOL, True,
                "The higher priority node takes mastership back when it returns."),
         Option("preempt_delay", INT, 0,
-               "Seconds a returning higher-priority node waits before taking over.",
-               minimum=0, maximum=1000),
+               "Seconds a returning higher-priority node waits before taking over. With profile fast it "
+               "is 2: the node would otherwise take over ~0.5 s before conntrackd's startup resync has "
+               "brought the peer's connections (measured in the lab: server-driven TCP flows broke at "
+               "every failback).",
+               minimum=0, maximum=1000, cases=(when(2, profile="fast"),)),
         Option("initial_state", ENUM, "backup",
                "State keepalived starts in. `backup` on both nodes is the robust choice; "
                "`master` cannot be combined with preempt 0.",
@@ -185,6 +193,10 @@ CHECK = SectionType(
     single=False,
 )
 
+# What conntrackd can sync, as ha.conntrack.protocol names them (the renderer maps them to the
+# names conntrackd looks up in /etc/protocols)
+CONNTRACK_PROTOCOLS = ("tcp", "sctp", "dccp", "udp", "icmp", "icmpv6")
+
 CONNTRACK = SectionType(
     "conntrack",
     "Connection tracking state sync with conntrackd over the sync link: one section, `conntrack`.",
@@ -209,6 +221,11 @@ CONNTRACK = SectionType(
                "More addresses or networks whose own traffic is not synced (own, peer, VIP and sync "
                "link addresses are always ignored); repeatable.",
                is_list=True),
+        Option("protocol", ENUM, None,
+               "Sync only connections of these protocols (conntrackd's `Protocol Accept`, VyOS "
+               "`accept-protocol`); repeatable. Default: all of them. A connection of a protocol left "
+               "out does not survive a failover.",
+               choices=CONNTRACK_PROTOCOLS, is_list=True),
     ),
     single=True,
 )

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..paths import Paths
 from ..sha256 import sha256
 from ..uci import Package, Section
-from . import grammar, schema
-from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, Vip
+from . import grammar, schema, single_wan
+from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, SingleWan, Vip
 from .network import Interface, resolve
 from .values import Problem, Reader, format_centiseconds
 
@@ -67,10 +67,11 @@ def build_model(inputs: Inputs, paths: Paths, is_executable: Callable[[str], boo
     conntrack = _conntrack(reader, sections["conntrack"], node, vips, interfaces)
     dhcp = _dhcp(reader, sections["dhcp"], vips, inputs.dhcp)
     _cross_checks(reader, global_section, node, vips, conntrack, dhcp, interfaces)
+    vips, single_wan = _single_wan(reader, global_section, node, vips, interfaces, inputs.network)
 
     if reader.errors:
         return Result(None, tuple(reader.errors), tuple(reader.warnings))
-    model = Model(node, vips, checks, conntrack, dhcp, paths, _digest(inputs.ha))
+    model = Model(node, vips, checks, conntrack, dhcp, paths, _digest(inputs.ha), single_wan)
     return Result(model, (), tuple(reader.warnings))
 
 
@@ -147,7 +148,7 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
     _check_advert(reader, section, version, advert_centis)
 
     preempt = reader.value(section, g["preempt"])
-    preempt_delay = reader.value(section, g["preempt_delay"])
+    preempt_delay = reader.value(section, g["preempt_delay"], {"profile": profile})
     initial_state = reader.value(section, g["initial_state"])
     if not preempt and initial_state == "master":
         reader.error(section, "preempt",
@@ -490,7 +491,13 @@ def _conntrack(reader: Reader, sections: list[Section], node: Node, vips: tuple[
         port=reader.value(section, t["port"]),
         disable_external_cache=disable_external_cache,
         ignore=_without_covered(ignore),
+        protocols=_protocols(reader.values(section, t["protocol"])),
     )
+
+
+def _protocols(chosen: list[str]) -> tuple[str, ...]:
+    """The protocols to sync in schema order, each once; every one when none is listed."""
+    return tuple(p for p in schema.CONNTRACK_PROTOCOLS if p in chosen) or schema.CONNTRACK_PROTOCOLS
 
 
 def _without_covered(networks: list[IPNetwork]) -> tuple[IPNetwork, ...]:
@@ -573,3 +580,39 @@ def _digest(ha: Package) -> str:
         shown = {k: ("<secret>" if k == "auth_pass" else v) for k, v in options.items()}
         content.append([section_type, name, shown])
     return sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _single_wan(reader: Reader, section: Section, node: Node, vips: tuple[Vip, ...],
+                interfaces: dict[str, Interface], network: Package | None) -> tuple[tuple[Vip, ...], SingleWan | None]:
+    """ha.global.single_wan_ip: the WAN has no VIP (its DHCP address is the shared one), the LAN VIP
+    carries the master's rule to the WAN table, and /etc/config/network has what the mode needs
+    (each thing missing is a warning saying what to add; `ha-pair show` prints all of it)."""
+    wan_name = reader.value(section, schema.GLOBAL["single_wan_ip"])
+    if wan_name is None:
+        return vips, None
+    wan = _interface(reader, section, "single_wan_ip", interfaces)
+    if wan is None:
+        return vips, None
+    for vip in vips:
+        if vip.interface == wan.name:
+            reader.error(section, "single_wan_ip", f"vip {vip.name} is on {wan.name!r}: with one dynamic public IP "
+                         "the WAN has no VIP (both routers hold the DHCP address; only the master routes through it)")
+    lan_vip = next((v for v in vips if v.interface != wan.name and v.family == 4), None)
+    if lan_vip is None:
+        reader.error(section, "single_wan_ip", "needs an IPv4 VIP on the LAN: the backup routes through it")
+        return vips, None
+    gateway = next(a.ip for a in lan_vip.addresses if a.version == 4)
+    mode = SingleWan(wan.name, wan.device, lan_vip.interface, gateway)
+    if network is not None:  # warnings: the user's file, and `ha-pair show` needs a model to print the changes
+        missing, _ = single_wan.plan(network, mode.wan, mode.wan_device, mode.lan, str(gateway))
+        for item in missing:
+            reader.warnings.append(Problem(item.path, f"{item.message} (needed by ha.global.single_wan_ip; "
+                                           "`ha-pair show` prints every change)", network.path))
+    if not lan_vip.use_vmac:
+        reader.warn(section, "single_wan_ip", f"set use_vmac '1' on vip {lan_vip.name}: clients and the backup "
+                    "then keep the LAN VIP's MAC across a failover")
+    rules = lan_vip.virtual_rules
+    if single_wan.MASTER_RULE not in rules:
+        rules = rules + (single_wan.MASTER_RULE,)
+    updated = tuple(replace(v, virtual_rules=rules) if v is lan_vip else v for v in vips)
+    return updated, mode

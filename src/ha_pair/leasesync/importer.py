@@ -34,6 +34,27 @@ def _dnsmasq(paths: Paths, action: str) -> None:
         subprocess.run([script, action], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
 
 
+def reread_reservations(paths: Paths) -> int:
+    """SIGHUP to every running dnsmasq of OpenWrt's init (its pid files): it re-reads the
+    dhcp-hostsfile, keeps its leases and keeps serving. Returns how many got it."""
+    signalled = 0
+    try:
+        names = sorted(n for n in os.listdir(paths.dnsmasq_pid_dir) if n.startswith("dnsmasq") and n.endswith(".pid"))
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            pid = int((paths.dnsmasq_pid_dir / name).read_text().strip())
+            with open(f"/proc/{pid}/comm") as comm:  # a stale pid file names some other process
+                if comm.read().strip() != "dnsmasq":
+                    continue
+            os.kill(pid, signal.SIGHUP)
+            signalled += 1
+        except (OSError, ValueError):
+            continue
+    return signalled
+
+
 def _lock(paths: Paths, blocking: bool):
     """The import lock, held for the whole sequence; None when someone else holds it."""
     paths.run_dir.mkdir(parents=True, exist_ok=True)

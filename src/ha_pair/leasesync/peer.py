@@ -26,6 +26,7 @@ from ..paths import Paths
 from ..runfiles import dhcp_answering
 from ..leases import serialise_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
+from .importer import reread_reservations
 from .message import read_message
 from .store import LeaseStore
 
@@ -131,10 +132,13 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
                 return _refuse(str(exc))
         knowledge = store.knowledge()
         apply = verb in ("exchange", "push") and not answering_dhcp(paths) and store.needs_apply()
+        reserve = remote is not None and not apply and store.refresh_reservations(now)
     stdout.write(b"ok\n" if verb == "push" else serialise_state(knowledge))
     stdout.flush()
     if apply:
         _after_answer(paths, store, now)
+    elif reserve:
+        reread_reservations(paths)  # a signal: nothing that could fail the answer already given
     return 0
 
 

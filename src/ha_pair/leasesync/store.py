@@ -26,6 +26,7 @@ from ..paths import Paths
 from ..leases import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
 from ..leases.limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
 from ..leases.parse import LineProblem
+from ..leases.reservations import reservations
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,30 @@ class LeaseStore:
         wanted = serialise(LeaseDb(knowledge.leases, knowledge.duid))
         written = atomic_write(self.file, wanted, 0o644)
         self._save(knowledge, LeaseDb(knowledge.leases, knowledge.duid))
+        self.refresh_reservations(now)  # dnsmasq reads both when it starts: nothing left to reserve
         return written
+
+    def refresh_reservations(self, now: int) -> bool:
+        """Write the dhcp-hostsfile of leases this node knows and dnsmasq's file lacks (callers hold
+        the lock). Returns whether it changed: then a running dnsmasq needs SIGHUP to read it.
+        Only while the file exists (render creates it when lease sync is on: OpenWrt's dnsmasq init
+        passes --dhcp-hostsfile only for a file that exists). Rewritten in place, not renamed:
+        procd's jail bind-mounts the file itself into dnsmasq's view, so a new inode would stay
+        unseen there."""
+        wanted = reservations(self.knowledge(), self.read_file().db, now).encode()
+        path = self.paths.dhcp_reservations
+        try:
+            with open(path, "r+b") as handle:
+                if handle.read() == wanted:
+                    return False
+                handle.seek(0)
+                handle.truncate()
+                handle.write(wanted)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except FileNotFoundError:
+            return False
+        return True
 
     def decode_remote(self, raw: bytes) -> tuple[LeaseDb, int]:
         """The peer's knowledge from the wire (parsed without the lock); malformed lines are skipped

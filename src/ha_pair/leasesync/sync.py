@@ -14,6 +14,7 @@ from .. import jsonsafe
 from ..paths import Paths
 from ..leases import serialise_state
 from ..leases.limits import Budget, MessageRefused
+from .importer import reread_reservations
 from .store import LeaseStore
 from .transport import TransportError, call
 
@@ -130,8 +131,11 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         outcome.leases_local = len(merged.db.leases)
         outcome.leases_peer = len(remote.leases)
         apply = apply_if_not_answering and not answering and store.needs_apply()
+        reserve = not apply and store.refresh_reservations(int(time.time()))
     if apply:
         outcome.applied = store.apply_to_dnsmasq(int(time.time()))
+    elif reserve:
+        reread_reservations(paths)  # the running dnsmasq never offers those addresses to others
     outcome.ok = True
     outcome.duration = time.time() - outcome.started
     return outcome

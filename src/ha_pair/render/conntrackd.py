@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from .blocks import HEADER, block
 from ..config.model import Model
+from ..config.schema import CONNTRACK_PROTOCOLS
+
+# ha.conntrack.protocol -> the name conntrackd passes to getprotobyname() (/etc/protocols)
+PROTOCOL_NAMES = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP", "dccp": "DCCP", "icmp": "ICMP", "icmpv6": "IPv6-ICMP"}
 
 SOCKET_BUFFER = 1249280
 NETLINK_BUFFER = 2097152
@@ -66,8 +70,9 @@ def _filter(model: Model) -> list[str]:
         f"IPv{net.version}_address {net if net.prefixlen != net.max_prefixlen else net.network_address}"
         for net in model.conntrack.ignore
     ]
+    protocols = model.conntrack.protocols or CONNTRACK_PROTOCOLS
     return _block("Filter From Userspace", [
-        *_block("Protocol Accept", ["TCP", "SCTP", "DCCP", "UDP", "ICMP", "IPv6-ICMP"]),
+        *_block("Protocol Accept", [PROTOCOL_NAMES[p] for p in protocols]),
         *_block("Address Ignore", addresses),
     ])
 

@@ -6,6 +6,11 @@ and DNS server (option 6), and sets `force '1'` because OpenWrt's dnsmasq init o
 refuses to serve DHCP on a link where it sees another DHCP server (the peer). Whatever it
 changed is recorded, so the next run first undoes exactly that and nothing else: the user's
 own settings in the file are never touched, and turning ha-pair off restores them.
+
+With lease sync on, each `config dnsmasq` section also gets `dhcphostsfile` pointing to the
+reservations the lease sync keeps (leases/reservations.py): how a running dnsmasq learns, on
+SIGHUP, the leases the peer granted that it never saw. A section with a hostsfile of the user's
+own is left alone (dnsmasq's init passes only one).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config.model import Model
+from ..paths import DHCP_RESERVATIONS
 from ..uci import Package, Section
 
 # dhcp_option forms that set the router or DNS option for every client of the section.
@@ -28,15 +34,17 @@ class SectionChange:
     added: tuple[str, ...] = ()  # dhcp_option items ha-pair appended
     removed: tuple[str, ...] = ()  # the user's dhcp_option items ha-pair took out (they conflicted)
     force_before: str | None = None  # `force` before ha-pair set it ("" = unset); None = untouched
+    hostsfile_set: bool = False  # a dnsmasq section: ha-pair set `dhcphostsfile` (it was unset)
 
     def as_dict(self) -> dict:
         return {"section": self.section, "added": list(self.added), "removed": list(self.removed),
-                "force_before": self.force_before}
+                "force_before": self.force_before, "hostsfile_set": self.hostsfile_set}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SectionChange":
         return cls(str(data["section"]), tuple(map(str, data.get("added", ()))),
-                   tuple(map(str, data.get("removed", ()))), data.get("force_before"))
+                   tuple(map(str, data.get("removed", ()))), data.get("force_before"),
+                   data.get("hostsfile_set") is True)
 
 
 def _option_code(item: str) -> str:
@@ -63,6 +71,8 @@ def undo(dhcp: Package, changes: list[SectionChange]) -> Package:
                 items.remove(item)
         items += [item for item in change.removed if item not in items]
         _set_list(section, "dhcp_option", items)
+        if change.hostsfile_set and section.get("dhcphostsfile") == DHCP_RESERVATIONS:
+            section.delete("dhcphostsfile")
         if change.force_before is not None and section.get("force") == "1":
             if change.force_before == "":
                 section.delete("force")
@@ -92,4 +102,9 @@ def apply(dhcp: Package, model: Model | None, previous: list[SectionChange]) -> 
             force_before = section.get("force") or ""
             section.set("force", "1")
         changes.append(SectionChange(managed.section, tuple(added), tuple(removed), force_before))
+    if model.dhcp.lease_sync:
+        for dnsmasq in result.of_type("dnsmasq"):
+            if dnsmasq.get("dhcphostsfile") is None:
+                dnsmasq.set("dhcphostsfile", DHCP_RESERVATIONS)
+                changes.append(SectionChange(result.ref(dnsmasq), hostsfile_set=True))
     return result, changes

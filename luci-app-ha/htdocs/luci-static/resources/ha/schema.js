@@ -14,11 +14,12 @@ return baseclass.extend({
 			"node_name": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": "hostname"},
 			"peer": {"kind": "ipv4", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
 			"sync_interface": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
+			"single_wan_ip": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
 			"profile": {"kind": "enum", "choices": ["default", "fast"], "min": null, "max": null, "list": false, "default": "default", "cases": [], "derived": null},
 			"vrrp_version": {"kind": "enum", "choices": ["2", "3"], "min": null, "max": null, "list": false, "default": "2", "cases": [{"when": {"profile": "fast"}, "default": "3"}], "derived": null},
 			"advert_int": {"kind": "seconds", "choices": [], "min": 0.01, "max": 255, "list": false, "default": 1, "cases": [{"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1}], "derived": null},
 			"preempt": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": true, "cases": [], "derived": null},
-			"preempt_delay": {"kind": "int", "choices": [], "min": 0, "max": 1000, "list": false, "default": 0, "cases": [], "derived": null},
+			"preempt_delay": {"kind": "int", "choices": [], "min": 0, "max": 1000, "list": false, "default": 0, "cases": [{"when": {"profile": "fast"}, "default": 2}], "derived": null},
 			"initial_state": {"kind": "enum", "choices": ["backup", "master"], "min": null, "max": null, "list": false, "default": "backup", "cases": [], "derived": null},
 			"unicast": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": false, "cases": [], "derived": null},
 			"auth_type": {"kind": "enum", "choices": ["none", "pass"], "min": null, "max": null, "list": false, "default": "none", "cases": [], "derived": null},
@@ -54,7 +55,8 @@ return baseclass.extend({
 			"multicast_group": {"kind": "ipv4", "choices": [], "min": null, "max": null, "list": false, "default": "225.0.0.50", "cases": [], "derived": null},
 			"port": {"kind": "int", "choices": [], "min": 1, "max": 65535, "list": false, "default": 3780, "cases": [], "derived": null},
 			"disable_external_cache": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": true, "cases": [{"when": {"mode": "alarm"}, "default": false}], "derived": null},
-			"ignore_address": {"kind": "cidr", "choices": [], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null}
+			"ignore_address": {"kind": "cidr", "choices": [], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null},
+			"protocol": {"kind": "enum", "choices": ["tcp", "sctp", "dccp", "udp", "icmp", "icmpv6"], "min": null, "max": null, "list": true, "default": null, "cases": [], "derived": null}
 		} },
 		"dhcp": { single: true, options: {
 			"managed": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": true, "cases": [], "derived": null},

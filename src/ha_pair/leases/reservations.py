@@ -1,0 +1,49 @@
+"""Reservations for the leases the running dnsmasq does not know: a dhcp-hostsfile.
+
+dnsmasq reads its lease file only at start, and the node answering DHCP is never restarted for a
+sync. A lease the peer granted while the two could not talk (a partition) therefore reaches this
+node's lease knowledge but not its dnsmasq, which would hand the address to another client as soon
+as the holder stops answering pings. dnsmasq re-reads a dhcp-hostsfile on SIGHUP, and never offers
+an address that a dhcp-host line names to any other client (nor acknowledges a request for it),
+while the holder named on that line still gets it. So every IPv4 lease this node knows and its
+dnsmasq file lacks becomes one line `id:<client-id>,<address>` (dnsmasq identifies a client by
+its client-id first) or `<mac>,<address>` for a client that sent none.
+"""
+
+from __future__ import annotations
+
+from ..config.grammar import dhcp_host_entry
+from .model import Lease, LeaseDb
+
+
+def entry(lease: Lease) -> str | None:
+    """The hostsfile line that reserves `lease`'s address for its client; None when dnsmasq could
+    not name that client in a dhcp-host line (a one-byte client-id, which dnsmasq would read as
+    text, or a hardware address that is not Ethernet, without a client-id)."""
+    if lease.version != 4:
+        return None  # DHCPv6 on OpenWrt is odhcpd's, not dnsmasq's
+    if lease.client_id and ":" in lease.client_id:
+        who = f"id:{lease.client_id}"
+    elif not lease.client_id and lease.mac and lease.mac.count(":") == 5 and "-" not in lease.mac:
+        who = lease.mac
+    else:
+        return None
+    line = f"{who},{lease.address}"
+    dhcp_host_entry(line)  # the values come from the lease parser; this is the file's own guard
+    return line
+
+
+def reservations(knowledge: LeaseDb, in_dnsmasq: LeaseDb, now: int) -> str:
+    """The hostsfile: a line for each live IPv4 lease of `knowledge` that dnsmasq's file (as read
+    now) does not hold for the same client and address. Sorted by address, so equal knowledge gives
+    an equal file (and no needless SIGHUP)."""
+    held = {lease.slot for lease in in_dnsmasq.leases}
+    taken = {lease.address_key for lease in in_dnsmasq.leases}
+    lines = []
+    for lease in knowledge.leases:  # sorted by address; one lease per address after a merge
+        if lease.slot in held or lease.address_key in taken or lease.expired(now):
+            continue  # dnsmasq knows it (or holds the address for someone itself: its own lease wins)
+        line = entry(lease)
+        if line is not None:
+            lines.append(line)
+    return "".join(f"{line}\n" for line in lines)
