@@ -140,6 +140,10 @@ class Paths:
         return self.run_dir / "transitions.log"
 
     @property
+    def hold_file(self) -> FsPath:  # keepalived's track_file: 0, or the operator's hold (operate/hold.py)
+        return self.run_dir / "operator-hold"
+
+    @property
     def dhcp_answering(self) -> FsPath:  # yes|no: the DHCP guard as last switched (absent: unknown)
         return self.run_dir / "dhcp"
 
@@ -213,6 +217,10 @@ class Paths:
     @property
     def dhcp_record(self) -> FsPath:  # what ha-pair changed in /etc/config/dhcp, to undo it
         return self.state_dir / "dhcp-applied.json"
+
+    @property
+    def maintenance_record(self) -> FsPath:  # exists while this node is in maintenance mode
+        return self.state_dir / "maintenance.json"
 
     @property
     def sync_key(self) -> FsPath:

@@ -30,6 +30,7 @@ VARIABLES = (
     ("HA_STATE_FILE", "state_file"),
     ("HA_TRANSITIONS_LOG", "transitions_log"),
     ("HA_DHCP_ANSWERING", "dhcp_answering"),
+    ("HA_HOLD_FILE", "hold_file"),
     ("HA_NOTIFY_LOG", "notify_log"),
     ("HA_NOTIFY_WANTED", "notify_wanted"),
     ("HA_NOTIFY_DONE", "notify_done"),

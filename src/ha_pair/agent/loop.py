@@ -23,6 +23,7 @@ from ..config.load import validate
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
+from ..operate import hold
 from ..paths import Paths
 from ..state.observed import Snapshot
 from ..state.pair import Transition, apply_event, resumed, with_history
@@ -30,6 +31,7 @@ from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
+from .peer_view import PeerView
 from .reasons import ReasonContext, infer_reason
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ class Agent:
         self.wake_write = -1
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
+        self.peer_view: PeerView | None = None
         self.control: ControlServer | None = None
         self.fifo = -1
 
@@ -118,13 +121,55 @@ class Agent:
     # -- handlers (control socket and ubus) ---------------------------------------------------
     def handlers(self) -> dict[str, Callable[[dict], dict]]:
         """The methods of ubus object `ha`, also answered on the control socket."""
-        return {"status": self.status, "history": self.history}
+        return {"status": self.status, "history": self.history, "handover": self.handover,
+                "maintenance": self.maintenance}
+
+    @staticmethod
+    def policies() -> dict[str, dict[str, str]]:
+        """The ubus argument policies (`ubus -v list ha`): argument name -> blobmsg type."""
+        return {"maintenance": {"state": "string", "force": "bool"}}
 
     def status(self, _args: dict) -> dict:
         self.check_config_on_disk()
         return build_status(self.model, self.state, self.snapshot(), self.agent_info(),
                             ConfigOnDisk(tuple(self.config_errors), self.disk_digest),
-                            self.lease_sync.status() if self.lease_sync else None)
+                            self.lease_sync.status() if self.lease_sync else None,
+                            hold.describe(self.paths), self.peer_view.status() if self.peer_view else None)
+
+    def _operate(self, what: Callable[[Any], dict]) -> dict:
+        """handover and maintenance (operate/procedures.py) for ubus and the control socket; the
+        answer has `ok`, and `error` with the reason when not."""
+        from ..operate import procedures
+
+        if self.model is None:
+            return {"ok": False, "error": "no valid configuration in effect"}
+        try:
+            answer = what(self.model)
+        except (procedures.Refused, procedures.Failed) as exc:
+            kind = "refused" if isinstance(exc, procedures.Refused) else "failed"
+            return {"ok": False, "refused": kind == "refused", "error": f"{kind}: {exc}"}
+        finally:
+            if self.peer_view is not None:
+                self.peer_view.poll_now()
+        return answer
+
+    def _ask_peer(self) -> dict:
+        if self.peer_view is None:
+            raise RuntimeError("no peer configured (ha.global.peer)")
+        return self.peer_view.ask_once()
+
+    def handover(self, _args: dict) -> dict:
+        from ..operate import procedures
+        return self._operate(lambda model: procedures.handover(self.paths, model, self._ask_peer, "ubus"))
+
+    def maintenance(self, args: dict) -> dict:
+        from ..operate import procedures
+        state = args.get("state")
+        if state not in ("on", "off"):
+            return {"ok": False, "error": "argument state must be \"on\" or \"off\""}
+        force = args.get("force") in (True, 1, "1", "true")
+        return self._operate(lambda model: procedures.maintenance(self.paths, model, state == "on", force,
+                                                                 self._ask_peer, "ubus"))
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
@@ -173,7 +218,13 @@ class Agent:
         reachable = None
         if to_state == "master" and model.node.peer is not None:
             reachable = probes.peer_reachable(str(model.node.peer))
-        return ReasonContext(tuple(down), tuple(dict.fromkeys(links)), reachable, self.stop_requested)
+        held = hold.read_hold(self.paths)
+        operator = ""
+        if held == hold.OUT:
+            operator = "maintenance" if hold.maintenance(self.paths) is not None else "handover"
+        elif held == hold.YIELD:
+            operator = "handover"
+        return ReasonContext(tuple(down), tuple(dict.fromkeys(links)), reachable, self.stop_requested, operator)
 
     @staticmethod
     def _lines(fd: int, buffer: LineBuffer) -> list[str]:
@@ -200,8 +251,12 @@ class Agent:
 
     def on_transition(self, transition: Transition) -> None:
         log.info(f"{transition.scope}: {transition.from_state} -> {transition.to_state} ({transition.reason})")
+        if hold.maintenance(self.paths) is not None:
+            log.warning("this node is in MAINTENANCE mode: out of mastership until `ha-pair maintenance off`")
         if self.lease_sync is not None:
             self.lease_sync.on_transition()
+        if self.peer_view is not None:
+            self.peer_view.poll_now()
         try:
             history.save(self.paths.history, self.state.history)
         except OSError as exc:
@@ -275,6 +330,13 @@ class Agent:
         self.lease_sync = LeaseSync(self.paths, str(model.node.peer), model.dhcp.ssh_port,
                                     model.dhcp.reconcile_interval, self.schedule)
 
+    def start_peer_view(self) -> None:
+        model = self.model
+        if model is None or model.node.peer is None:
+            return
+        self.peer_view = PeerView(self.paths, str(model.node.peer), model.dhcp.ssh_port,
+                                  lambda: self.model.shared_digest if self.model else None)
+
     # -- ubus ---------------------------------------------------------------------------------
     def start_ubus(self) -> None:
         try:
@@ -283,7 +345,8 @@ class Agent:
             self.ubus_note = f"ubus unavailable: {exc}"
             return
         self.ubus = Registration("ha", self.handlers(), self.ubus_socket,
-                                 str(self.paths.ubus_socket), self.selector, str(self.paths.root))
+                                 str(self.paths.ubus_socket), self.selector, str(self.paths.root),
+                                 self.policies())
         self.ubus.start()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -321,8 +384,11 @@ class Agent:
         fifo_watch = self.watch_fifo()
         self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
         self.start_lease_sync()
+        self.start_peer_view()
         self.start_ubus()
         log.info(f"agent started (pid {os.getpid()}), {len(self.state.history)} transitions in history")
+        if hold.maintenance(self.paths) is not None:
+            log.warning("this node is in MAINTENANCE mode: out of mastership until `ha-pair maintenance off`")
         try:
             while not self.stop_requested:
                 for key, _ in self.selector.select(self._timeout()):
@@ -338,6 +404,8 @@ class Agent:
         finally:
             if self.lease_sync is not None:
                 self.lease_sync.stop()
+            if self.peer_view is not None:
+                self.peer_view.stop()
             if self.ubus is not None:
                 self.ubus.close()
             control.close()

@@ -118,6 +118,7 @@ class Model:
     dhcp: Dhcp
     paths: Paths
     digest: str  # of the validated configuration, secrets left out
+    shared_digest: str = ""  # of its shared part (config/shared.py): equal on both nodes of a pair
 
     @property
     def sync_group(self) -> bool:

@@ -25,6 +25,7 @@ from ..uci import Package, Section
 from . import grammar, schema
 from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, Vip
 from .network import Interface, resolve
+from .shared import shared_digest
 from .values import Problem, Reader, format_centiseconds
 
 VRRP3_MAX_ADVERT = 4095  # 12 bits of centiseconds
@@ -70,7 +71,7 @@ def build_model(inputs: Inputs, paths: Paths, is_executable: Callable[[str], boo
 
     if reader.errors:
         return Result(None, tuple(reader.errors), tuple(reader.warnings))
-    model = Model(node, vips, checks, conntrack, dhcp, paths, _digest(inputs.ha))
+    model = Model(node, vips, checks, conntrack, dhcp, paths, _digest(inputs.ha), shared_digest(inputs.ha))
     return Result(model, (), tuple(reader.warnings))
 
 

@@ -7,7 +7,10 @@ The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
 - exchange  stdin: the peer's lease knowledge (size-limited, parsed strictly); it is merged into
             this node's, and the merged knowledge is the answer;
 - push      stdin: what changed in the peer's knowledge since its last exchange or push; merged
-            the same way, answered with `ok` (a single lease event costs a few hundred bytes).
+            the same way, answered with `ok` (a single lease event costs a few hundred bytes);
+- state     this node's report for the peer view (operate/peer.py): VRRP state, effective
+            priority, version, shared-config digest, maintenance, whether it could take over.
+            Reads nothing from stdin and changes nothing.
 Anything else is refused with exit status 1. No shell ever sees the request.
 """
 
@@ -28,6 +31,7 @@ from ..leases import serialise_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
 from .message import read_message
 from .store import LeaseStore
+from .transport import VERBS
 
 
 def host_public_keys(paths: Paths) -> list[str]:
@@ -104,9 +108,13 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     is refused before any parsing), parsed before the lease lock is taken, and the whole process
     ends after PEER_LIFETIME_S whatever its client does; a client that goes away ends it too
     (end of input, or SIGPIPE on the answer)."""
-    if verb not in ("hello", "get", "exchange", "push"):
+    if verb not in VERBS:
         shown = verb[:60].encode("unicode_escape").decode("ascii")
-        return _refuse(f"{shown!r} (allowed: hello, get, exchange, push)")
+        return _refuse(f"{shown!r} (allowed: {', '.join(VERBS)})")
+    if verb == "state":
+        from ..operate.peer import local_report
+        stdout.write(json.dumps(local_report(paths)).encode() + b"\n")
+        return 0
     store = LeaseStore(paths)
     now = int(time.time())
     if verb == "hello":

@@ -84,7 +84,10 @@ def health(status: dict[str, Any]) -> dict[str, Any]:
     if node and not node.get("enabled", True):
         return {"healthy": False, "summary": "disabled (ha.global.enabled is 0)", "problems": problems}
     state = status.get("state")
-    if state == "fault":
+    maintenance = status.get("maintenance") or {}
+    if maintenance.get("on"):  # said first and loudly: the operator holds this node out of mastership
+        problems.append("MAINTENANCE: this node is held out of mastership (ha-pair maintenance off)")
+    elif state == "fault":
         problems.append("this node is in FAULT")
     elif state not in ("master", "backup"):
         problems.append(f"no VRRP state yet ({state})")
@@ -110,6 +113,9 @@ def health(status: dict[str, Any]) -> dict[str, Any]:
         problems.append(f"lease sync failing ({leases['last_error_kind']})")
     if leases.get("clock_warning"):
         problems.append(f"clocks of the pair differ by {leases.get('clock_offset_s')} s")
+    peer_view = status.get("peer_view") or {}
+    if peer_view.get("config_match") is False:
+        problems.append("the shared configuration differs from the peer's")
     if (status.get("dhcp") or {}).get("consistent") is False:
         problems.append("DHCP answering does not match the VRRP state")
     if config.get("pending_changes") and config.get("valid", True):
@@ -156,9 +162,13 @@ def _conntrack(model: Model, snapshot: Snapshot) -> dict[str, Any]:
 
 
 def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agent: dict[str, Any],
-                 on_disk: ConfigOnDisk, lease_sync: dict[str, Any] | None = None) -> dict[str, Any]:
+                 on_disk: ConfigOnDisk, lease_sync: dict[str, Any] | None = None,
+                 maintenance: dict[str, Any] | None = None, peer_view: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
     """The whole answer of `ubus call ha status`. `model` is the configuration in effect (None
-    when none ever validated), `lease_sync` the lease sync's report (None: not running)."""
+    when none ever validated), `lease_sync` the lease sync's report (None: not running),
+    `maintenance` the operator's hold (operate.hold.describe), `peer_view` the peer's last report
+    (status.peer_report.view; None: no peer to ask)."""
     status: dict[str, Any] = {
         "version": SCHEMA_VERSION,
         "time": round(snapshot.time, 3),
@@ -169,7 +179,11 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
         "agent": agent,
         "config": {"valid": not on_disk.errors, "errors": list(on_disk.errors),
                    "digest": model.digest if model else None,
-                   "pending_changes": model is not None and on_disk.digest != model.digest},
+                   "pending_changes": model is not None and on_disk.digest != model.digest,
+                   "shared_digest": model.shared_digest if model else None,
+                   "peer_match": (peer_view or {}).get("config_match")},
+        "maintenance": maintenance or {"on": False, "since": None, "by": None, "hold": None},
+        "peer_view": peer_view,
     }
     if state.group is not None:
         name, member = state.group

@@ -1,0 +1,54 @@
+"""The peer view over the sync channel: this node's report for the peer (served by the forced
+command's `state` verb) and asking the peer for its own."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .. import __version__, runfiles
+from ..paths import Paths
+from ..status.peer_report import MAX_REPORT_BYTES, parse_report, report
+from . import hold
+
+ASK_TIMEOUT_S = 8.0
+
+
+def local_status(paths: Paths) -> dict[str, Any]:
+    """This node's status from its agent; without an agent, what the run files say."""
+    from ..agent import control
+
+    try:
+        status = control.request(paths.control_socket, "status", timeout=2.0)
+        if isinstance(status, dict) and "error" not in status:
+            return status
+    except (OSError, ValueError):
+        pass
+    from ..config.load import validate
+
+    result = validate(paths)
+    model = result.model
+    return {
+        "state": runfiles.node_state(paths),
+        "node": {"name": model.node.name if model else None},
+        "config": {"shared_digest": model.shared_digest if model else None},
+        "maintenance": hold.describe(paths),
+        "agent": {"running": False, "version": __version__},
+    }
+
+
+def local_report(paths: Paths) -> dict[str, Any]:
+    return report(local_status(paths), time.time())
+
+
+def ask(paths: Paths, host: str, port: int, timeout: float = ASK_TIMEOUT_S) -> dict[str, Any]:
+    """The peer's report. Raises leasesync.transport.TransportError (kind: unreachable, hostkey,
+    auth, refused, rejected, failed)."""
+    from ..leases.limits import Budget
+    from ..leasesync.transport import TransportError, call
+
+    reply, _ = call(paths, host, port, "state", timeout=timeout, budget=Budget(max_bytes=MAX_REPORT_BYTES))
+    try:
+        return parse_report(reply.data)
+    except ValueError as exc:
+        raise TransportError("rejected", f"unreadable report from the peer: {exc}") from None
