@@ -1,0 +1,183 @@
+"""Operating the pair in the two-router lab: planned handover without a lost packet, maintenance
+mode that survives the agent and a reboot, both nodes in maintenance only with --force, the peer
+view, and the ubus methods with their argument policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from tests.lab import scenarios
+from tests.lab.conftest import start_lab
+from tests.lab.pair_lab import Lab, LabOptions
+from tests.lab.traffic import Pinger
+from tests.support import pair
+
+PING_INTERVAL = 0.01  # 100 pings a second through the VIPs
+
+
+@pytest.fixture(scope="module")
+def fast_lab():
+    lab = start_lab(LabOptions(profile="fast", dhcp=False))
+    yield lab
+    lab.stop()
+
+
+def _release(lab: Lab) -> None:
+    """No maintenance and no hold on either router (whatever a failed test left)."""
+    for name, router in lab.routers.items():
+        if not router.running:
+            lab.power_on(name)
+        router.run_ha_pair("maintenance", "off", check=False)
+        router.sh("echo 0 > /var/run/ha-pair/operator-hold", check=False)
+
+
+@pytest.fixture
+def pair_up(fast_lab):
+    _release(fast_lab)
+    scenarios.restore(fast_lab)
+    wait_status(fast_lab, "r1", lambda s: (s.get("peer_view") or {}).get("ready") is True,
+                "r1 hears from r2, ready to take over", timeout=20)
+    yield fast_lab
+    _release(fast_lab)
+    scenarios.restore(fast_lab)
+
+
+def wait_status(lab: Lab, router: str, predicate, what: str, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = lab.status(router)
+        if predicate(status):
+            return status
+        assert time.monotonic() < deadline, f"{what}: {json.dumps(status)[:3000]}"
+        time.sleep(0.2)
+
+
+def test_handover_moves_the_vips_without_losing_a_ping_and_the_old_master_yields(pair_up):
+    lab = pair_up
+    with Pinger(lab.topo.client_ns, lab.topo.inet_addr, interval=PING_INTERVAL) as ping:
+        assert ping.wait_flowing(timeout=15)
+        ping.mark()
+        out = lab.run_ha_pair("r1", "--json", "handover")
+        lab.wait_for(lambda: lab.master() == "r2", 5, "r2 holds the VIPs after the handover")
+        assert ping.wait_flowing(timeout=15, min_replies=50, since=time.monotonic())
+        result = ping.stop()
+    answer = json.loads(out.stdout)
+    assert answer["ok"] is True and answer["peer"] == "r2"
+    assert result.lost == 0, f"{result.lost} of {result.sent} pings lost, longest gap {result.longest_gap_ms:.0f} ms"
+    # r1 (priority 150, preempt on) does not take the VIPs back: it yields at priority 1
+    time.sleep(2)
+    assert lab.master() == "r2"
+    r1 = wait_status(lab, "r1", lambda s: s["state"] == "backup", "r1 is backup after the handover")
+    assert r1["maintenance"]["hold"] == "yield" and r1["maintenance"]["on"] is False
+    assert r1["node"]["effective_priority"] == 150  # what ha-pair computes from checks; keepalived's hold is apart
+    reasons = [t["reason"] for t in json.loads(lab.run_ha_pair("r1", "--json", "history").stdout)["history"][-2:]]
+    assert reasons == ["operator: handover to the peer", "operator: handover done, yielding to the peer"], reasons
+    # handing back: r2 hands over to the yielding r1, whose notify script then ends its yield
+    lab.run_ha_pair("r2", "handover")
+    lab.wait_for(lambda: lab.master() == "r1", 5, "r1 holds the VIPs again")
+    wait_status(lab, "r1", lambda s: s["maintenance"]["hold"] == "none", "r1's yield ended on MASTER")
+    wait_status(lab, "r2", lambda s: s["maintenance"]["hold"] == "yield", "r2 yields")
+
+
+def test_handover_is_refused_with_the_reason_when_the_peer_cannot_take_over(pair_up):
+    lab = pair_up
+    lab.run_ha_pair("r2", "maintenance", "on")  # r2 is backup: nothing moves
+    refused = lab.run_ha_pair("r1", "handover", check=False)
+    assert refused.returncode == 1
+    assert "refused: the peer is not ready to take over: it is in maintenance mode" in refused.stderr
+    assert lab.master() == "r1"
+    lab.run_ha_pair("r2", "maintenance", "off")
+    # and on the backup itself: nothing to hand over
+    refused = lab.run_ha_pair("r2", "handover", check=False)
+    assert refused.returncode == 1 and "this node is backup, not master" in refused.stderr
+    # a peer that cannot be asked at all (sync link down) is refused too
+    lab.sync_link(False)
+    try:
+        refused = lab.run_ha_pair("r1", "handover", check=False)
+        assert refused.returncode == 1 and "the peer cannot be asked" in refused.stderr
+        assert lab.master() == "r1"
+    finally:
+        lab.sync_link(True)
+
+
+def test_maintenance_survives_an_agent_restart_and_a_reboot(pair_up):
+    lab = pair_up
+    r1 = lab.routers["r1"]
+    lab.run_ha_pair("r1", "maintenance", "on")
+    lab.wait_for(lambda: lab.master() == "r2", 5, "r2 takes over when r1 enters maintenance")
+    status = wait_status(lab, "r1", lambda s: s["state"] == "fault", "r1 out of mastership")
+    assert status["maintenance"]["on"] is True and status["maintenance"]["hold"] == "out"
+    assert status["health"]["summary"].startswith("degraded: MAINTENANCE: this node is held out of mastership")
+    assert status["last_transition"]["reason"] == "operator: maintenance mode"
+    assert "maintenance mode ON" in r1.log("ha-pair")
+    # r2's peer view shows it
+    wait_status(lab, "r2", lambda s: s["peer_view"]["maintenance"] is True and s["peer_view"]["state"] == "fault",
+                "r2 sees r1 in maintenance")
+
+    agent = r1.instance_pid("agent")
+    os.kill(agent, signal.SIGKILL)
+    lab.wait_for(lambda: r1.instance_pid("agent") not in (None, agent), 20, "procd respawns the agent")
+    status = wait_status(lab, "r1", lambda s: s.get("agent", {}).get("pid") is not None, "the new agent answers")
+    assert status["maintenance"]["on"] is True and lab.master() == "r2"
+
+    lab.power_off("r1")
+    time.sleep(scenarios.MIN_OFF_S)
+    lab.power_on("r1")
+    r1.wait_network()
+    status = wait_status(lab, "r1", lambda s: s.get("state") in ("fault", "backup", "master"), "r1 runs again",
+                         timeout=30)
+    time.sleep(3)  # 30 advert intervals: a node that were not held would have preempted long since
+    assert lab.master() == "r2"
+    status = lab.status("r1")
+    assert status["state"] == "fault" and status["maintenance"]["on"] is True, status
+    assert "MAINTENANCE mode" in r1.log("ha-pair")
+
+    lab.run_ha_pair("r1", "maintenance", "off")
+    lab.wait_for(lambda: lab.master() == "r1", 10, "r1 (priority 150, preempt) takes the VIPs back")
+    assert lab.status("r1")["maintenance"] == {"on": False, "since": None, "by": None, "hold": "none"}
+
+
+def test_both_nodes_in_maintenance_only_with_force(pair_up):
+    lab = pair_up
+    lab.run_ha_pair("r2", "maintenance", "on")
+    wait_status(lab, "r1", lambda s: s["peer_view"]["maintenance"] is True, "r1 sees r2 in maintenance")
+    refused = lab.run_ha_pair("r1", "maintenance", "on", check=False)
+    assert refused.returncode == 1
+    assert "the peer is in maintenance mode too: no node would hold the VIPs; --force" in refused.stderr
+    assert lab.status("r1")["maintenance"]["on"] is False and lab.master() == "r1"
+    forced = json.loads(lab.run_ha_pair("r1", "--json", "maintenance", "on", "--force").stdout)
+    assert forced["ok"] is True and forced["forced"] is True
+    lab.wait_for(lambda: not lab.vips("r1") and not lab.vips("r2"), 5, "no node holds the VIPs")
+    lab.run_ha_pair("r2", "maintenance", "off")
+    lab.wait_for(lambda: lab.master() == "r2", 5, "r2 takes over once it leaves maintenance")
+
+
+def test_ubus_methods_publish_their_policy_and_check_their_arguments(pair_up):
+    r1 = pair_up.routers["r1"]
+    listing = r1.ubus("-v", "list", "ha")
+    assert '"maintenance":{"state":"String","force":"Boolean"}' in listing, listing
+    assert '"handover":{}' in listing, listing
+    bad = json.loads(r1.ubus("call", "ha", "maintenance", '{"state": "sideways"}'))
+    assert bad == {"ok": False, "error": 'argument state must be "on" or "off"'}
+    # through ubus as through the command line, with the peer's reason
+    r2 = pair_up.routers["r2"]
+    assert json.loads(r2.ubus("call", "ha", "maintenance", '{"state": "on"}'))["ok"] is True
+    refused = json.loads(r1.ubus("call", "ha", "handover"))
+    assert refused["ok"] is False and "it is in maintenance mode" in refused["error"]
+    assert json.loads(r2.ubus("call", "ha", "maintenance", '{"state": "off"}'))["changed"] is True
+
+
+def test_the_peer_view_shows_the_other_node(pair_up):
+    lab = pair_up
+    status = wait_status(lab, "r1", lambda s: s["peer_view"]["state"] == "backup", "r1 sees r2 as backup")
+    view = status["peer_view"]
+    assert view["node"] == "r2" and view["reachable"] is True and view["effective_priority"] == 100
+    assert view["config_match"] is True and view["config_digest"] == status["config"]["shared_digest"]
+    assert status["config"]["digest"] != lab.status("r2")["config"]["digest"]  # per-node values differ
+    assert view["age_s"] is not None and view["age_s"] < 15 and view["version"] == status["agent"]["version"]
+    assert lab.status("r2")["peer_view"]["state"] == "master"
