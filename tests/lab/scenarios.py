@@ -76,6 +76,12 @@ def graceful_stop(lab: Lab, victim: str = "r1", survivor: str = "r2") -> Measure
                    f"{survivor} takes over after {victim} stops cleanly")
 
 
+def operator_handover(lab: Lab, master: str = "r1", peer: str = "r2") -> Measurement:
+    """`ha-pair handover` on the master (the old master then yields, so the next one can hand back)."""
+    return measure(lab, lambda: lab.run_ha_pair(master, "handover"), peer, _timeout(lab),
+                   f"{peer} holds the VIPs after `ha-pair handover` on {master}")
+
+
 def power_return(lab: Lab, router: str = "r1") -> Measurement:
     """Power the router on and measure the client's gap when it preempts.
 
