@@ -73,6 +73,10 @@ class Paths:
         return self.libexec_dir / "notify"
 
     @property
+    def hooks_runner(self) -> FsPath:  # runs the user's hooks (hotplug-call ha, or their walk in a tree)
+        return self.libexec_dir / "hooks"
+
+    @property
     def check_helper(self) -> FsPath:
         return self.libexec_dir / "check"
 
@@ -138,6 +142,10 @@ class Paths:
     @property
     def transitions_log(self) -> FsPath:  # TIME TYPE NAME STATE PRIORITY, one line per transition
         return self.run_dir / "transitions.log"
+
+    @property
+    def split_brain_hold(self) -> FsPath:  # exists while the hold is OUT because of the split-brain policy
+        return self.run_dir / "split-brain-hold"
 
     @property
     def hold_file(self) -> FsPath:  # keepalived's track_file: 0, or the operator's hold (operate/hold.py)

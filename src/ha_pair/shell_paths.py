@@ -19,6 +19,7 @@ VARIABLES = (
     ("HA_CHECKS_DIR", "checks_dir"),
     ("HA_HOOKS_DIR", "hooks_dir"),
     ("HA_COMMAND", "command"),
+    ("HA_HOOKS", "hooks_runner"),
     ("HA_CONNTRACKD_RUN", "conntrackd_run"),
     ("HA_KEEPALIVED_RUN", "keepalived_run"),
     ("HA_CONNTRACKD_RESYNC", "conntrackd_resync"),

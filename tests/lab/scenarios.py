@@ -105,6 +105,7 @@ def restore(lab: Lab) -> None:
         elif router.ha_stopped:
             router.service("start")
     lab.sync_link(True)
+    lab.vrrp_blocked(False)
     for name in lab.routers:
         lab.upstream_answers(name, True)
     lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay + 10, "r1 master again")

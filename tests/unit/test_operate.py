@@ -84,7 +84,9 @@ def test_not_ready_names_each_reason():
 
 def test_report_and_parse_keep_only_known_well_typed_values():
     status = {"state": "backup", "node": {"name": "r2", "effective_priority": 100}, "agent": {"version": "1", "pid": 9},
-              "config": {"shared_digest": "abc"}, "maintenance": {"on": False, "hold": "none"}}
+              "config": {"shared_digest": "abc", "vrrp": {"version": 2, "advert_cs": 100, "instances": {
+                  "lan": {"vrid": 51, "addresses": ["192.168.50.1/24"]}}}},
+              "maintenance": {"on": False, "hold": "none"}}
     sent = report(status, 10.0)
     assert sent["ready"] is True and sent["config_digest"] == "abc" and sent["agent"] is True
     assert parse_report(json.dumps(sent).encode()) == sent
@@ -95,13 +97,13 @@ def test_report_and_parse_keep_only_known_well_typed_values():
     with pytest.raises(ValueError):
         parse_report(b"[1]")
     with pytest.raises(ValueError):
-        parse_report(b" " * 5000)
+        parse_report(b" " * 17000)
 
 
 def test_view_compares_the_shared_digests():
-    assert view({"config_digest": "a"}, 5.0, None, None, "a", 7.0)["config_match"] is True
-    assert view({"config_digest": "a"}, 5.0, None, None, "b", 7.0)["config_match"] is False
-    unreachable = view(None, None, "no route", "unreachable", "a", 7.0)
+    assert view({"config_digest": "a"}, 5.0, None, None, {"shared_digest": "a"}, 7.0)["config_match"] is True
+    assert view({"config_digest": "a"}, 5.0, None, None, {"shared_digest": "b"}, 7.0)["config_match"] is False
+    unreachable = view(None, None, "no route", "unreachable", {"shared_digest": "a"}, 7.0)
     assert unreachable["reachable"] is False and unreachable["config_match"] is None and unreachable["age_s"] is None
 
 

@@ -20,18 +20,21 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__, log, runfiles
 from ..config.load import validate
+from ..config.shared import vrrp_auth, vrrp_profile
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
-from ..operate import hold
+from ..operate import hold, step_down
 from ..paths import Paths
 from ..state.observed import Snapshot
 from ..state.pair import Transition, apply_event, resumed, with_history
+from ..state.split_brain import CONFIRM_S, SplitBrain
+from ..state.split_brain import step as split_brain_step
 from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
-from .peer_view import PeerView
+from .peer_view import POLL_MASTER_S, POLL_S, PeerView
 from .reasons import ReasonContext, infer_reason
 
 if TYPE_CHECKING:
@@ -81,6 +84,7 @@ class Agent:
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
         self.peer_view: PeerView | None = None
+        self.split_brain = SplitBrain()
         self.control: ControlServer | None = None
         self.fifo = -1
 
@@ -124,6 +128,25 @@ class Agent:
         return {"status": self.status, "history": self.history, "handover": self.handover,
                 "maintenance": self.maintenance}
 
+    def control_handlers(self) -> dict[str, Callable[[dict], dict]]:
+        """The control socket's (root only): the ubus methods, and this node's report for the peer
+        with the VRRP authentication's fingerprint, which ubus and status never show."""
+        return {**self.handlers(), "peer_report": self.peer_report}
+
+    def peer_report(self, _args: dict) -> dict:
+        from ..status.peer_report import report
+        out = report(self.status({}), time.time())
+        if self.model is not None:
+            out["vrrp_auth"] = vrrp_auth(self.model)
+        return out
+
+    def own_side(self) -> dict[str, Any]:
+        """What the peer view compares with the peer's report."""
+        model = self.model
+        if model is None:
+            return {}
+        return {"shared_digest": model.shared_digest, "vrrp": vrrp_profile(model), "vrrp_auth": vrrp_auth(model)}
+
     @staticmethod
     def policies() -> dict[str, dict[str, str]]:
         """The ubus argument policies (`ubus -v list ha`): argument name -> blobmsg type."""
@@ -134,7 +157,9 @@ class Agent:
         return build_status(self.model, self.state, self.snapshot(), self.agent_info(),
                             ConfigOnDisk(tuple(self.config_errors), self.disk_digest),
                             self.lease_sync.status() if self.lease_sync else None,
-                            hold.describe(self.paths), self.peer_view.status() if self.peer_view else None)
+                            hold.describe(self.paths), self.peer_view.status() if self.peer_view else None,
+                            {**self.split_brain.as_dict(), "policy": self.model.node.split_brain if self.model
+                               else None, "stepped_down": step_down.stepped_down(self.paths)})
 
     def _operate(self, what: Callable[[Any], dict]) -> dict:
         """handover and maintenance (operate/procedures.py) for ubus and the control socket; the
@@ -220,7 +245,9 @@ class Agent:
             reachable = probes.peer_reachable(str(model.node.peer))
         held = hold.read_hold(self.paths)
         operator = ""
-        if held == hold.OUT:
+        if held == hold.OUT and step_down.stepped_down(self.paths) is not None:
+            operator = "split_brain"
+        elif held == hold.OUT:
             operator = "maintenance" if hold.maintenance(self.paths) is not None else "handover"
         elif held == hold.YIELD:
             operator = "handover"
@@ -255,6 +282,7 @@ class Agent:
             log.warning("this node is in MAINTENANCE mode: out of mastership until `ha-pair maintenance off`")
         if self.lease_sync is not None:
             self.lease_sync.on_transition()
+        self.check_split_brain()  # no longer master: an episode ends here
         if self.peer_view is not None:
             self.peer_view.poll_now()
         try:
@@ -334,8 +362,83 @@ class Agent:
         model = self.model
         if model is None or model.node.peer is None:
             return
-        self.peer_view = PeerView(self.paths, str(model.node.peer), model.dhcp.ssh_port,
-                                  lambda: self.model.shared_digest if self.model else None)
+        self.peer_view = PeerView(self.paths, str(model.node.peer), model.dhcp.ssh_port, self.own_side,
+                                  self.peer_poll_interval,
+                                  lambda: self.schedule(0, "split-brain", self.check_split_brain))
+
+    # -- split brain ----------------------------------------------------------------------------
+    def peer_poll_interval(self) -> float:
+        if self.split_brain.suspected is not None and not self.split_brain.active:
+            return CONFIRM_S
+        if self.state.node_state == "master" or step_down.stepped_down(self.paths) is not None:
+            return POLL_MASTER_S  # a secondary that stepped down watches for the peer to stop being master
+        return POLL_S
+
+    def check_split_brain(self) -> None:
+        """After each report from the peer and each transition (in the loop): start or end an
+        episode, logged once and announced to the hooks and on ubus; apply the policy."""
+        view = self.peer_view.status() if self.peer_view is not None else None
+        self.split_brain, event = split_brain_step(self.split_brain, self.state.node_state, view, time.time())
+        self._policy_release(view)
+        if event is None:
+            return
+        split = self.split_brain
+        peer = (view or {}).get("node") or (str(self.model.node.peer) if self.model else "")
+        if event == "start":
+            log.error(f"SPLIT BRAIN: {split.cause} (peer {peer})")
+            self.run_hooks("split_brain", {"CAUSE": split.cause or "", "PEER": peer})
+            self._policy_step_down()
+        else:
+            log.warning(f"split brain over after {time.time() - (split.since or time.time()):.1f} s")
+            self.run_hooks("split_brain_end", {"PEER": peer})
+        if self.ubus is not None:
+            self.ubus.send_event("ha.split_brain", {**split.as_dict(), "node": self.model.node.name if self.model
+                                                   else None})
+
+    def _policy_step_down(self) -> None:
+        if self.model is None or not step_down.applies(self.model) or not step_down.step_down(self.paths):
+            return
+        recheck = self.model.node.split_brain_recheck
+        log.warning(f"split brain policy secondary_steps_down: this secondary goes to FAULT, and tries mastership "
+                    f"again in {recheck} s")
+        self.schedule(recheck, "split-brain-recheck", self._policy_recheck)
+
+    def _policy_release(self, view: dict[str, Any] | None) -> None:
+        """A secondary that stepped down comes back at once when the peer is no longer master, or
+        cannot be asked: then nothing says the peer holds the VIPs."""
+        if step_down.stepped_down(self.paths) is None or self.peer_view is None:
+            return
+        view = view or {}
+        if view.get("reachable") and view.get("state") == "master":
+            return
+        why = "cannot be asked" if not view.get("reachable") else f"reports state {view.get('state')}"
+        if step_down.release(self.paths):
+            log.warning(f"split brain policy: the peer {why}: this secondary takes part in VRRP again")
+
+    def _policy_recheck(self) -> None:
+        since = step_down.stepped_down(self.paths)
+        recheck = self.model.node.split_brain_recheck if self.model else 0
+        if since is not None and time.time() - since < recheck - 0.5:  # a timer left from an earlier step-down
+            self.schedule(recheck - (time.time() - since), "split-brain-recheck", self._policy_recheck)
+            return
+        if step_down.release(self.paths):
+            log.info("split brain policy: trying mastership again (a split brain still there steps down again)")
+
+    def run_hooks(self, action: str, env: dict[str, str]) -> None:
+        """The user's hooks (/etc/hotplug.d/ha) with ACTION, as the notify script runs them for
+        transitions; in the background, never waited for by the loop."""
+        import subprocess
+
+        runner = self.paths.hooks_runner
+        try:
+            proc = subprocess.Popen([str(runner)], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ACTION": action,
+                                                        **env},
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            log.warning(f"cannot run the hooks ({runner}): {exc}")
+            return
+        threading.Thread(target=proc.wait, name="hooks", daemon=True).start()
 
     # -- ubus ---------------------------------------------------------------------------------
     def start_ubus(self) -> None:
@@ -377,7 +480,7 @@ class Agent:
         self.wake_write = wake_write
         self.fifo = open_fifo(self.paths.notify_fifo)
         events = open_fifo(self.paths.events_fifo)
-        control = ControlServer(self.paths.control_socket, self.handlers(), self.selector)
+        control = ControlServer(self.paths.control_socket, self.control_handlers(), self.selector)
         self.control = control
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
         self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
@@ -389,6 +492,8 @@ class Agent:
         log.info(f"agent started (pid {os.getpid()}), {len(self.state.history)} transitions in history")
         if hold.maintenance(self.paths) is not None:
             log.warning("this node is in MAINTENANCE mode: out of mastership until `ha-pair maintenance off`")
+        if step_down.stepped_down(self.paths) is not None:  # a restarted agent keeps the policy's promise
+            self._policy_recheck()
         try:
             while not self.stop_requested:
                 for key, _ in self.selector.select(self._timeout()):

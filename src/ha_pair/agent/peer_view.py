@@ -1,6 +1,8 @@
 """The peer view inside the agent: ask the peer for its report (the forced command's `state`
-verb) every POLL_S seconds and right after each transition, in a worker thread of its own so the
-event loop never waits for SSH. Status shows the last report and when it was heard."""
+verb) every POLL_S seconds, every POLL_MASTER_S while this node is master (split brain is a
+master's problem: found within a few seconds, at the cost of one SSH call to the peer every 2 s)
+and right after each transition, in a worker thread of its own so the event loop never waits for
+SSH. Status shows the last report and when it was heard; `on_report` runs after each attempt."""
 
 from __future__ import annotations
 
@@ -13,12 +15,17 @@ from ..paths import Paths
 from ..status.peer_report import view
 
 POLL_S = 5.0
+POLL_MASTER_S = 2.0
 
 
 class PeerView:
-    def __init__(self, paths: Paths, host: str, port: int, own_digest: Callable[[], str | None]) -> None:
+    def __init__(self, paths: Paths, host: str, port: int, own: Callable[[], dict[str, Any]],
+                 interval: Callable[[], float] = lambda: POLL_S, on_report: Callable[[], None] = lambda: None
+                 ) -> None:
+        """`own`: this node's side of the comparison (shared_digest, vrrp, vrrp_auth); `interval`:
+        seconds until the next poll, asked after each one."""
         self.paths, self.host, self.port = paths, host, port
-        self.own_digest = own_digest
+        self.own, self.interval, self.on_report = own, interval, on_report
         self.report: dict[str, Any] | None = None
         self.heard: float | None = None
         self.error: str | None = None
@@ -36,7 +43,7 @@ class PeerView:
         self._wake.set()
 
     def status(self) -> dict[str, Any]:
-        return view(self.report, self.heard, self.error, self.error_kind, self.own_digest(), time.time())
+        return view(self.report, self.heard, self.error, self.error_kind, self.own(), time.time())
 
     def ask_once(self) -> dict[str, Any]:
         from ..operate.peer import ask
@@ -60,5 +67,6 @@ class PeerView:
                 self.ask_once()
             except Exception:  # recorded above (or a bug: the worker must survive it)
                 pass
-            self._wake.wait(POLL_S)
+            self.on_report()
+            self._wake.wait(self.interval())
             self._wake.clear()

@@ -16,7 +16,7 @@ class ReasonContext:
     links_down: tuple[str, ...] = ()  # devices the VIPs or checks depend on, without carrier
     peer_reachable: bool | None = None  # answers on the sync link; None: unknown
     stopping: bool = False  # ha-pair is being stopped by the operator or a shutdown
-    operator: str = ""  # the operator's hold (operate/hold.py): "maintenance", "handover" or ""
+    operator: str = ""  # the hold (operate/hold.py): "maintenance", "handover", "split_brain" (the policy) or ""
 
 
 def infer_reason(from_state: str, to_state: str, ctx: ReasonContext) -> str:
@@ -29,6 +29,8 @@ def infer_reason(from_state: str, to_state: str, ctx: ReasonContext) -> str:
             return "operator: maintenance mode"
         if ctx.operator == "handover":
             return "operator: handover to the peer"
+        if ctx.operator == "split_brain":
+            return "split brain: the secondary steps down (ha.global.split_brain)"
         if ctx.links_down:
             return f"interface {', '.join(ctx.links_down)} down"
         if fault_checks:

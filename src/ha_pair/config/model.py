@@ -33,6 +33,8 @@ class Node:
     sync_interface: str | None = None
     sync_device: str | None = None
     sync_address: ipaddress.IPv4Interface | None = None
+    split_brain: str = "report"  # report | secondary_steps_down
+    split_brain_recheck: int = 60  # seconds a secondary that stepped down stays out
 
 
 @dataclass(frozen=True)

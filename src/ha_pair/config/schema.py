@@ -119,6 +119,16 @@ GLOBAL = SectionType(
                choices=("none", "pass")),
         Option("auth_pass", STRING, None, "Password for auth_type pass (1-8 bytes, printable ASCII).",
                secret=True, grammar="password"),
+        Option("split_brain", ENUM, "report",
+               "What a split brain (both nodes master, told over the sync link) does besides status, log and "
+               "the `split_brain` hook: `report` nothing more; `secondary_steps_down`: the secondary goes to "
+               "FAULT and tries mastership again after `split_brain_recheck` seconds, or at once when the peer "
+               "stops being master or cannot be asked.",
+               choices=("report", "secondary_steps_down")),
+        Option("split_brain_recheck", INT, 60,
+               "With split_brain secondary_steps_down: seconds the secondary stays out before it tries "
+               "again (a split brain still there makes it master until it is confirmed again: 0.8 s in the lab).",
+               minimum=5, maximum=3600),
     ),
     single=True,
 )

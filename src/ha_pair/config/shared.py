@@ -1,12 +1,17 @@
 """Which options of /etc/config/ha belong to one node and which the pair shares: the shared part's
-digest is what the two nodes compare (status `config.peer_match`)."""
+digest is what the two nodes compare (status `config.peer_match`), and the VRRP values whose
+mismatch makes both nodes master (status `peer_view.vrrp_mismatch`)."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 from ..sha256 import sha256
 from ..uci import Package
+
+if TYPE_CHECKING:
+    from .model import Model
 
 # (section type, option): differ between the two nodes by design
 PER_NODE = frozenset({
@@ -24,3 +29,25 @@ def shared_digest(ha: Package) -> str:
                   if (section_type, k) not in PER_NODE}
         content.append([section_type, name, shared])
     return sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def vrrp_profile(model: "Model") -> dict[str, Any]:
+    """What the two nodes' VRRP must agree on, or adverts are dropped and both become master: the
+    protocol version, the advert interval (VRRPv2 drops an advert with another interval) and, per
+    interface, the VRID and the addresses. Nothing secret: status and the peer report carry it."""
+    return {
+        "version": model.node.vrrp_version, "advert_cs": model.node.advert_centis,
+        "instances": {vip.interface: {"vrid": vip.vrid, "addresses": sorted(str(a) for a in vip.addresses)}
+                      for vip in model.vips},
+    }
+
+
+def vrrp_auth(model: "Model") -> str:
+    """A fingerprint of the VRRP authentication, for the peer to compare: never the password itself.
+    (auth_type pass sends the password in clear in every advert anyway; this only travels to the
+    peer over SSH, and status never shows it.)"""
+    node = model.node
+    if node.auth_type != "pass":
+        return node.auth_type
+    digest = sha256(b"ha-pair vrrp auth\0" + (node.auth_pass or "").encode("utf-8", "surrogateescape"))
+    return "pass:" + digest.hexdigest()[:16]

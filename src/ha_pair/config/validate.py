@@ -188,6 +188,9 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
         elif sync_address is not None and peer not in sync_address.network:
             reader.error(section, "peer",
                          f"{peer} is not in the sync link's subnet {sync_address.network} ({sync_iface.name})")
+    split_brain = reader.value(section, g["split_brain"])
+    if split_brain != "report" and peer is None:
+        reader.warn(section, "split_brain", "has no effect without a peer: split brain is told over the sync link")
 
     return Node(
         enabled=enabled,
@@ -206,6 +209,8 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
         sync_interface=sync_iface.name if sync_iface else None,
         sync_device=sync_iface.device if sync_iface else None,
         sync_address=sync_address,
+        split_brain=split_brain,
+        split_brain_recheck=reader.value(section, g["split_brain_recheck"]),
     )
 
 

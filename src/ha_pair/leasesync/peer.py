@@ -9,7 +9,8 @@ The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
 - push      stdin: what changed in the peer's knowledge since its last exchange or push; merged
             the same way, answered with `ok` (a single lease event costs a few hundred bytes);
 - state     this node's report for the peer view (operate/peer.py): VRRP state, effective
-            priority, version, shared-config digest, maintenance, whether it could take over.
+            priority, version, shared-config digest, maintenance, whether it could take over, the
+            VRRP values the pair must agree on and a fingerprint (never the password) of its auth.
             Reads nothing from stdin and changes nothing.
 Anything else is refused with exit status 1. No shell ever sees the request.
 """

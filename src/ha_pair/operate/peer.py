@@ -14,31 +14,33 @@ from . import hold
 ASK_TIMEOUT_S = 8.0
 
 
-def local_status(paths: Paths) -> dict[str, Any]:
-    """This node's status from its agent; without an agent, what the run files say."""
+def local_report(paths: Paths) -> dict[str, Any]:
+    """This node's report from its agent; without an agent, what the run files and the
+    configuration on disk say."""
     from ..agent import control
 
     try:
-        status = control.request(paths.control_socket, "status", timeout=2.0)
-        if isinstance(status, dict) and "error" not in status:
-            return status
+        answer = control.request(paths.control_socket, "peer_report", timeout=2.0)
+        if isinstance(answer, dict) and "error" not in answer:
+            return answer
     except (OSError, ValueError):
         pass
     from ..config.load import validate
+    from ..config.shared import vrrp_auth, vrrp_profile
 
-    result = validate(paths)
-    model = result.model
-    return {
+    model = validate(paths).model
+    status = {
         "state": runfiles.node_state(paths),
         "node": {"name": model.node.name if model else None},
-        "config": {"shared_digest": model.shared_digest if model else None},
+        "config": {"shared_digest": model.shared_digest if model else None,
+                   "vrrp": vrrp_profile(model) if model else None},
         "maintenance": hold.describe(paths),
         "agent": {"running": False, "version": __version__},
     }
-
-
-def local_report(paths: Paths) -> dict[str, Any]:
-    return report(local_status(paths), time.time())
+    out = report(status, time.time())
+    if model is not None:
+        out["vrrp_auth"] = vrrp_auth(model)
+    return out
 
 
 def ask(paths: Paths, host: str, port: int, timeout: float = ASK_TIMEOUT_S) -> dict[str, Any]:
