@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -181,6 +182,13 @@ def test_the_peer_view_shows_the_other_node(pair_up):
     assert status["config"]["digest"] != lab.status("r2")["config"]["digest"]  # per-node values differ
     assert view["age_s"] is not None and view["age_s"] < 15 and view["version"] == status["agent"]["version"]
     wait_status(lab, "r2", lambda s: s["peer_view"]["state"] == "master", "r2 sees r1 as master")
+    # and `ha-pair status` shows both side by side
+    text = lab.run_ha_pair("r1", "status").stdout
+    assert re.search(r"^\s+this node \(r1\)\s+peer \(r2\)$", text, re.M), text
+    assert re.search(r"^  state\s+MASTER\s+BACKUP$", text, re.M), text
+    assert re.search(r"^  priority\s+150\s+100$", text, re.M), text
+    assert re.search(r"^  config\s+(\w{12})\s+\1 \(matches\)$", text, re.M), text
+    assert re.search(r"^  last heard\s+[\d.]+ s ago$", text, re.M), text
 
 
 SPLIT_BRAIN_HOOK = 'case "$ACTION" in split_brain*) echo "$ACTION|$PEER|$CAUSE" >> /tmp/split-brain.log ;; esac\n'

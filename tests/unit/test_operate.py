@@ -199,3 +199,32 @@ def test_the_forced_command_state_verb_reports_without_an_agent(r1: Paths):
 def test_the_forced_command_names_its_five_verbs(r1: Paths, capsys):
     assert serve(r1, "shell", io.BytesIO(b""), io.BytesIO()) == 1
     assert "(allowed: hello, get, exchange, push, state)" in capsys.readouterr().err
+
+
+def test_status_text_shows_the_peer_beside_this_node():
+    from ha_pair.commands.status import format_status
+
+    status = {"agent": {"running": True, "version": "0.1.0"}, "state": "master", "since": 1.0,
+              "node": {"name": "r1", "role": "primary", "priority": 150, "effective_priority": 90},
+              "config": {"valid": True, "digest": "d", "shared_digest": "7d586e8ca3c170df"},
+              "maintenance": {"on": False, "hold": "none"},
+              "peer_view": {"reachable": True, "age_s": 1.2, "node": "r2", "state": "backup", "effective_priority": 100,
+                            "version": "0.2.0", "config_digest": "7d586e8ca3c170df", "config_match": True,
+                            "maintenance": True, "hold": "out", "ready": False, "not_ready": ["it is in maintenance mode"],
+                            "vrrp_mismatch": ["lan: vrid 51 here, 61 on the peer"]},
+              "split_brain": {"active": True, "since": 5.0, "cause": "both nodes are master: x"}}
+    lines = format_status(status).splitlines()
+    table = lines[lines.index("") + 1:]
+    assert table[0].split() == ["this", "node", "(r1)", "peer", "(r2)"]
+    rows = {line[2:17].strip(): line[17:].split(None, 1) for line in table[1:8]}
+    assert rows["state"] == ["MASTER", "BACKUP"] and rows["priority"] == ["90", "100"]
+    assert rows["version"] == ["0.1.0", "0.2.0"] and rows["config"] == ["7d586e8ca3c1", "7d586e8ca3c1 (matches)"]
+    assert rows["maintenance"] == ["off", "ON"]
+    assert table[6].endswith("no: it is in maintenance mode") and table[7].endswith("1.2 s ago")
+    assert "  VRRP DIFFERS: lan: vrid 51 here, 61 on the peer" in table
+    assert any(line.startswith("  SPLIT BRAIN since ") and line.endswith(": both nodes are master: x") for line in table)
+    # a peer that stopped answering says so, with when it was last heard
+    status["peer_view"].update(reachable=False, error_kind="unreachable", last_heard=100.0, config_match=None)
+    text = format_status(status)
+    assert "NOT ANSWERING (unreachable), last " in text and "(?)" in text
+    assert "this node" not in format_status({**status, "peer_view": None})
