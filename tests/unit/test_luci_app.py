@@ -78,9 +78,9 @@ def test_makefile_is_a_luci_mk_app_that_needs_the_agent():
 
 def test_acl_names_only_its_own_objects_and_methods():
     """What each grant means is tested over HTTP against rpcd (tests/controlplane/test_acl.py);
-    here: one group, no wildcard, nothing but ha-pair's objects and /etc/config/ha."""
+    here: two groups, no wildcard, nothing but ha-pair's objects and /etc/config/ha."""
     acl = json.loads(ACL.read_text())
-    assert list(acl) == ["luci-app-ha"]
+    assert list(acl) == ["luci-app-ha", "luci-app-ha-operate"]
     grant = acl["luci-app-ha"]
     assert set(grant) == {"description", "read", "write"}
     assert "*" not in ACL.read_text()
@@ -92,6 +92,10 @@ def test_acl_names_only_its_own_objects_and_methods():
     # overview box read status and history, the form lists interfaces; saving checks and writes ha)
     assert grant["read"] == {"ubus": {"ha": ["status", "history"], "luci.ha": ["interfaces"]}, "uci": ["ha"]}
     assert grant["write"] == {"ubus": {"luci.ha": ["validate"]}, "uci": ["ha"]}
+    # moving the VIPs is a group of its own, write only: a read-only login never gets it
+    operate = acl["luci-app-ha-operate"]
+    assert set(operate) == {"description", "write"}
+    assert operate["write"] == {"ubus": {"ha": ["handover", "maintenance"]}}
 
 
 def test_acl_grants_only_methods_that_exist(tmp_path: Path):
@@ -99,15 +103,17 @@ def test_acl_grants_only_methods_that_exist(tmp_path: Path):
     from ha_pair.agent.loop import Agent
     from ha_pair.paths import Paths
 
-    grant = json.loads(ACL.read_text())["luci-app-ha"]
-    named = {(obj, method) for level in ("read", "write") for obj, methods in grant[level]["ubus"].items()
-             for method in methods}
+    acl = json.loads(ACL.read_text())
+    named = {(obj, method) for grant in acl.values() for level in ("read", "write")
+             for obj, methods in grant.get(level, {}).get("ubus", {}).items() for method in methods}
+    settings = {(obj, method) for level in ("read", "write")
+                for obj, methods in acl["luci-app-ha"][level]["ubus"].items() for method in methods}
     root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
     registered = {("ha", method) for method in Agent(Paths(str(root))).handlers()}
     listed = {("luci.ha", method) for method in plugin(root, "list")}
     assert named <= registered | listed
-    # the settings ACL never moves the VIPs: handover and maintenance are granted by no group here
-    assert {("ha", "handover"), ("ha", "maintenance")} <= registered and not named & {
+    # the settings ACL never moves the VIPs: handover and maintenance only in luci-app-ha-operate
+    assert {("ha", "handover"), ("ha", "maintenance")} <= registered & named and not settings & {
         ("ha", "handover"), ("ha", "maintenance")}
 
 
