@@ -303,3 +303,25 @@ def test_split_brain_policy_lets_the_secondary_step_down_and_try_again(pair_up):
         lab.vrrp_blocked(False)
         lab.routers["r1"].service("start")
         _split_brain_policy(lab, None)
+
+
+def test_a_vrrp_mismatch_is_named_on_both_nodes(pair_up):
+    """r2 gets another VRID for the LAN group: each node's status names the difference (the peer's
+    adverts for that group are no longer its own: both would be master of it)."""
+    lab = pair_up
+    r2 = lab.routers["r2"]
+    r2.sh("uci set ha.lan.vrid=61 && uci commit ha")
+    try:
+        r2.service("reload")
+        r1_status = wait_status(lab, "r1", lambda s: s["peer_view"]["vrrp_mismatch"],
+                                "r1 names the difference", timeout=20)
+        assert r1_status["peer_view"]["vrrp_mismatch"] == ["lan: vrid 51 here, 61 on the peer"]
+        assert "VRRP settings differ from the peer's: lan: vrid 51 here, 61 on the peer" in r1_status["health"]["problems"]
+        assert r1_status["peer_view"]["config_match"] is False
+        r2_status = wait_status(lab, "r2", lambda s: s["peer_view"]["vrrp_mismatch"], "r2 names it", timeout=20)
+        assert r2_status["peer_view"]["vrrp_mismatch"] == ["lan: vrid 61 here, 51 on the peer"]
+    finally:
+        r2.sh("uci set ha.lan.vrid=51 && uci commit ha")
+        r2.service("reload")
+    wait_status(lab, "r1", lambda s: s["peer_view"]["vrrp_mismatch"] == [] and s["peer_view"]["config_match"],
+                "the difference is gone", timeout=20)
