@@ -325,3 +325,45 @@ def test_a_vrrp_mismatch_is_named_on_both_nodes(pair_up):
         r2.service("reload")
     wait_status(lab, "r1", lambda s: s["peer_view"]["vrrp_mismatch"] == [] and s["peer_view"]["config_match"],
                 "the difference is gone", timeout=20)
+
+
+def test_config_sync_shows_the_diff_refuses_what_the_peer_rejects_and_keeps_per_node_values(pair_up):
+    lab = pair_up
+    r1, r2 = lab.routers["r1"], lab.routers["r2"]
+    original = {name: (router.root / "etc/config/ha").read_text() for name, router in lab.routers.items()}
+    r2_before = original["r2"]
+    try:
+        r1.sh("uci set ha.global.preempt_delay=2 && uci commit ha")
+        dry = lab.run_ha_pair("r1", "config-sync", "--dry-run")
+        assert "+\toption preempt_delay '2'" in dry.stdout and "(dry run: nothing sent)" in dry.stdout, dry.stdout
+        assert "role" not in dry.stdout and "peer" not in dry.stdout.replace("peer: /etc/config/ha", "")
+        assert (r2.root / "etc/config/ha").read_text() == r2_before
+
+        # valid on r1 (it has the script), not on r2: refused there, nothing changed, said on both ends
+        r1.sh("printf '#!/bin/sh\\nexit 0\\n' > /usr/libexec/lab-check && chmod +x /usr/libexec/lab-check && "
+              "uci set ha.custom=check && uci set ha.custom.type=script && "
+              "uci set ha.custom.script=/usr/libexec/lab-check && uci commit ha")
+        refused = lab.run_ha_pair("r1", "config-sync", check=False)
+        assert refused.returncode == 1, refused
+        assert "the peer refused it, nothing changed there: it would not validate here: ha.custom.script" in \
+            refused.stderr, refused.stderr
+        assert (r2.root / "etc/config/ha").read_text() == r2_before
+        assert "config sync from the peer refused: it would not validate here" in r2.log("config sync")
+
+        r1.sh("uci delete ha.custom && uci commit ha")
+        sent = lab.run_ha_pair("r1", "config-sync")
+        assert "sent: the peer took it and reloads" in sent.stdout, sent.stdout
+        after = lab.run_ha_pair("r2", "show").stdout  # what r2 renders from its new file
+        assert "preempt_delay 2" in after, after
+        r2_file = (r2.root / "etc/config/ha").read_text()
+        assert "option role 'secondary'" in r2_file and "option peer '10.255.0.1'" in r2_file, r2_file
+        r1.service("reload")
+        for name in ("r1", "r2"):
+            wait_status(lab, name, lambda s: s["config"]["peer_match"] is True and not s["config"]["pending_changes"],
+                        f"{name}: the shared configurations match again", timeout=20)
+        assert lab.status("r2")["node"]["priority"] == 100  # r2's own (the role's) priority, untouched
+    finally:
+        r1.sh("rm -f /usr/libexec/lab-check", check=False)
+        for name, router in lab.routers.items():
+            (router.root / "etc/config/ha").write_text(original[name])
+            router.service("reload")

@@ -196,9 +196,9 @@ def test_the_forced_command_state_verb_reports_without_an_agent(r1: Paths):
     assert sent["config_digest"] == model(r1).shared_digest and sent["ready"] is True
 
 
-def test_the_forced_command_names_its_five_verbs(r1: Paths, capsys):
+def test_the_forced_command_names_its_seven_verbs(r1: Paths, capsys):
     assert serve(r1, "shell", io.BytesIO(b""), io.BytesIO()) == 1
-    assert "(allowed: hello, get, exchange, push, state)" in capsys.readouterr().err
+    assert "(allowed: hello, get, exchange, push, state, config-get, config-put)" in capsys.readouterr().err
 
 
 def test_status_text_shows_the_peer_beside_this_node():

@@ -20,6 +20,36 @@ PER_NODE = frozenset({
 })
 
 
+def shared_part(ha: Package) -> Package:
+    """/etc/config/ha without the per-node options: what config sync sends to the peer."""
+    out = ha.copy()
+    for section in out.sections:
+        for option in [o for o in section.options if (section.type, o) in PER_NODE]:
+            section.delete(option)
+    return out
+
+
+def per_node_options(ha: Package) -> list[str]:
+    """The per-node options present in `ha` as uci paths (a sync message must carry none)."""
+    return [f"ha.{ha.ref(s)}.{o}" for s in ha.sections for o in s.options if (s.type, o) in PER_NODE]
+
+
+def merge_shared(local: Package, shared: Package) -> Package:
+    """The peer's shared part with this node's own per-node values put back: a global section's
+    role, priority, peer and node_name, and a vip section's unicast addresses (by section name)."""
+    out = shared.copy()
+    for section in out.sections:
+        mine = local.find(section.name) if section.name is not None else None
+        if section.type == "global" and mine is None:
+            mine = next(iter(local.of_type("global")), None)
+        if mine is None or mine.type != section.type:
+            continue
+        for option, value in mine.options.items():
+            if (section.type, option) in PER_NODE:
+                section.options[option] = value
+    return out
+
+
 def shared_digest(ha: Package) -> str:
     """A fingerprint of everything both nodes should agree on (status shows it: the password is
     left out, as in the full digest)."""

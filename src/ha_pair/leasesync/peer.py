@@ -12,6 +12,11 @@ The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
             priority, version, shared-config digest, maintenance, whether it could take over, the
             VRRP values the pair must agree on and a fingerprint (never the password) of its auth.
             Reads nothing from stdin and changes nothing.
+- config-get  the shared part of this node's /etc/config/ha (operate/config_sync.py), as UCI text;
+            reads nothing and changes nothing;
+- config-put  stdin: the peer's shared part (at most 64 KiB, no per-node option); this node keeps
+            its own per-node values, validates, replaces /etc/config/ha atomically and reloads;
+            refused with the reason (and nothing changed) otherwise.
 Anything else is refused with exit status 1. No shell ever sees the request.
 """
 
@@ -29,7 +34,7 @@ from .. import __version__, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering
 from ..leases import serialise_state
-from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
+from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
 from .message import read_message
 from .store import LeaseStore
 from .transport import VERBS
@@ -91,12 +96,12 @@ def bound_process() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
-def _read_request(stdin: BinaryIO) -> bytes:
+def _read_request(stdin: BinaryIO, budget: Budget | None = None) -> bytes:
     try:
         fd = stdin.fileno()
-    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): bounded by decode_remote
-        return stdin.read(MAX_MESSAGE_BYTES + 1)
-    return read_message(fd)
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): bounded by the caller
+        return stdin.read((budget.max_bytes if budget else MAX_MESSAGE_BYTES) + 1)
+    return read_message(fd, budget)
 
 
 def _refuse(message: str) -> int:
@@ -116,6 +121,8 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         from ..operate.peer import local_report
         stdout.write(json.dumps(local_report(paths)).encode() + b"\n")
         return 0
+    if verb in ("config-get", "config-put"):
+        return _config(paths, verb, stdin, stdout)
     store = LeaseStore(paths)
     now = int(time.time())
     if verb == "hello":
@@ -144,6 +151,22 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     stdout.flush()
     if apply:
         _after_answer(paths, store, now)
+    return 0
+
+
+def _config(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    from ..operate import config_sync
+
+    if verb == "config-get":
+        stdout.write(config_sync.shared_text(paths).encode("utf-8", "surrogateescape"))
+        return 0
+    try:
+        raw = _read_request(stdin, Budget(max_bytes=config_sync.MAX_CONFIG_BYTES))
+        answer = config_sync.accept(paths, raw)
+    except (MessageRefused, config_sync.Refused) as exc:
+        log.warning(f"config sync from the peer refused: {exc}")
+        return _refuse(str(exc))
+    stdout.write(json.dumps(answer).encode() + b"\n")
     return 0
 
 
