@@ -367,3 +367,32 @@ def test_config_sync_shows_the_diff_refuses_what_the_peer_rejects_and_keeps_per_
         for name, router in lab.routers.items():
             (router.root / "etc/config/ha").write_text(original[name])
             router.service("reload")
+
+
+def test_config_sync_push_sends_a_changed_configuration_when_the_primary_reloads(pair_up):
+    lab = pair_up
+    r1, r2 = lab.routers["r1"], lab.routers["r2"]
+    original = {name: (router.root / "etc/config/ha").read_text() for name, router in lab.routers.items()}
+    try:
+        for router in (r1, r2):  # a shared option: both files carry it
+            router.sh("uci set ha.global.config_sync=push && uci commit ha")
+            router.service("reload")
+        r1.sh("uci set ha.global.preempt_delay=4 && uci commit ha")
+        r1.service("reload")  # as LuCI's Save & Apply or reload_config does through procd
+        lab.wait_for(lambda: "option preempt_delay '4'" in (r2.root / "etc/config/ha").read_text(), 20,
+                     "r2's file has the primary's change")
+        r2_file = (r2.root / "etc/config/ha").read_text()
+        assert "option role 'secondary'" in r2_file and "option peer '10.255.0.1'" in r2_file
+        lab.wait_for(lambda: "sent to 10.255.0.2 and taken" in r1.log("config sync"), 20,
+                     "r1 logs the push once r2 took it (r2 reloads before it answers)")
+        wait_status(lab, "r2", lambda s: s["config"]["peer_match"] is True and not s["config"]["pending_changes"],
+                    "r2 reloaded with it", timeout=20)
+        # the secondary never pushes: a change there stays there
+        r2.sh("uci set ha.global.preempt_delay=5 && uci commit ha")
+        r2.service("reload")
+        time.sleep(3)
+        assert "option preempt_delay '4'" in (r1.root / "etc/config/ha").read_text()
+    finally:
+        for name, router in lab.routers.items():
+            (router.root / "etc/config/ha").write_text(original[name])
+            router.service("reload")

@@ -366,6 +366,25 @@ class Agent:
                                   self.peer_poll_interval,
                                   lambda: self.schedule(0, "split-brain", self.check_split_brain))
 
+    # -- config sync ----------------------------------------------------------------------------
+    def push_config(self, before: str | None) -> None:
+        """ha.global.config_sync push, on the primary: a reload with a changed shared part sends it
+        to the peer, in a thread of its own (SSH and the peer's reload take seconds)."""
+        model = self.model
+        if model is None or model.node.config_sync != "push" or model.node.role != "primary" \
+                or model.node.peer is None or model.shared_digest == before:
+            return
+
+        def send() -> None:
+            from ..leasesync.transport import TransportError
+            from ..operate.config_sync import push
+            try:
+                push(self.paths, str(model.node.peer), model.dhcp.ssh_port, dry_run=False)
+            except (TransportError, OSError) as exc:
+                log.warning(f"config sync (push): not taken by {model.node.peer}: {exc}")
+
+        threading.Thread(target=send, name="config-push", daemon=True).start()
+
     # -- split brain ----------------------------------------------------------------------------
     def peer_poll_interval(self) -> float:
         if self.split_brain.suspected is not None and not self.split_brain.active:
@@ -500,8 +519,10 @@ class Agent:
                     key.data(key.fd)
                 if self.reload_requested:
                     self.reload_requested = False
+                    before = self.model.shared_digest if self.model else None
                     self.load_config()
                     log.info("configuration reloaded")
+                    self.push_config(before)
                 if self.ubus is not None:
                     self.ubus.run_due()
                 self.run_due_timers()

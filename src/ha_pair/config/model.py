@@ -35,6 +35,7 @@ class Node:
     sync_address: ipaddress.IPv4Interface | None = None
     split_brain: str = "report"  # report | secondary_steps_down
     split_brain_recheck: int = 60  # seconds a secondary that stepped down stays out
+    config_sync: str = "manual"  # manual | push (the primary pushes the shared part on reload)
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,11 @@ GLOBAL = SectionType(
                "FAULT and tries mastership again after `split_brain_recheck` seconds, or at once when the peer "
                "stops being master or cannot be asked.",
                choices=("report", "secondary_steps_down")),
+        Option("config_sync", ENUM, "manual",
+               "`push`: the primary sends the shared part of /etc/config/ha to the peer whenever ha-pair "
+               "reloads with a changed one (Save & Apply, `reload_config`, `/etc/init.d/ha-pair reload`), as "
+               "`ha-pair config-sync` does; `manual`: only that command sends it.",
+               choices=("manual", "push")),
         Option("split_brain_recheck", INT, 60,
                "With split_brain secondary_steps_down: seconds the secondary stays out before it tries "
                "again (a split brain still there makes it master until it is confirmed again: 0.8 s in the lab).",

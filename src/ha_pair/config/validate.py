@@ -211,6 +211,7 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
         sync_address=sync_address,
         split_brain=split_brain,
         split_brain_recheck=reader.value(section, g["split_brain_recheck"]),
+        config_sync=reader.value(section, g["config_sync"]),
     )
 
 

@@ -24,6 +24,7 @@ return baseclass.extend({
 			"auth_type": {"kind": "enum", "choices": ["none", "pass"], "min": null, "max": null, "list": false, "default": "none", "cases": [], "derived": null},
 			"auth_pass": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
 			"split_brain": {"kind": "enum", "choices": ["report", "secondary_steps_down"], "min": null, "max": null, "list": false, "default": "report", "cases": [], "derived": null},
+			"config_sync": {"kind": "enum", "choices": ["manual", "push"], "min": null, "max": null, "list": false, "default": "manual", "cases": [], "derived": null},
 			"split_brain_recheck": {"kind": "int", "choices": [], "min": 5, "max": 3600, "list": false, "default": 60, "cases": [], "derived": null}
 		} },
 		"vip": { single: false, options: {

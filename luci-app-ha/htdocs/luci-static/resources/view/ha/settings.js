@@ -41,7 +41,8 @@ const LABELS = {
 	ping: _('Ping an address'), script: _('Run a script'), interface: _('Interface link'),
 	weight: _('Lower the priority'), fault: _('Fault'), ftfw: _('FT-FW (reliable)'), notrack: _('NOTRACK'),
 	alarm: _('ALARM'), unicast: _('Unicast to the peer address'), multicast: _('Multicast on the sync link'),
-	report: _('Report it'), secondary_steps_down: _('The secondary steps down')
+	report: _('Report it'), secondary_steps_down: _('The secondary steps down'),
+	manual: _('By hand (ha-pair config-sync)'), push: _('The primary pushes on every reload')
 };
 
 function spec(type, name) {
@@ -354,6 +355,8 @@ return view.extend({
 		o = option(s, 'advanced', form.Value, 'global', 'split_brain_recheck', _('Split brain recheck'),
 			_('Seconds a secondary that stepped down stays out before it tries mastership again.'));
 		o.depends('split_brain', 'secondary_steps_down');
+		option(s, 'advanced', form.ListValue, 'global', 'config_sync', _('Config sync'),
+			_('Send the shared settings (all but role, priority, peer, node name and unicast addresses) to the peer.'));
 
 		/* config vip: one VRRP instance each; all of them move together */
 		s = checkedDialogs(m.section(form.GridSection, 'vip', _('Virtual IPs'),
