@@ -269,6 +269,7 @@ def test_the_pair_side_by_side_and_operating_needs_its_acl_group_and_a_confirmat
     nodes = viewer.inner_text("#ha-pair-nodes")
     assert "This node" in nodes and "Peer" in nodes and "not answering (hostkey)" in nodes, nodes
     assert viewer.is_disabled("#ha-handover") and viewer.is_disabled("#ha-maintenance")
+    assert viewer.is_disabled("#ha-config-sync")
     assert "need the ACL group luci-app-ha-operate" in viewer.inner_text("#ha-operate-denied")
     assert viewer.errors == []
     screenshot(viewer, "status-pair-read-only")
@@ -292,6 +293,12 @@ def test_the_pair_side_by_side_and_operating_needs_its_acl_group_and_a_confirmat
         screenshot(page, "status-pair-maintenance")
         assert operate_answer(page, "#ha-maintenance") == "Done."
         assert not record.exists()
+        # config sync asks the peer for its configuration first (a dry run): this peer was never paired
+        page.click("#ha-config-sync")
+        page.wait_for_selector("#ha-operate-answer")
+        text = page.inner_text("#ha-operate-answer")
+        assert text.startswith("hostkey: no host key pinned for 10.255.0.2"), text
+        page.click("#modal_overlay .modal .cbi-button:has-text('Close')")
         assert page.errors == []
     finally:
         router.cp.call("ha", "maintenance", {"state": "off"})

@@ -362,6 +362,15 @@ def test_config_sync_shows_the_diff_refuses_what_the_peer_rejects_and_keeps_per_
             wait_status(lab, name, lambda s: s["config"]["peer_match"] is True and not s["config"]["pending_changes"],
                         f"{name}: the shared configurations match again", timeout=20)
         assert lab.status("r2")["node"]["priority"] == 100  # r2's own (the role's) priority, untouched
+        # the same through luci-app-ha's rpcd plugin (what the Status page's button calls; luci.ha
+        # execs `ha-pair rpcd-luci`, and the lab routers have no LuCI)
+        r1.sh("uci set ha.global.preempt_delay=1 && uci commit ha")
+        plugin = ("/usr/sbin/ha-pair", "rpcd-luci", "call", "config_sync")
+        dry = json.loads(r1.exec(*plugin, input='{"dry_run": true}').stdout)
+        assert dry["ok"] is True and dry["sent"] is False and "+\toption preempt_delay '1'" in dry["diff"], dry
+        sent = json.loads(r1.exec(*plugin, input='{"dry_run": false}').stdout)
+        assert sent["ok"] is True and sent["sent"] is True, sent
+        assert "option preempt_delay '1'" in (r2.root / "etc/config/ha").read_text()
     finally:
         r1.sh("rm -f /usr/libexec/lab-check", check=False)
         for name, router in lab.routers.items():

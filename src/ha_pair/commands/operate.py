@@ -65,24 +65,11 @@ def maintenance(args: argparse.Namespace, paths: Paths) -> int:
 
 def config_sync(args: argparse.Namespace, paths: Paths) -> int:
     """The shared part of /etc/config/ha to the peer, the difference shown first."""
-    from ..leasesync.transport import TransportError
-    from ..operate.config_sync import push
+    from ..operate.config_sync import run as sync
 
-    result = validate(paths)
-    if result.model is None:
-        return fail(f"{paths.ha_config} is invalid here: run `ha-pair check` (nothing was sent)", EXIT_INVALID)
-    if result.model.node.peer is None:
-        return fail("no peer configured (ha.global.peer)", EXIT_INVALID)
-    try:
-        answer = push(paths, str(result.model.node.peer), result.model.dhcp.ssh_port, args.dry_run)
-    except TransportError as exc:
-        answer = {"ok": False, "refused": exc.kind == "refused", "error": f"{exc.kind}: {exc}"}
-        if exc.kind == "refused":
-            answer["error"] = "the peer refused it, nothing changed there: " + str(exc).split("refused: ", 1)[-1]
-        return _answer(args, EXIT_FAILED, answer, "")
-    if args.json:
-        print_json(answer)
-        return EXIT_OK
+    answer = sync(paths, args.dry_run)
+    if not answer["ok"] or args.json:
+        return _answer(args, EXIT_OK if answer["ok"] else EXIT_FAILED, answer, "")
     print(answer["diff"] or "the peer's shared configuration is the same: nothing to send", end="")
     if answer["diff"]:
         print("(dry run: nothing sent)" if answer["dry_run"] else "sent: the peer took it and reloads")

@@ -100,3 +100,24 @@ def push(paths: Paths, host: str, port: int, dry_run: bool) -> dict[str, Any]:
     call(paths, host, port, "config-put", ours.encode("utf-8", "surrogateescape"), timeout=45)
     log.info(f"config sync: the shared part of /etc/config/ha sent to {host} and taken")
     return {**out, "sent": True}
+
+
+def run(paths: Paths, dry_run: bool) -> dict[str, Any]:
+    """`ha-pair config-sync` and luci.ha's config_sync: push() from this node's configuration to
+    its peer; the answer has `ok`, and `error` (with the peer's reason when it refused) when not."""
+    from ..config.load import validate
+    from ..leasesync.transport import TransportError
+
+    model = validate(paths).model
+    if model is None:
+        return {"ok": False, "refused": False, "error": f"{paths.ha_config} is invalid here: run `ha-pair check` "
+                                                        "(nothing was sent)"}
+    if model.node.peer is None:
+        return {"ok": False, "refused": False, "error": "no peer configured (ha.global.peer)"}
+    try:
+        return push(paths, str(model.node.peer), model.dhcp.ssh_port, dry_run)
+    except TransportError as exc:
+        if exc.kind == "refused":
+            reason = str(exc).split("refused: ", 1)[-1]
+            return {"ok": False, "refused": True, "error": f"the peer refused it, nothing changed there: {reason}"}
+        return {"ok": False, "refused": False, "error": f"{exc.kind}: {exc}"}

@@ -29,7 +29,7 @@ const callHistory = rpc.declare({
 });
 
 /*
- * Handover and maintenance move the VIPs: granted by the ACL group
+ * Handover, maintenance and config sync move the VIPs or change the peer: granted by the ACL group
  * luci-app-ha-operate only (write), never by luci-app-ha. The page asks rpcd
  * whether this login holds it and otherwise shows the buttons disabled.
  */
@@ -42,6 +42,13 @@ const callMaintenance = rpc.declare({
 	object: 'ha',
 	method: 'maintenance',
 	params: [ 'state', 'force' ]
+});
+
+/* in a process of its own (the rpcd plugin), so the agent never waits for the peer */
+const callConfigSync = rpc.declare({
+	object: 'luci.ha',
+	method: 'config_sync',
+	params: [ 'dry_run' ]
 });
 
 const callAccess = rpc.declare({
@@ -482,11 +489,11 @@ function renderHistory(history, now) {
 }
 
 /* What a handover or maintenance call answered: { ok, ... } or { ok: false, error }. */
-function showAnswer(title, res) {
+function showAnswer(title, res, done) {
 	const value = obj(res.value);
 	const failed = res.error || value.ok !== true;
 	const text = res.error ? String(res.error.message || res.error)
-		: failed ? (value.error || _('no answer')) : _('Done.');
+		: failed ? (value.error || _('no answer')) : (done || _('Done.'));
 
 	ui.showModal(title, [
 		E('p', { 'class': failed ? 'alert-message warning' : 'alert-message success', 'id': 'ha-operate-answer' }, [ text ]),
@@ -512,6 +519,27 @@ function confirmThen(title, text, extra, action) {
 	]);
 }
 
+/* Config sync: the difference first (a dry run), then a confirmation to send it. */
+function configSync() {
+	const title = _('Send the configuration to the peer');
+
+	ui.showModal(title, [ E('p', { 'class': 'spinning' }, [ _('Asking the peer for its configuration…') ]) ]);
+
+	return settle(callConfigSync(true)).then((res) => {
+		const value = obj(res.value);
+
+		if (res.error || value.ok !== true)
+			return showAnswer(title, res);
+
+		if (!value.diff)
+			return showAnswer(title, { value: { ok: true } }, _('The peer has the same shared configuration: nothing to send.'));
+
+		confirmThen(title, _('The peer keeps its role, priority, peer address, node name and unicast addresses; the rest of its /etc/config/ha becomes this node\'s (it checks it first and refuses what would not work there):'),
+			E('pre', { 'id': 'ha-config-diff', 'style': 'max-height:20em;overflow:auto' }, [ value.diff ]),
+			() => callConfigSync(false));
+	});
+}
+
 function renderOperate(st, mayOperate) {
 	const mnt = obj(st.maintenance);
 	const inMaintenance = (mnt.on === true);
@@ -534,11 +562,15 @@ function renderOperate(st, mayOperate) {
 				E('p', {}, [ E('label', {}, [ force, ' ', _('even if the peer cannot take over or is in maintenance too (force)') ]) ]),
 				() => callMaintenance('on', force.checked))
 	}, [ inMaintenance ? _('Leave maintenance mode') : _('Enter maintenance mode') ]);
+	const sync = E('button', {
+		'class': 'cbi-button cbi-button-action', 'id': 'ha-config-sync', 'disabled': disabled,
+		'click': configSync
+	}, [ _('Send the configuration to the peer') ]);
 
 	return section(_('Operate'), E('div', {}, [
-		E('p', {}, [ handover, ' ', maintenance ]),
+		E('p', {}, [ handover, ' ', maintenance, ' ', sync ]),
 		mayOperate ? E('span') : E('p', { 'id': 'ha-operate-denied' }, [
-			E('em', {}, [ _('This login may only watch: handover and maintenance need the ACL group %s.').format(OPERATE_ACL) ])
+			E('em', {}, [ _('This login may only watch: handover, maintenance and config sync need the ACL group %s.').format(OPERATE_ACL) ])
 		])
 	]));
 }
