@@ -164,3 +164,24 @@ def test_a_policy_without_a_peer_is_a_warning(tmp_path: Path):
     assert result.model is not None
     assert any("ha.global.split_brain: has no effect without a peer" in str(w) for w in result.warnings), \
         [str(w) for w in result.warnings]
+
+
+def test_a_master_asking_makes_the_asked_agent_ask_back(tmp_path: Path):
+    import os
+
+    from ha_pair.operate.peer import heard_question
+
+    paths, _ = model_of(tmp_path, "r2")
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    heard_question(paths, b'{"state": "master"}')  # no agent reading: nothing, no error
+    os.mkfifo(paths.events_fifo)
+    reader = os.open(paths.events_fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for question in (b"", b'{"state": "backup"}', b"not json", b"[1]", b'{"state": "master"}'):
+            heard_question(paths, question)
+        assert os.read(reader, 100) == b"peer-master\n"  # only the master's question
+    finally:
+        os.close(reader)
+    out = io.BytesIO()
+    assert serve(paths, "state", io.BytesIO(b'{"state": "master"}'), out) == 0 and parse_report(out.getvalue())["node"] == "r2"
+    assert serve(paths, "state", io.BytesIO(b"x" * 300), io.BytesIO()) == 1  # over 256 bytes: refused

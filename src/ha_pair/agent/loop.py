@@ -34,7 +34,7 @@ from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
-from .peer_view import POLL_MASTER_S, POLL_S, PeerView
+from .peer_view import POLL_S, POLL_STEPPED_DOWN_S, PeerView
 from .reasons import ReasonContext, infer_reason
 
 if TYPE_CHECKING:
@@ -145,7 +145,8 @@ class Agent:
         model = self.model
         if model is None:
             return {}
-        return {"shared_digest": model.shared_digest, "vrrp": vrrp_profile(model), "vrrp_auth": vrrp_auth(model)}
+        return {"shared_digest": model.shared_digest, "vrrp": vrrp_profile(model), "vrrp_auth": vrrp_auth(model),
+                "state": self.state.node_state}
 
     @staticmethod
     def policies() -> dict[str, dict[str, str]]:
@@ -350,6 +351,8 @@ class Agent:
             word = line.split()[0] if line.split() else ""
             if word.startswith("leases-") and self.lease_sync is not None:
                 self.lease_sync.on_event(word)
+            elif word == "peer-master" and self.peer_view is not None and self.state.node_state == "master":
+                self.peer_view.poll_now()  # the peer, asking us, says it is master too
 
     def start_lease_sync(self) -> None:
         model = self.model
@@ -387,10 +390,16 @@ class Agent:
 
     # -- split brain ----------------------------------------------------------------------------
     def peer_poll_interval(self) -> float:
-        if self.split_brain.suspected is not None and not self.split_brain.active:
-            return CONFIRM_S
-        if self.state.node_state == "master" or step_down.stepped_down(self.paths) is not None:
-            return POLL_MASTER_S  # a secondary that stepped down watches for the peer to stop being master
+        """Seconds until the peer view asks again; asked by its worker right after each report,
+        possibly before the loop has judged that report, so a suspicion is read from the report
+        itself: the confirming question goes CONFIRM_S after the first report that raised it."""
+        if step_down.stepped_down(self.paths) is not None:
+            return POLL_STEPPED_DOWN_S  # a secondary that stepped down watches for the peer to stop being master
+        view = self.peer_view.status() if self.peer_view is not None else {}
+        if not self.split_brain.active and self.state.node_state == "master" and view.get("reachable") \
+                and view.get("state") == "master" and view.get("last_heard") is not None:
+            first = self.split_brain.suspected or view["last_heard"]
+            return max(0.05, first + CONFIRM_S - time.time())
         return POLL_S
 
     def check_split_brain(self) -> None:

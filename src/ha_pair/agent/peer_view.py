@@ -1,8 +1,9 @@
 """The peer view inside the agent: ask the peer for its report (the forced command's `state`
-verb) every POLL_S seconds, every POLL_MASTER_S while this node is master (split brain is a
-master's problem: found within a few seconds, at the cost of one SSH call to the peer every 2 s)
-and right after each transition, in a worker thread of its own so the event loop never waits for
-SSH. Status shows the last report and when it was heard; `on_report` runs after each attempt."""
+verb) every POLL_S seconds, right after each transition, and when the peer, asking, said it is
+master while this node is (the agent's events FIFO: split brain is then found on both nodes
+within about a second, without polling faster), in a worker thread of its own so the event loop
+never waits for SSH. Each question tells the peer this node's state. Status shows the last report
+and when it was heard; `on_report` runs after each attempt."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from ..paths import Paths
 from ..status.peer_report import view
 
 POLL_S = 5.0
-POLL_MASTER_S = 2.0
+POLL_STEPPED_DOWN_S = 2.0  # a secondary out for a split brain comes back soon after the primary fails
 
 
 class PeerView:
     def __init__(self, paths: Paths, host: str, port: int, own: Callable[[], dict[str, Any]],
                  interval: Callable[[], float] = lambda: POLL_S, on_report: Callable[[], None] = lambda: None
                  ) -> None:
-        """`own`: this node's side of the comparison (shared_digest, vrrp, vrrp_auth); `interval`:
-        seconds until the next poll, asked after each one."""
+        """`own`: this node's side of the comparison (shared_digest, vrrp, vrrp_auth) and its VRRP
+        state; `interval`: seconds until the next poll, asked after each one."""
         self.paths, self.host, self.port = paths, host, port
         self.own, self.interval, self.on_report = own, interval, on_report
         self.report: dict[str, Any] | None = None
@@ -50,7 +51,7 @@ class PeerView:
         from ..leasesync.transport import TransportError
 
         try:
-            report = ask(self.paths, self.host, self.port)
+            report = ask(self.paths, self.host, self.port, own_state=self.own().get("state"))
         except TransportError as exc:
             if self.error != str(exc):
                 log.warning(f"peer view: cannot ask {self.host}: {exc}")

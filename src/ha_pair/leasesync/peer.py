@@ -11,7 +11,8 @@ The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
 - state     this node's report for the peer view (operate/peer.py): VRRP state, effective
             priority, version, shared-config digest, maintenance, whether it could take over, the
             VRRP values the pair must agree on and a fingerprint (never the password) of its auth.
-            Reads nothing from stdin and changes nothing.
+            stdin: at most 256 bytes, the asker's VRRP state ({"state": ...}); an asker that is
+            master makes this node's agent ask back at once. Changes nothing.
 - config-get  the shared part of this node's /etc/config/ha (operate/config_sync.py), as UCI text;
             reads nothing and changes nothing;
 - config-put  stdin: the peer's shared part (at most 64 KiB, no per-node option); this node keeps
@@ -99,8 +100,12 @@ def bound_process() -> None:
 def _read_request(stdin: BinaryIO, budget: Budget | None = None) -> bytes:
     try:
         fd = stdin.fileno()
-    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): bounded by the caller
-        return stdin.read((budget.max_bytes if budget else MAX_MESSAGE_BYTES) + 1)
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests)
+        if budget is None:  # bounded by decode_remote
+            return stdin.read(MAX_MESSAGE_BYTES + 1)
+        raw = stdin.read(budget.max_bytes + 1)
+        budget.take(raw)
+        return raw
     return read_message(fd, budget)
 
 
@@ -118,7 +123,11 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         shown = verb[:60].encode("unicode_escape").decode("ascii")
         return _refuse(f"{shown!r} (allowed: {', '.join(VERBS)})")
     if verb == "state":
-        from ..operate.peer import local_report
+        from ..operate.peer import MAX_QUESTION_BYTES, heard_question, local_report
+        try:
+            heard_question(paths, _read_request(stdin, Budget(max_bytes=MAX_QUESTION_BYTES)))
+        except MessageRefused as exc:
+            return _refuse(str(exc))
         stdout.write(json.dumps(local_report(paths)).encode() + b"\n")
         return 0
     if verb in ("config-get", "config-put"):

@@ -19,6 +19,7 @@ CONFIRM_S = 1.0  # between the report that raises the suspicion and the one that
 class SplitBrain:
     active: bool = False
     since: float | None = None  # when the first of the confirming reports was heard
+    detected: float | None = None  # when the second one confirmed it
     cause: str | None = None
     suspected: float | None = None  # one report said both are master: the next one decides
     episodes: int = 0
@@ -26,7 +27,7 @@ class SplitBrain:
     counted: float | None = None  # last_heard of the last report taken into account
 
     def as_dict(self) -> dict[str, Any]:
-        return {"active": self.active, "since": self.since, "cause": self.cause,
+        return {"active": self.active, "since": self.since, "detected": self.detected, "cause": self.cause,
                 "suspected": self.suspected is not None and not self.active, "episodes": self.episodes,
                 "last_end": self.last_end}
 
@@ -64,5 +65,5 @@ def step(current: SplitBrain, own_state: str, peer_view: dict[str, Any] | None, 
         return replace(current, suspected=heard), None
     if heard - current.suspected < CONFIRM_S:
         return current, None
-    return replace(current, active=True, since=current.suspected, cause=cause(peer_view), suspected=None,
-                   episodes=current.episodes + 1), "start"
+    return replace(current, active=True, since=current.suspected, detected=now, cause=cause(peer_view),
+                   suspected=None, episodes=current.episodes + 1), "start"

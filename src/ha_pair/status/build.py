@@ -195,7 +195,8 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
                    "vrrp": vrrp_profile(model) if model else None},
         "maintenance": maintenance or {"on": False, "since": None, "by": None, "hold": None},
         "peer_view": peer_view,
-        "split_brain": split_brain or {"active": False, "since": None, "cause": None, "suspected": False,
+        "split_brain": split_brain or {"active": False, "since": None, "detected": None, "cause": None,
+                                       "suspected": False,
                                        "episodes": 0, "last_end": None, "policy": None, "stepped_down": None},
     }
     if state.group is not None:
