@@ -111,6 +111,37 @@ def operator_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def split_brain(runs: int, log) -> dict[str, Any]:
+    """Split brain (VRRP dropped on both switches, sync link up), both profiles: ms from r2's
+    transition to MASTER until each router confirmed it (the agents' clocks)."""
+    out: dict[str, Any] = {}
+    for profile in ("default", "fast"):
+        series: dict[str, list] = {"r1_ms": [], "r2_ms": []}
+        with Lab(LabOptions(profile=profile, dhcp=False), prefix=PREFIX) as lab:
+            time.sleep(scenarios.SETTLE_S)
+            for run in range(runs):
+                try:
+                    took = scenarios.split_brain(lab)
+                finally:
+                    lab.vrrp_blocked(False)
+                for name in ("r1", "r2"):
+                    series[f"{name}_ms"].append(round(took[name] * 1000))
+                log(f"  split brain {profile} run {run + 1}/{runs}: confirmed on r1 after {took['r1']:.2f} s, "
+                    f"on r2 after {took['r2']:.2f} s")
+                scenarios.restore(lab)
+                time.sleep(scenarios.SETTLE_S)
+        out[profile] = series
+    return out
+
+
+def split_brain_table(results: dict[str, Any]) -> str:
+    lines = ["| split brain (VRRP dropped, sync link up) | r1 (was master) confirmed after ms | r2 (became master) confirmed after ms |",
+             "|---|---|---|"]
+    for profile, series in results.items():
+        lines.append(f"| {profile} | {_spread(series['r1_ms'])} | {_spread(series['r2_ms'])} |")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, Any]) -> str:
     lines = ["| profile | scenario | ha-pair gap ms (median, min-max) | lost | baseline gap ms | lost | "
              "Δ median gap ms |", "|---|---|---|---|---|---|---|"]

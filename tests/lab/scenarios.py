@@ -82,6 +82,28 @@ def operator_handover(lab: Lab, master: str = "r1", peer: str = "r2") -> Measure
                    f"{peer} holds the VIPs after `ha-pair handover` on {master}")
 
 
+def split_brain(lab: Lab, timeout: float = 20) -> dict[str, float]:
+    """Block VRRP on both switches (the sync link stays up) until both routers hold the VIPs and
+    each has confirmed the split brain; VRRP stays blocked (the caller unblocks). Returns, per
+    router, the seconds from r2's transition to MASTER to its confirmation (status
+    split_brain.detected, on the agents' clock: one host clock for both)."""
+    both = {lab.topo.lan_vip, lab.topo.wan_vip}
+    lab.vrrp_blocked(True)
+    lab.wait_for(lambda: lab.vips("r1") == both and lab.vips("r2") == both, timeout, "both routers hold the VIPs")
+    deadline = time.monotonic() + timeout
+    statuses: dict[str, dict] = {}
+    while len(statuses) < len(lab.routers):
+        for name in lab.routers:
+            status = lab.status(name)
+            if name not in statuses and status.get("split_brain", {}).get("active"):
+                statuses[name] = status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"split brain not confirmed on every router: {sorted(statuses)}")
+        time.sleep(0.1)
+    r2_master = lab.status("r2")["since"]
+    return {name: status["split_brain"]["detected"] - r2_master for name, status in statuses.items()}
+
+
 def power_return(lab: Lab, router: str = "r1") -> Measurement:
     """Power the router on and measure the client's gap when it preempts.
 

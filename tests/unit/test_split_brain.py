@@ -31,42 +31,53 @@ def model_of(tmp_path: Path, router: str, **ha_options: str):
 
 
 def test_two_reports_a_second_apart_start_an_episode_and_one_report_ends_it():
-    sb, event = step(SplitBrain(), "master", peer_view("master", 100.0), 100.1)
+    sb, event = step(SplitBrain(), "master", 0.0, peer_view("master", 100.0), 100.1)
     assert event is None and sb.suspected == 100.0 and not sb.active and sb.as_dict()["suspected"] is True
     # the same report again (a transition re-checks without a new one) proves nothing
-    assert step(sb, "master", peer_view("master", 100.0), 101.5) == (sb, None)
+    assert step(sb, "master", 0.0, peer_view("master", 100.0), 101.5) == (sb, None)
     # a new report too soon after the first does not confirm yet
-    sb, event = step(sb, "master", peer_view("master", 100.0 + CONFIRM_S / 2), 100.7)
+    sb, event = step(sb, "master", 0.0, peer_view("master", 100.0 + CONFIRM_S / 2), 100.7)
     assert event is None and not sb.active
-    sb, event = step(sb, "master", peer_view("master", 101.2), 101.3)
+    sb, event = step(sb, "master", 0.0, peer_view("master", 101.2), 101.3)
     assert event == "start" and sb.active and sb.since == 100.0 and sb.episodes == 1
     assert sb.cause.startswith("both nodes are master while the sync link works: VRRP adverts between them are lost")
     # still both master: no second start (logged and announced once per episode)
-    sb, event = step(sb, "master", peer_view("master", 103.0), 103.1)
+    sb, event = step(sb, "master", 0.0, peer_view("master", 103.0), 103.1)
     assert event is None and sb.active
-    sb, event = step(sb, "master", peer_view("backup", 105.0), 105.1)
+    sb, event = step(sb, "master", 0.0, peer_view("backup", 105.0), 105.1)
     assert event == "end" and not sb.active and sb.last_end == 105.1 and sb.episodes == 1
 
 
 def test_a_report_of_backup_clears_the_suspicion_and_an_unreachable_peer_changes_nothing():
-    sb, _ = step(SplitBrain(), "master", peer_view("master", 10.0), 10.0)
-    sb, event = step(sb, "master", peer_view("backup", 12.0), 12.0)
+    sb, _ = step(SplitBrain(), "master", 0.0, peer_view("master", 10.0), 10.0)
+    sb, event = step(sb, "master", 0.0, peer_view("backup", 12.0), 12.0)
     assert event is None and sb.suspected is None  # an ordinary failback: the peer heard us
     active = SplitBrain(active=True, since=1.0, cause="x", episodes=1, counted=5.0)
-    assert step(active, "master", peer_view("master", 9.0, reachable=False), 9.0) == (active, None)
-    assert step(active, "master", None, 9.0) == (active, None)
+    assert step(active, "master", 0.0, peer_view("master", 9.0, reachable=False), 9.0) == (active, None)
+    assert step(active, "master", 0.0, None, 9.0) == (active, None)
+
+
+def test_a_report_heard_before_this_node_became_master_counts_for_nothing():
+    """A preempting node's last report (taken as backup) says the peer is master, as it then was:
+    neither it nor a report just after the transition may confirm a split brain by themselves."""
+    sb, event = step(SplitBrain(), "master", 50.0, peer_view("master", 49.0), 50.1)
+    assert event is None and sb.suspected is None
+    sb, event = step(sb, "master", 50.0, peer_view("master", 50.2), 50.3)  # the peer has not heard us yet
+    assert event is None and sb.suspected == 50.2
+    sb, event = step(sb, "master", 50.0, peer_view("backup", 51.3), 51.4)  # it has: an ordinary failback
+    assert event is None and not sb.active and sb.suspected is None
 
 
 def test_leaving_master_ends_an_episode_at_once():
     active = SplitBrain(active=True, since=1.0, cause="x", episodes=1, counted=5.0)
-    sb, event = step(active, "fault", peer_view("master", 5.0), 6.0)
+    sb, event = step(active, "fault", 0.0, peer_view("master", 5.0), 6.0)
     assert event == "end" and not sb.active and sb.last_end == 6.0
-    assert step(SplitBrain(), "backup", peer_view("master", 5.0), 6.0)[1] is None
+    assert step(SplitBrain(), "backup", 0.0, peer_view("master", 5.0), 6.0)[1] is None
 
 
 def test_the_cause_names_the_vrrp_mismatch_when_there_is_one():
-    sb, _ = step(SplitBrain(), "master", peer_view("master", 1.0, ["lan: vrid 51 here, 61 on the peer"]), 1.0)
-    sb, event = step(sb, "master", peer_view("master", 2.5, ["lan: vrid 51 here, 61 on the peer"]), 2.5)
+    sb, _ = step(SplitBrain(), "master", 0.0, peer_view("master", 1.0, ["lan: vrid 51 here, 61 on the peer"]), 1.0)
+    sb, event = step(sb, "master", 0.0, peer_view("master", 2.5, ["lan: vrid 51 here, 61 on the peer"]), 2.5)
     assert event == "start"
     assert sb.cause == "both nodes are master: the VRRP settings differ from the peer's: lan: vrid 51 here, 61 on the peer"
     summary = health({"state": "master", "split_brain": sb.as_dict()})["summary"]

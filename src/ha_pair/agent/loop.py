@@ -397,7 +397,7 @@ class Agent:
             return POLL_STEPPED_DOWN_S  # a secondary that stepped down watches for the peer to stop being master
         view = self.peer_view.status() if self.peer_view is not None else {}
         if not self.split_brain.active and self.state.node_state == "master" and view.get("reachable") \
-                and view.get("state") == "master" and view.get("last_heard") is not None:
+                and view.get("state") == "master" and (view.get("last_heard") or 0) >= (self.state.since or 0):
             first = self.split_brain.suspected or view["last_heard"]
             return max(0.05, first + CONFIRM_S - time.time())
         return POLL_S
@@ -406,7 +406,8 @@ class Agent:
         """After each report from the peer and each transition (in the loop): start or end an
         episode, logged once and announced to the hooks and on ubus; apply the policy."""
         view = self.peer_view.status() if self.peer_view is not None else None
-        self.split_brain, event = split_brain_step(self.split_brain, self.state.node_state, view, time.time())
+        self.split_brain, event = split_brain_step(self.split_brain, self.state.node_state, self.state.since, view,
+                                                   time.time())
         self._policy_release(view)
         if event is None:
             return

@@ -1,8 +1,8 @@
 """Split brain (pure): both nodes master for the same VIPs, each told by the other over the sync
 channel (the peer view), not guessed from VRRP, whose adverts are exactly what is lost then.
 
-An episode starts when two reports from the peer in a row, taken at least CONFIRM_S apart, say it
-is master while this node is master (one report could be the moment of an ordinary failback,
+An episode starts when two reports from the peer in a row, taken at least CONFIRM_S apart while
+this node is master, say the peer is master too (one report could be the moment of an ordinary failback,
 before the peer has heard the preempting advert); it ends at the first fresh report that does not,
 or when this node stops being master. An unreachable peer changes nothing: it proves neither.
 """
@@ -46,15 +46,18 @@ def _end(current: SplitBrain, now: float) -> tuple[SplitBrain, str | None]:
     return replace(current, suspected=None), None
 
 
-def step(current: SplitBrain, own_state: str, peer_view: dict[str, Any] | None, now: float
-         ) -> tuple[SplitBrain, str | None]:
-    """The next state from this node's VRRP state and the peer view (status.peer_report.view); the
-    event is "start", "end" or None."""
+def step(current: SplitBrain, own_state: str, own_since: float | None, peer_view: dict[str, Any] | None,
+         now: float) -> tuple[SplitBrain, str | None]:
+    """The next state from this node's VRRP state (and since when it is in it) and the peer view
+    (status.peer_report.view); the event is "start", "end" or None. Only reports heard while this
+    node is master count: one heard before says nothing about now (a preempting node's last report
+    says the peer is master, as it then was)."""
     if own_state != "master":
         return _end(current, now)
     peer_view = peer_view or {}
     heard = peer_view.get("last_heard")
-    if not peer_view.get("reachable") or heard is None or heard == current.counted:
+    if not peer_view.get("reachable") or heard is None or heard == current.counted \
+            or (own_since is not None and heard < own_since):
         return current, None  # nothing new from the peer
     current = replace(current, counted=heard)
     if peer_view.get("state") != "master":
