@@ -132,7 +132,7 @@ GLOBAL = SectionType(
                choices=("manual", "push")),
         Option("split_brain_recheck", INT, 60,
                "With split_brain secondary_steps_down: seconds the secondary stays out before it tries "
-               "again (a split brain still there makes it master until it is confirmed again: 1.6 s in the lab).",
+               "again (a split brain still there makes it master until it is confirmed again: 1.6-2.0 s in the lab).",
                minimum=5, maximum=3600),
     ),
     single=True,
