@@ -24,6 +24,9 @@ COMMANDS = {
     "lease-sync": ("lease", "lease_sync", "exchange DHCP leases with the peer now"),
     "lease-peer": ("lease", "lease_peer", "the sync key's forced command (run by dropbear, not by hand)"),
     "lease-import": ("lease", "lease_import", "stop dnsmasq, swap in the synced leases, start it (run by the agent)"),
+    "handover": ("operate", "handover", "on the master: hand the VIPs to the peer now (refused unless it can take over)"),
+    "maintenance": ("operate", "maintenance", "keep this node out of mastership (on) until turned off (off)"),
+    "config-sync": ("operate", "config_sync", "send the shared part of /etc/config/ha to the peer (diff first)"),
     "status": ("status", "status", "the pair's state, from the agent (or what can be seen without it)"),
     "history": ("status", "history", "the last transitions with their reasons"),
     "agent": ("status", "agent", "run the agent (procd starts it)"),
@@ -59,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         if name == "rpcd-luci":
             p.add_argument("action", choices=("list", "call"))
             p.add_argument("method", nargs="?", default=None)
+        if name == "maintenance":
+            p.add_argument("mode", choices=("on", "off"))
+            p.add_argument("--force", action="store_true",
+                           help="also when the peer cannot be asked, is in maintenance or could not take over")
+        if name == "config-sync":
+            p.add_argument("--dry-run", action="store_true", help="show the difference only, send nothing")
         if name == "lease-sync":
             p.add_argument("--catch-up", action="store_true", help="before answering DHCP: short, imports leases")
     return parser

@@ -77,6 +77,10 @@ class Paths:
         return self.libexec_dir / "notify"
 
     @property
+    def hooks_runner(self) -> FsPath:  # runs the user's hooks (hotplug-call ha, or their walk in a tree)
+        return self.libexec_dir / "hooks"
+
+    @property
     def check_helper(self) -> FsPath:
         return self.libexec_dir / "check"
 
@@ -146,6 +150,14 @@ class Paths:
     @property
     def transitions_log(self) -> FsPath:  # TIME TYPE NAME STATE PRIORITY, one line per transition
         return self.run_dir / "transitions.log"
+
+    @property
+    def split_brain_hold(self) -> FsPath:  # exists while the hold is OUT because of the split-brain policy
+        return self.run_dir / "split-brain-hold"
+
+    @property
+    def hold_file(self) -> FsPath:  # keepalived's track_file: 0, or the operator's hold (operate/hold.py)
+        return self.run_dir / "operator-hold"
 
     @property
     def dhcp_answering(self) -> FsPath:  # yes|no: the DHCP guard as last switched (absent: unknown)
@@ -221,6 +233,10 @@ class Paths:
     @property
     def dhcp_record(self) -> FsPath:  # what ha-pair changed in /etc/config/dhcp, to undo it
         return self.state_dir / "dhcp-applied.json"
+
+    @property
+    def maintenance_record(self) -> FsPath:  # exists while this node is in maintenance mode
+        return self.state_dir / "maintenance.json"
 
     @property
     def sync_key(self) -> FsPath:

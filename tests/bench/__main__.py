@@ -1,6 +1,6 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
-usage: python3 -m tests.bench [--runs N] [--only failover,handover,agent]
+usage: python3 -m tests.bench [--runs N] [--only failover,handover,operator_handover,split_brain,agent,lease_sync]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
-PARTS = ("failover", "handover", "agent", "lease_sync")
+PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync")
 
 
 def log(text: str) -> None:
@@ -33,6 +33,10 @@ def summary(results: dict) -> str:
         lines.append("|---|---|---|---|")
         for name, h in results["handover"].items():
             lines.append(f"| {name} | {h['handovers']} | {h['resets_sent']} | {h['broken']} |")
+    if "operator_handover" in results:
+        lines.append("\n" + failover.operator_table(results["operator_handover"]))
+    if "split_brain" in results:
+        lines.append("\n" + failover.split_brain_table(results["split_brain"]))
     if "agent" in results:
         a = results["agent"]
         lines.append(f"\nagent: `ha-pair status` {statistics.median(a['status_ms']):.0f} ms median "
@@ -76,6 +80,12 @@ def main() -> int:
         if "handover" in parts:
             log("handover: resets in planned handovers, injected vs committed connection state")
             results["handover"] = failover.handover(max(3, args.runs), log)
+        if "operator_handover" in parts:
+            log("operator handover: `ha-pair handover` under pings every 10 ms, both profiles")
+            results["operator_handover"] = failover.operator_handover(args.runs, log)
+        if "split_brain" in parts:
+            log("split brain: VRRP dropped on both switches, detection on both routers, both profiles")
+            results["split_brain"] = failover.split_brain(args.runs, log)
         if "agent" in parts:
             log("agent: status latency, memory, idle wake-ups")
             results["agent"] = agent.run(20, log)

@@ -118,6 +118,66 @@ def handover(runs: int, log) -> dict[str, Any]:
     return out
 
 
+def operator_handover(runs: int, log) -> dict[str, Any]:
+    """`ha-pair handover` (operate/procedures.py) under pings every 10 ms, both profiles: each
+    run hands the VIPs to the other router (the yielding one takes them back the next run)."""
+    out: dict[str, Any] = {}
+    for profile in ("default", "fast"):
+        series: dict[str, list] = {"gap_ms": [], "lost": [], "takeover_ms": []}
+        with Lab(LabOptions(profile=profile, dhcp=False), prefix=PREFIX) as lab:
+            time.sleep(scenarios.SETTLE_S)
+            master, peer = "r1", "r2"
+            for run in range(runs):
+                _record(series, scenarios.operator_handover(lab, master, peer))
+                log(f"  operator handover {profile} run {run + 1}/{runs} {master}->{peer}: "
+                    f"gap {series['gap_ms'][-1]:.0f} ms, {series['lost'][-1]} lost, "
+                    f"command took {series['takeover_ms'][-1]:.0f} ms")
+                master, peer = peer, master
+                time.sleep(scenarios.SETTLE_S)
+        out[profile] = series
+    return out
+
+
+def operator_table(results: dict[str, Any]) -> str:
+    lines = ["| `ha-pair handover`, pings every 10 ms | gap ms (median, min-max) | lost | command run time ms (until the peer reports master) |",
+             "|---|---|---|---|"]
+    for profile, series in results.items():
+        lines.append(f"| {profile} | {_spread(series['gap_ms'])} | {_spread(series['lost'])} | "
+                     f"{_spread(series['takeover_ms'])} |")
+    return "\n".join(lines)
+
+
+def split_brain(runs: int, log) -> dict[str, Any]:
+    """Split brain (VRRP dropped on both switches, sync link up), both profiles: ms from r2's
+    transition to MASTER until each router confirmed it (the agents' clocks)."""
+    out: dict[str, Any] = {}
+    for profile in ("default", "fast"):
+        series: dict[str, list] = {"r1_ms": [], "r2_ms": []}
+        with Lab(LabOptions(profile=profile, dhcp=False), prefix=PREFIX) as lab:
+            time.sleep(scenarios.SETTLE_S)
+            for run in range(runs):
+                try:
+                    took = scenarios.split_brain(lab)
+                finally:
+                    lab.vrrp_blocked(False)
+                for name in ("r1", "r2"):
+                    series[f"{name}_ms"].append(round(took[name] * 1000))
+                log(f"  split brain {profile} run {run + 1}/{runs}: confirmed on r1 after {took['r1']:.2f} s, "
+                    f"on r2 after {took['r2']:.2f} s")
+                scenarios.restore(lab)
+                time.sleep(scenarios.SETTLE_S)
+        out[profile] = series
+    return out
+
+
+def split_brain_table(results: dict[str, Any]) -> str:
+    lines = ["| split brain (VRRP dropped, sync link up) | r1 (was master) confirmed after ms | r2 (became master) confirmed after ms |",
+             "|---|---|---|"]
+    for profile, series in results.items():
+        lines.append(f"| {profile} | {_spread(series['r1_ms'])} | {_spread(series['r2_ms'])} |")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, Any]) -> str:
     lines = ["| profile | scenario | ha-pair gap ms p50 / p95 | lost | raw keepalived gap ms p50 / p95 | lost | "
              "Δ gap ms, paired median [95 % interval] |", "|---|---|---|---|---|---|---|"]

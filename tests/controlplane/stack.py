@@ -59,7 +59,7 @@ class User:
 USERS = (
     User("root", "r00t-pass", ("*",), ("*",)),
     User("ha-admin", "admin-pass", ("unauthenticated", "luci-base", "luci-app-ha", "luci-mod-status-index"),
-         ("luci-base", "luci-app-ha")),
+         ("luci-base", "luci-app-ha", "luci-app-ha-operate")),
     User("ha-viewer", "viewer-pass", ("unauthenticated", "luci-base", "luci-app-ha", "luci-mod-status-index")),
     User("ha-only", "only-pass", ("luci-app-ha",), ("luci-app-ha",)),
 )

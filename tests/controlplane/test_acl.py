@@ -97,6 +97,10 @@ CALLS = [
     ("ha", "history", {}, {"ha-admin": OK, "ha-viewer": OK, "ha-only": OK}),
     ("luci.ha", "interfaces", {}, {"ha-admin": OK, "ha-viewer": OK, "ha-only": OK}),
     ("luci.ha", "validate", {"config": {}}, {"ha-admin": OK, "ha-viewer": DENIED, "ha-only": OK}),
+    # moving the VIPs: luci-app-ha-operate (write) only; on this lone router both answer with a refusal
+    ("ha", "handover", {}, {"ha-admin": OK, "ha-viewer": DENIED, "ha-only": DENIED}),
+    ("ha", "maintenance", {"state": "sideways"}, {"ha-admin": OK, "ha-viewer": DENIED, "ha-only": DENIED}),
+    ("luci.ha", "config_sync", {"dry_run": True}, {"ha-admin": OK, "ha-viewer": DENIED, "ha-only": DENIED}),
     ("uci", "get", {"config": "ha"}, {"ha-admin": OK, "ha-viewer": OK, "ha-only": DENIED}),
     ("uci", "get", {"config": "network"}, {"ha-admin": REFUSED, "ha-viewer": REFUSED, "ha-only": DENIED}),
     ("uci", "get", {"config": "dhcp"}, {"ha-admin": REFUSED, "ha-viewer": REFUSED, "ha-only": DENIED}),

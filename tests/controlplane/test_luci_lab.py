@@ -189,11 +189,39 @@ def test_status_page_as_master_and_on_the_overview(healthy, browser):
     page = status_page(browser)
     assert page.inner_text("#ha-summary").startswith("Healthy: Master")
     assert "192.168.50.1/24" in page.inner_text("body") and page.errors == []
+    # the peer beside this node, as r2 reports itself over the sync channel
+    page.wait_for_selector("#ha-pair-nodes >> text=matches", timeout=15000)
+    rows = {r[0]: r[1:] for r in page.eval_on_selector_all(
+        "#ha-pair-nodes tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText.trim()))") if r}
+    assert rows["State"] == ["Master", "Backup"] and rows["Node name"] == ["r1", "r2"], rows
+    assert rows["Priority"] == ["150", "100 (effective)"] and rows["Could take over now"] == ["-", "yes"], rows
+    assert rows["Shared configuration"][1].endswith("matches") and rows["Shared configuration"][0] in \
+        rows["Shared configuration"][1], rows
     screenshot(page, "status-master")
     overview = browser.page(BASE["r1"], "ha-admin", "admin-pass", "admin/status/overview")
     overview.wait_for_selector("text=High Availability")
     overview.wait_for_selector("text=healthy")
+    overview.wait_for_selector("text=r2: Backup, priority 100")
     screenshot(overview, "overview-master")
+
+
+def test_the_handover_button_hands_the_vips_to_the_peer(healthy, browser):
+    """ha-admin holds luci-app-ha-operate: Hand over -> Proceed -> the agent hands over -> r2
+    holds the VIPs; r1 then yields, and the CLI hands them back."""
+    lab, control = healthy
+    page = status_page(browser, control)
+    page.wait_for_selector("#ha-pair-nodes >> text=yes", timeout=15000)  # r2 could take over
+    page.click("#ha-handover")
+    page.wait_for_selector("#ha-confirm")
+    assert lab.master() == "r1"  # nothing moves before the confirmation
+    page.click("#ha-confirm")
+    page.wait_for_selector("#ha-operate-answer", timeout=30000)
+    assert page.inner_text("#ha-operate-answer") == "Done."
+    assert lab.master() == "r2"
+    assert wait_status(control, "r1", lambda s: s["state"] == "backup", "r1 backup")["maintenance"]["hold"] == "yield"
+    assert page.errors == []
+    lab.run_ha_pair("r2", "handover")
+    lab.wait_for(lambda: lab.master() == "r1", 15, "r1 holds the VIPs again")
 
 
 def test_status_page_in_fault_and_degraded(healthy, browser):

@@ -241,3 +241,64 @@ def test_the_form_follows_the_generated_schema(router, browser):
         assert not invalid(page, widget, str(spec["max"])), f"{section}.{name} = {spec['max']}"
         assert invalid(page, widget, str(spec["max"] + 1)), f"{section}.{name} = {spec['max'] + 1}"
         assert invalid(page, widget, str(spec["min"] - 1)), f"{section}.{name} = {spec['min'] - 1}"
+
+
+def operate_answer(page, button: str, force: bool = False) -> str:
+    """Click an operate button, confirm (with `force` ticked if asked) and read the agent's answer."""
+    page.click(button)
+    page.wait_for_selector("#ha-confirm")
+    if force:
+        page.check("#ha-force")
+    page.click("#ha-confirm")
+    page.wait_for_selector("#ha-operate-answer")
+    text = page.inner_text("#ha-operate-answer")
+    page.click("#modal_overlay .modal .cbi-button:has-text('Close')")
+    return text
+
+
+def test_the_pair_side_by_side_and_operating_needs_its_acl_group_and_a_confirmation(router, browser):
+    """The status page shows this node beside the peer (here: a peer that was never paired, so it
+    cannot be asked). A read-only login sees the buttons disabled and why; a login with
+    luci-app-ha-operate gets a confirmation first, the agent's refusal with its reason, and with
+    force the maintenance mode, which the page then shows."""
+    record = router.root / "etc/ha-pair/maintenance.json"
+    router.feed('INSTANCE "lan" BACKUP 150\nINSTANCE "wan" BACKUP 150\nGROUP "ha" BACKUP 0\n')
+    router.wait_state("backup")
+    viewer = open_page(browser, STATUS, "ha-viewer")
+    viewer.wait_for_selector("#ha-pair-nodes")
+    nodes = viewer.inner_text("#ha-pair-nodes")
+    assert "This node" in nodes and "Peer" in nodes and "not answering (hostkey)" in nodes, nodes
+    assert viewer.is_disabled("#ha-handover") and viewer.is_disabled("#ha-maintenance")
+    assert viewer.is_disabled("#ha-config-sync")
+    assert "need the ACL group luci-app-ha-operate" in viewer.inner_text("#ha-operate-denied")
+    assert viewer.errors == []
+    screenshot(viewer, "status-pair-read-only")
+
+    page = open_page(browser, STATUS)
+    page.wait_for_selector("#ha-pair-nodes")
+    assert page.query_selector("#ha-operate-denied") is None
+    assert page.is_disabled("#ha-handover")  # a backup has nothing to hand over
+    try:
+        page.click("#ha-maintenance")
+        assert "Keep this node out of mastership" in modal_text(page)
+        page.click("#modal_overlay .modal .cbi-button:has-text('Cancel')")
+        assert not record.exists()
+        refused = operate_answer(page, "#ha-maintenance")
+        assert refused.startswith("refused: the peer cannot be asked") and "--force" in refused, refused
+        assert not record.exists()
+        assert operate_answer(page, "#ha-maintenance", force=True) == "Done."
+        assert record.exists() and router.cp.call("ha", "status")["maintenance"]["on"] is True
+        page.wait_for_selector("#ha-pair-nodes >> text=ON: held out of mastership", timeout=15000)
+        page.wait_for_selector("#ha-maintenance:has-text('Leave maintenance mode')")
+        screenshot(page, "status-pair-maintenance")
+        assert operate_answer(page, "#ha-maintenance") == "Done."
+        assert not record.exists()
+        # config sync asks the peer for its configuration first (a dry run): this peer was never paired
+        page.click("#ha-config-sync")
+        page.wait_for_selector("#ha-operate-answer")
+        text = page.inner_text("#ha-operate-answer")
+        assert text.startswith("hostkey: no host key pinned for 10.255.0.2"), text
+        page.click("#modal_overlay .modal .cbi-button:has-text('Close')")
+        assert page.errors == []
+    finally:
+        router.cp.call("ha", "maintenance", {"state": "off"})

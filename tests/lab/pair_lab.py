@@ -462,6 +462,9 @@ class Lab:
     def lan_link(self, router: str, up: bool) -> None:
         self.topo.set_links(router, up, which=("lan",), side="switch")
 
+    def vrrp_blocked(self, blocked: bool) -> None:
+        self.topo.block_vrrp(blocked)
+
     def sync_link(self, up: bool) -> None:
         self.topo.set_links("r1", up, which=("sync",), side="both")
 

@@ -80,6 +80,34 @@ def graceful_stop(lab: Lab, victim: str = "r1", survivor: str = "r2", phase: flo
                    f"{survivor} takes over after {victim} stops cleanly", phase=phase)
 
 
+def operator_handover(lab: Lab, master: str = "r1", peer: str = "r2") -> Measurement:
+    """`ha-pair handover` on the master (the old master then yields, so the next one can hand back)."""
+    return measure(lab, lambda: lab.run_ha_pair(master, "handover"), peer, _timeout(lab),
+                   f"{peer} holds the VIPs after `ha-pair handover` on {master}")
+
+
+def split_brain(lab: Lab, timeout: float = 20) -> dict[str, float]:
+    """Block VRRP on both switches (the sync link stays up) until both routers hold the VIPs and
+    each has confirmed the split brain; VRRP stays blocked (the caller unblocks). Returns, per
+    router, the seconds from r2's transition to MASTER to its confirmation (status
+    split_brain.detected, on the agents' clock: one host clock for both)."""
+    both = {lab.topo.lan_vip, lab.topo.wan_vip}
+    lab.vrrp_blocked(True)
+    lab.wait_for(lambda: lab.vips("r1") == both and lab.vips("r2") == both, timeout, "both routers hold the VIPs")
+    deadline = time.monotonic() + timeout
+    statuses: dict[str, dict] = {}
+    while len(statuses) < len(lab.routers):
+        for name in lab.routers:
+            status = lab.status(name)
+            if name not in statuses and status.get("split_brain", {}).get("active"):
+                statuses[name] = status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"split brain not confirmed on every router: {sorted(statuses)}")
+        time.sleep(0.1)
+    r2_master = lab.status("r2")["since"]
+    return {name: status["split_brain"]["detected"] - r2_master for name, status in statuses.items()}
+
+
 def power_return(lab: Lab, router: str = "r1") -> Measurement:
     """Power the router on and measure the client's gap when it preempts.
 
@@ -103,6 +131,7 @@ def restore(lab: Lab) -> None:
         elif router.ha_stopped:
             router.service("start")
     lab.sync_link(True)
+    lab.vrrp_blocked(False)
     for name in lab.routers:
         lab.upstream_answers(name, True)
     lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay + 10, "r1 master again")

@@ -314,6 +314,18 @@ class Topology:
             netns.ns_run(self.inet_ns, "nft", "delete", "element", "inet", INET_TABLE,
                          "icmp_blocked", f"{{ {addr} }}", check=False)
 
+    def block_vrrp(self, blocked: bool, legs: Iterable[str] = ("lan", "wan")) -> None:
+        """Make the LAN and WAN switches drop VRRP (IP protocol 112) between their ports, or forward
+        it again: a filtering switch, while the routers' own links and the sync cable stay up."""
+        for leg in legs:
+            switch = self.lan_ns if leg == "lan" else self.wan_ns
+            netns.ns_run(switch, "nft", "delete", "table", "bridge", "lab_vrrp", check=False)
+            if blocked:
+                netns.ns_run(switch, "nft", "-f", "-", input=(
+                    "table bridge lab_vrrp {\n  chain forward {\n"
+                    "    type filter hook forward priority 0; policy accept;\n"
+                    "    ip protocol 112 counter drop\n    ip6 nexthdr 112 counter drop\n  }\n}\n"))
+
     def conntrack(self, router: str, *args: str) -> str:
         """``conntrack ARGS`` in a router's namespace (e.g. ``-L -p tcp``); its stdout."""
         return netns.ns_run(self.ns(router), "conntrack", *args).stdout

@@ -43,11 +43,11 @@ TARGETS = {
     "system.hostname": ("system", lambda t, v: t.replace("option hostname 'r1'", f"option hostname {v}")),
 }
 FREE_TEXT = {"ha.wan.virtual_routes", "ha.wan.virtual_rules"}
-TOP_BLOCKS = {"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group"}
+TOP_BLOCKS = {"global_defs", "vrrp_script", "track_file", "vrrp_instance", "vrrp_sync_group"}  # track_file: the operator hold
 INSTANCE_KEYWORDS = {"state", "interface", "virtual_router_id", "priority", "advert_int", "version", "nopreempt",
                      "preempt_delay", "use_vmac", "vmac_xmit_base", "unicast_src_ip", "unicast_peer", "authentication",
                      "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules",
-                     "track_script", "track_interface", "notify"}
+                     "track_script", "track_interface", "track_file", "notify"}
 
 
 @pytest.fixture(scope="module")

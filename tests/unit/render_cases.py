@@ -116,7 +116,10 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "fast-profile": ("r1", pair.ha("r1", extra_global="\toption profile 'fast'\n"), None),
     "v3-preempt-delay": ("r1", pair.ha("r1", extra_global=(
         "\toption vrrp_version '3'\n\toption advert_int '0.5'\n\toption preempt_delay '30'\n")), None),
-    "nopreempt": ("r2", pair.ha("r2", extra_global="\toption preempt '0'\n"), None),
+    # the split-brain policy and config sync are the agent's: keepalived.conf is the same with them
+    "nopreempt": ("r2", pair.ha("r2", extra_global="\toption preempt '0'\n\toption split_brain 'secondary_steps_down'\n"
+                                                   "\toption split_brain_recheck '30'\n\toption config_sync 'push'\n"),
+                  None),
     "initial-master": ("r1", pair.ha("r1", extra_global="\toption initial_state 'master'\n"), None),
     "unicast": ("r1", pair.ha("r1", extra_global="\toption unicast '1'\n").replace(
         "list address '192.168.50.1/24'",

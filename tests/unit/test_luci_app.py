@@ -78,9 +78,9 @@ def test_makefile_is_a_luci_mk_app_that_needs_the_agent():
 
 def test_acl_names_only_its_own_objects_and_methods():
     """What each grant means is tested over HTTP against rpcd (tests/controlplane/test_acl.py);
-    here: one group, no wildcard, nothing but ha-pair's objects and /etc/config/ha."""
+    here: two groups, no wildcard, nothing but ha-pair's objects and /etc/config/ha."""
     acl = json.loads(ACL.read_text())
-    assert list(acl) == ["luci-app-ha"]
+    assert list(acl) == ["luci-app-ha", "luci-app-ha-operate"]
     grant = acl["luci-app-ha"]
     assert set(grant) == {"description", "read", "write"}
     assert "*" not in ACL.read_text()
@@ -92,6 +92,10 @@ def test_acl_names_only_its_own_objects_and_methods():
     # overview box read status and history, the form lists interfaces; saving checks and writes ha)
     assert grant["read"] == {"ubus": {"ha": ["status", "history"], "luci.ha": ["interfaces"]}, "uci": ["ha"]}
     assert grant["write"] == {"ubus": {"luci.ha": ["validate"]}, "uci": ["ha"]}
+    # moving the VIPs is a group of its own, write only: a read-only login never gets it
+    operate = acl["luci-app-ha-operate"]
+    assert set(operate) == {"description", "write"}
+    assert operate["write"] == {"ubus": {"ha": ["handover", "maintenance"], "luci.ha": ["config_sync"]}}
 
 
 def test_acl_grants_only_methods_that_exist(tmp_path: Path):
@@ -99,13 +103,18 @@ def test_acl_grants_only_methods_that_exist(tmp_path: Path):
     from ha_pair.agent.loop import Agent
     from ha_pair.paths import Paths
 
-    grant = json.loads(ACL.read_text())["luci-app-ha"]
-    named = {(obj, method) for level in ("read", "write") for obj, methods in grant[level]["ubus"].items()
-             for method in methods}
+    acl = json.loads(ACL.read_text())
+    named = {(obj, method) for grant in acl.values() for level in ("read", "write")
+             for obj, methods in grant.get(level, {}).get("ubus", {}).items() for method in methods}
+    settings = {(obj, method) for level in ("read", "write")
+                for obj, methods in acl["luci-app-ha"][level]["ubus"].items() for method in methods}
     root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
     registered = {("ha", method) for method in Agent(Paths(str(root))).handlers()}
     listed = {("luci.ha", method) for method in plugin(root, "list")}
-    assert named == registered | listed
+    assert named <= registered | listed
+    # the settings ACL never moves the VIPs nor the peer's file: only luci-app-ha-operate does
+    moving = {("ha", "handover"), ("ha", "maintenance"), ("luci.ha", "config_sync")}
+    assert moving <= (registered | listed) & named and not settings & moving
 
 
 def test_menu_depends_on_the_acl_and_the_config_and_points_at_existing_views():
@@ -218,7 +227,17 @@ def uci_get_shape(root: Path) -> dict:
 
 def test_plugin_lists_its_methods_for_rpcd(tmp_path: Path):
     root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
-    assert plugin(root, "list") == {"validate": {"config": {}}, "interfaces": {}}
+    assert plugin(root, "list") == {"validate": {"config": {}}, "interfaces": {}, "config_sync": {"dry_run": False}}
+
+
+def test_plugin_config_sync_answers_with_the_reason_when_it_cannot(tmp_path: Path):
+    """The transfer itself is proven in the lab (tests/lab/test_operate_lab.py); here: without a
+    pinned host key for the peer, nothing is sent and the answer says why."""
+    root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+    answer = plugin(root, "call", "config_sync", request={"dry_run": True, "ubus_rpc_session": "x" * 32})
+    assert answer["ok"] is False and answer["error"].startswith("hostkey: no host key pinned for 10.255.0.2"), answer
+    assert plugin(root, "call", "config_sync", request=[1]) == {
+        "ok": False, "error": "bad request: the arguments must be an object"}
 
 
 def test_plugin_validates_with_the_rules_of_ha_pair_check(tmp_path: Path):

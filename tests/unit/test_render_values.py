@@ -35,21 +35,23 @@ def lines_in_blocks(text: str) -> list[tuple[tuple[str, ...], str]]:
 
 
 def keepalived(text: str) -> dict:
-    found: dict = {"instances": {}, "scripts": {}, "group": None}
+    found: dict = {"instances": {}, "scripts": {}, "group": None, "track_files": {}}
     for path, line in lines_in_blocks(text):
         key, _, value = line.partition(" ")
         if path == ("global_defs",) and key == "router_id":
             found["router_id"] = value
+        elif len(path) == 1 and path[0].startswith("track_file "):
+            found["track_files"].setdefault(path[0].split()[1], {})[key] = value
         elif path and path[0].startswith("vrrp_script "):
             found["scripts"].setdefault(path[0].split()[1], {})[key] = value
         elif path and path[0].startswith("vrrp_instance "):
             inst = found["instances"].setdefault(path[0].split()[1], {
                 "vips": [], "excluded": [], "routes": [], "rules": [], "unicast_peers": [], "track_script": [],
-                "track_interface": [], "auth": {}, "flags": set()})
+                "track_interface": [], "track_file": [], "auth": {}, "flags": set()})
             inner = path[1] if len(path) > 1 else None
             target = {"virtual_ipaddress": "vips", "virtual_ipaddress_excluded": "excluded", "virtual_routes": "routes",
                       "virtual_rules": "rules", "unicast_peer": "unicast_peers", "track_script": "track_script",
-                      "track_interface": "track_interface"}.get(inner)
+                      "track_interface": "track_interface", "track_file": "track_file"}.get(inner)
             if target:
                 inst[target].append(line)
             elif inner == "authentication":
@@ -100,7 +102,9 @@ def guard_devices(text: str) -> list[str]:
 def instance(device: str, vrid: int, vips: list[str], priority: int = 150) -> dict:
     return {"state": "BACKUP", "interface": device, "virtual_router_id": str(vrid), "priority": str(priority),
             "advert_int": "1", "version": "2", "vips": vips, "excluded": [], "routes": [], "rules": [],
-            "unicast_peers": [], "track_script": [], "track_interface": [], "auth": {}, "flags": set()}
+            "unicast_peers": [], "track_script": [], "track_interface": [], "auth": {}, "flags": set(),
+            # the operator's hold (handover, maintenance): every instance, weight 1 from its block
+            "track_file": ["ha_pair_hold"]}
 
 
 def pair_of(router: str) -> dict:
@@ -114,7 +118,10 @@ def pair_of(router: str) -> dict:
             "instances": {"lan": {**instance("br-lan", 51, ["192.168.50.1/24 dev br-lan"], priority),
                                   "track_interface": ["lan1"]},
                           "wan": instance("eth1", 52, ["198.51.100.1/24 dev eth1"], priority)},
-            "group": {"members": ["lan", "wan"], "track_script": [], "track_interface": [], "flags": set(),
+            # tracking weights count on members: the hold file is weighted
+            "track_files": {"ha_pair_hold": {"file": '"/var/run/ha-pair/operator-hold"', "weight": "1", "init_file": "0"}},
+            "group": {"members": ["lan", "wan"], "track_script": [], "track_interface": [],
+                      "flags": {"sync_group_tracking_weight"},
                       "notify": NOTIFY},
         },
         "conntrackd": {
@@ -135,7 +142,7 @@ def both(expected: dict, **values) -> None:
 
 def single_vip(e: dict) -> None:
     e["keepalived"] = {
-        "router_id": "edge-b", "group": None,
+        "router_id": "edge-b", "group": None, "track_files": e["keepalived"]["track_files"],
         "scripts": {"chk_upstream": {"script": f'"{CHECK} ping upstream 198.51.100.254 1"', "interval": "2",
                                      "timeout": "2", "fall": "3", "rise": "2"},
                     "chk_custom": {"script": f'"{CHECK} script custom /usr/bin/ha-custom-check"', "interval": "2",

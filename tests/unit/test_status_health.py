@@ -102,7 +102,9 @@ def test_a_rejected_configuration_is_not_also_reported_as_pending():
 def test_without_a_configuration_in_effect_status_still_has_config_lease_sync_and_health():
     status = build_status(None, PairState(), Snapshot(5.0), {"pid": 1}, ConfigOnDisk(("ha.global: missing",), None))
     assert status["config"] == {"valid": False, "errors": ["ha.global: missing"], "digest": None,
-                                "pending_changes": False}
+                                "pending_changes": False, "shared_digest": None, "peer_match": None,
+                                "vrrp": None}
+    assert status["maintenance"]["on"] is False and status["peer_view"] is None
     assert status["lease_sync"] == {"enabled": False}
     assert status["health"]["summary"] == "degraded: configuration invalid, nothing is running; no VRRP state yet (unknown)"
     assert "node" not in status and "instances" not in status

@@ -20,17 +20,22 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__, log, runfiles
 from ..config.load import validate
+from ..config.shared import vrrp_auth, vrrp_profile
 from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
+from ..operate import hold, step_down
 from ..paths import Paths
 from ..state.observed import Snapshot
 from ..state.pair import Transition, apply_event, resumed, with_history
+from ..state.split_brain import SplitBrain
 from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
 from .control import ControlServer
 from .lease_sync import LeaseSync
+from .peer_view import PeerView
 from .reasons import ReasonContext, infer_reason
+from .split_brain import SplitBrainHandling
 
 if TYPE_CHECKING:
     from ..ubus.registration import Registration
@@ -51,7 +56,7 @@ def open_fifo(path: FsPath) -> int:
     return os.open(path, os.O_RDWR | os.O_NONBLOCK)
 
 
-class Agent:
+class Agent(SplitBrainHandling):
     def __init__(self, paths: Paths, ubus_socket: str | None = None) -> None:
         """`ubus_socket` None: libubus's own default on a router (root /), the tree's
         /var/run/ubus/ubus.sock under another root (the lab)."""
@@ -78,6 +83,8 @@ class Agent:
         self.wake_write = -1
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
+        self.peer_view: PeerView | None = None
+        self.split_brain = SplitBrain()
         self.control: ControlServer | None = None
         self.fifo = -1
 
@@ -118,13 +125,77 @@ class Agent:
     # -- handlers (control socket and ubus) ---------------------------------------------------
     def handlers(self) -> dict[str, Callable[[dict], dict]]:
         """The methods of ubus object `ha`, also answered on the control socket."""
-        return {"status": self.status, "history": self.history}
+        return {"status": self.status, "history": self.history, "handover": self.handover,
+                "maintenance": self.maintenance}
+
+    def control_handlers(self) -> dict[str, Callable[[dict], dict]]:
+        """The control socket's (root only): the ubus methods, and this node's report for the peer
+        with the VRRP authentication's fingerprint, which ubus and status never show."""
+        return {**self.handlers(), "peer_report": self.peer_report}
+
+    def peer_report(self, _args: dict) -> dict:
+        from ..status.peer_report import report
+        out = report(self.status({}), time.time())
+        if self.model is not None:
+            out["vrrp_auth"] = vrrp_auth(self.model)
+        return out
+
+    def own_side(self) -> dict[str, Any]:
+        """What the peer view compares with the peer's report."""
+        model = self.model
+        if model is None:
+            return {}
+        return {"shared_digest": model.shared_digest, "vrrp": vrrp_profile(model), "vrrp_auth": vrrp_auth(model),
+                "state": self.state.node_state}
+
+    @staticmethod
+    def policies() -> dict[str, dict[str, str]]:
+        """The ubus argument policies (`ubus -v list ha`): argument name -> blobmsg type."""
+        return {"maintenance": {"state": "string", "force": "bool"}}
 
     def status(self, _args: dict) -> dict:
         self.check_config_on_disk()
         return build_status(self.model, self.state, self.snapshot(), self.agent_info(),
                             ConfigOnDisk(tuple(self.config_errors), self.disk_digest),
-                            self.lease_sync.status() if self.lease_sync else None)
+                            self.lease_sync.status() if self.lease_sync else None,
+                            hold.describe(self.paths), self.peer_view.status() if self.peer_view else None,
+                            {**self.split_brain.as_dict(), "policy": self.model.node.split_brain if self.model
+                               else None, "stepped_down": step_down.stepped_down(self.paths)})
+
+    def _operate(self, what: Callable[[Any], dict]) -> dict:
+        """handover and maintenance (operate/procedures.py) for ubus and the control socket; the
+        answer has `ok`, and `error` with the reason when not."""
+        from ..operate import procedures
+
+        if self.model is None:
+            return {"ok": False, "error": "no valid configuration in effect"}
+        try:
+            answer = what(self.model)
+        except (procedures.Refused, procedures.Failed) as exc:
+            kind = "refused" if isinstance(exc, procedures.Refused) else "failed"
+            return {"ok": False, "refused": kind == "refused", "error": f"{kind}: {exc}"}
+        finally:
+            if self.peer_view is not None:
+                self.peer_view.poll_now()
+        return answer
+
+    def _ask_peer(self) -> dict:
+        if self.peer_view is None:
+            raise RuntimeError("no peer configured (ha.global.peer)")
+        return self.peer_view.ask_once()
+
+    def handover(self, _args: dict) -> dict:
+        from ..operate import procedures
+        return self._operate(lambda model: procedures.handover(self.paths, model, self._ask_peer, "ubus"))
+
+    def maintenance(self, args: dict) -> dict:
+        from ..operate import procedures
+        state = args.get("state")
+        if state not in ("on", "off"):
+            return {"ok": False, "error": "argument state must be \"on\" or \"off\""}
+        force = args.get("force") in (True, 1, "1", "true")
+        return self._operate(lambda model: procedures.maintenance(self.paths, model, state == "on", force,
+                                                                 self._ask_peer, "ubus"))
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
@@ -173,7 +244,15 @@ class Agent:
         reachable = None
         if to_state == "master" and model.node.peer is not None:
             reachable = probes.peer_reachable(str(model.node.peer))
-        return ReasonContext(tuple(down), tuple(dict.fromkeys(links)), reachable, self.stop_requested)
+        held = hold.read_hold(self.paths)
+        operator = ""
+        if held == hold.OUT and step_down.stepped_down(self.paths) is not None:
+            operator = "split_brain"
+        elif held == hold.OUT:
+            operator = "maintenance" if hold.maintenance(self.paths) is not None else "handover"
+        elif held == hold.YIELD:
+            operator = "handover"
+        return ReasonContext(tuple(down), tuple(dict.fromkeys(links)), reachable, self.stop_requested, operator)
 
     @staticmethod
     def _lines(fd: int, buffer: LineBuffer) -> list[str]:
@@ -200,8 +279,13 @@ class Agent:
 
     def on_transition(self, transition: Transition) -> None:
         log.info(f"{transition.scope}: {transition.from_state} -> {transition.to_state} ({transition.reason})")
+        if hold.maintenance(self.paths) is not None:
+            log.warning("this node is in MAINTENANCE mode: out of mastership until `ha-pair maintenance off`")
         if self.lease_sync is not None:
             self.lease_sync.on_transition()
+        self.check_split_brain()  # no longer master: an episode ends here
+        if self.peer_view is not None:
+            self.peer_view.poll_now()
         try:
             history.save(self.paths.history, self.state.history)
         except OSError as exc:
@@ -267,6 +351,8 @@ class Agent:
             word = line.split()[0] if line.split() else ""
             if word.startswith("leases-") and self.lease_sync is not None:
                 self.lease_sync.on_event(word)
+            elif word == "peer-master" and self.peer_view is not None and self.state.node_state == "master":
+                self.peer_view.poll_now()  # the peer, asking us, says it is master too
 
     def start_lease_sync(self) -> None:
         model = self.model
@@ -274,6 +360,33 @@ class Agent:
             return
         self.lease_sync = LeaseSync(self.paths, str(model.node.peer), model.dhcp.ssh_port,
                                     model.dhcp.reconcile_interval, self.schedule)
+
+    def start_peer_view(self) -> None:
+        model = self.model
+        if model is None or model.node.peer is None:
+            return
+        self.peer_view = PeerView(self.paths, str(model.node.peer), model.dhcp.ssh_port, self.own_side,
+                                  self.peer_poll_interval,
+                                  lambda: self.schedule(0, "split-brain", self.check_split_brain))
+
+    # -- config sync ----------------------------------------------------------------------------
+    def push_config(self, before: str | None) -> None:
+        """ha.global.config_sync push, on the primary: a reload with a changed shared part sends it
+        to the peer, in a thread of its own (SSH and the peer's reload take seconds)."""
+        model = self.model
+        if model is None or model.node.config_sync != "push" or model.node.role != "primary" \
+                or model.node.peer is None or model.shared_digest == before:
+            return
+
+        def send() -> None:
+            from ..leasesync.transport import TransportError
+            from ..operate.config_sync import push
+            try:
+                push(self.paths, str(model.node.peer), model.dhcp.ssh_port, dry_run=False)
+            except (TransportError, OSError) as exc:
+                log.warning(f"config sync (push): not taken by {model.node.peer}: {exc}")
+
+        threading.Thread(target=send, name="config-push", daemon=True).start()
 
     # -- ubus ---------------------------------------------------------------------------------
     def start_ubus(self) -> None:
@@ -283,7 +396,8 @@ class Agent:
             self.ubus_note = f"ubus unavailable: {exc}"
             return
         self.ubus = Registration("ha", self.handlers(), self.ubus_socket,
-                                 str(self.paths.ubus_socket), self.selector, str(self.paths.root))
+                                 str(self.paths.ubus_socket), self.selector, str(self.paths.root),
+                                 self.policies())
         self.ubus.start()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -314,23 +428,30 @@ class Agent:
         self.wake_write = wake_write
         self.fifo = open_fifo(self.paths.notify_fifo)
         events = open_fifo(self.paths.events_fifo)
-        control = ControlServer(self.paths.control_socket, self.handlers(), self.selector)
+        control = ControlServer(self.paths.control_socket, self.control_handlers(), self.selector)
         self.control = control
         self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
         self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
         fifo_watch = self.watch_fifo()
         self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
         self.start_lease_sync()
+        self.start_peer_view()
         self.start_ubus()
         log.info(f"agent started (pid {os.getpid()}), {len(self.state.history)} transitions in history")
+        if hold.maintenance(self.paths) is not None:
+            log.warning("this node is in MAINTENANCE mode: out of mastership until `ha-pair maintenance off`")
+        if step_down.stepped_down(self.paths) is not None:  # a restarted agent keeps the policy's promise
+            self._policy_recheck()
         try:
             while not self.stop_requested:
                 for key, _ in self.selector.select(self._timeout()):
                     key.data(key.fd)
                 if self.reload_requested:
                     self.reload_requested = False
+                    before = self.model.shared_digest if self.model else None
                     self.load_config()
                     log.info("configuration reloaded")
+                    self.push_config(before)
                 if self.ubus is not None:
                     self.ubus.run_due()
                 self.run_due_timers()
@@ -338,6 +459,8 @@ class Agent:
         finally:
             if self.lease_sync is not None:
                 self.lease_sync.stop()
+            if self.peer_view is not None:
+                self.peer_view.stop()
             if self.ubus is not None:
                 self.ubus.close()
             control.close()

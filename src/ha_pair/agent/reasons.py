@@ -16,6 +16,7 @@ class ReasonContext:
     links_down: tuple[str, ...] = ()  # devices the VIPs or checks depend on, without carrier
     peer_reachable: bool | None = None  # answers on the sync link; None: unknown
     stopping: bool = False  # ha-pair is being stopped by the operator or a shutdown
+    operator: str = ""  # the hold (operate/hold.py): "maintenance", "handover", "split_brain" (the policy) or ""
 
 
 def infer_reason(from_state: str, to_state: str, ctx: ReasonContext) -> str:
@@ -24,6 +25,12 @@ def infer_reason(from_state: str, to_state: str, ctx: ReasonContext) -> str:
     if to_state == "stopped":
         return "operator: ha-pair stopped" if ctx.stopping else "keepalived stopped"
     if to_state == "fault":
+        if ctx.operator == "maintenance":
+            return "operator: maintenance mode"
+        if ctx.operator == "handover":
+            return "operator: handover to the peer"
+        if ctx.operator == "split_brain":
+            return "split brain: the secondary steps down (ha.global.split_brain)"
         if ctx.links_down:
             return f"interface {', '.join(ctx.links_down)} down"
         if fault_checks:
@@ -34,6 +41,8 @@ def infer_reason(from_state: str, to_state: str, ctx: ReasonContext) -> str:
             return "startup: following the current master"
         if weight_checks:
             return f"health check {', '.join(weight_checks)} failed (priority lowered)"
+        if from_state == "fault" and ctx.operator == "handover":
+            return "operator: handover done, yielding to the peer"
         if from_state == "fault":
             return "recovered from fault"
         if from_state == "master":

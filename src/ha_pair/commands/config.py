@@ -9,6 +9,7 @@ import os
 
 from ..apply import dhcp_config
 from ..fs import atomic_write
+from ..operate.hold import restore_at_start
 from ..apply.daemon_tests import DaemonTest, test_files
 from ..config import single_wan
 from ..config.load import read_inputs, validate, validate_inputs
@@ -76,6 +77,8 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
         if dhcp_config.write(paths, dhcp_text, dhcp_changes):
             changed.append(str(paths.config("dhcp")))
         dhcp_config.keep_reservations_file(paths, dhcp_changes)
+        if model.node.enabled:  # before keepalived starts: a node in maintenance stays out
+            restore_at_start(paths)
     except (OSError, RuntimeError) as exc:
         return fail(str(exc), EXIT_FAILED)
     if args.json:

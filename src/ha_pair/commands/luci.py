@@ -5,7 +5,9 @@
 (config.load.validate_proposal), before LuCI stages them: a value the agent would reject never
 reaches /etc/config/ha. `interfaces` lists the OpenWrt interfaces of /etc/config/network (name,
 device, static addresses) for the form's pickers, so that an account with only luci-app-ha's
-ACL, which may not read `network`, can still choose and save. Neither needs a running agent. The form sends the `ha` package in the shape
+ACL, which may not read `network`, can still choose and save. `config_sync` ({"dry_run": bool}) is
+`ha-pair config-sync` for the Status page's button (ACL group luci-app-ha-operate), in a process of
+its own so the agent never waits for the peer. None needs a running agent. The form sends the `ha` package in the shape
 `ubus call uci get` returns it: {section id: {".type", ".name", ".anonymous", ".index", option:
 value or [values]}}. rpcd adds `ubus_rpc_session`; unknown keys are ignored. Failures are
 answered as {"error": "..."} (rpcd's convention: any exit status, an object on stdout).
@@ -27,7 +29,8 @@ from .output import EXIT_OK
 if TYPE_CHECKING:
     import argparse
 
-METHODS = {"validate": {"config": {}}, "interfaces": {}}  # rpcd reads argument types from the samples
+# rpcd reads argument types from the samples
+METHODS = {"validate": {"config": {}}, "interfaces": {}, "config_sync": {"dry_run": False}}
 
 
 def rpcd_plugin(args: argparse.Namespace, paths: Paths) -> int:
@@ -35,12 +38,23 @@ def rpcd_plugin(args: argparse.Namespace, paths: Paths) -> int:
         reply: dict[str, Any] = METHODS
     elif args.action == "call" and args.method == "interfaces":
         reply = interfaces(paths)
-    elif args.action == "call" and args.method == "validate":
+    elif args.action == "call" and args.method in ("config_sync", "validate"):
         try:
             request = json.loads(sys.stdin.read() or "{}")
-            reply = validate(paths, request.get("config") if isinstance(request, dict) else None)
         except ValueError as exc:
-            reply = {"error": f"bad request: {exc}"}
+            request = {"error": f"bad request: {exc}"}
+        if not isinstance(request, dict):
+            request = {"error": "bad request: the arguments must be an object"}
+        if "error" in request:
+            reply = {"error": request["error"]} if args.method == "validate" else {"ok": False, "error": request["error"]}
+        elif args.method == "config_sync":
+            from ..operate.config_sync import run as sync
+            reply = sync(paths, request.get("dry_run") is True)
+        else:
+            try:
+                reply = validate(paths, request.get("config"))
+            except ValueError as exc:
+                reply = {"error": f"bad request: {exc}"}
     else:
         reply = {"error": f"unknown method {args.method!r}; known: {', '.join(METHODS)}"}
     json.dump(reply, sys.stdout)

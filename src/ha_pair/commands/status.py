@@ -135,4 +135,53 @@ def format_status(data: dict[str, Any]) -> str:
     config = data.get("config", {})
     lines.append(f"  config: {'valid' if config.get('valid') else 'INVALID'}, digest {str(config.get('digest'))[:12]}")
     lines += [f"    error: {e}" for e in config.get("errors", [])]
+    if data.get("peer_view") is not None:
+        lines += [""] + pair_table(data)
     return "\n".join(lines)
+
+
+def _maintenance(on: bool | None, hold: str | None) -> str:
+    if on is None:
+        return "?"
+    return "ON" if on else ("off" if hold in (None, "none") else f"off, hold {hold}")
+
+
+def pair_table(data: dict[str, Any]) -> list[str]:
+    """This node and the peer side by side, the peer as it reported itself over the sync channel."""
+    node, view = data.get("node") or {}, data.get("peer_view") or {}
+    config, maintenance = data.get("config") or {}, data.get("maintenance") or {}
+    agent = data.get("agent") or {}
+    if view.get("reachable"):
+        heard = f"{view.get('age_s')} s ago"
+    elif view.get("last_heard"):
+        heard = f"NOT ANSWERING ({view.get('error_kind')}), last {_time(view['last_heard'])}"
+    else:
+        heard = f"never ({view.get('error_kind') or 'not asked yet'})"
+    match = {True: "matches", False: "DIFFERS", None: "?"}[view.get("config_match")]
+    from ..status.peer_report import not_ready
+
+    def can(ready: bool | None, reasons: list[str]) -> str:
+        return {True: "yes", False: "no: " + "; ".join(reasons), None: "?"}[ready]
+
+    mine = not_ready(data)
+    rows = [
+        ("", f"this node ({node.get('name', '?')})", f"peer ({view.get('node') or '?'})"),
+        ("state", str(data.get("state", "unknown")).upper(), str(view.get("state") or "?").upper()),
+        ("priority", str(node.get("effective_priority", "?")), str(view.get("effective_priority") or "?")),  # effective
+        ("version", str(agent.get("version", "?")), str(view.get("version") or "?")),
+        ("config", str(config.get("shared_digest") or "?")[:12],
+         f"{str(view.get('config_digest') or '?')[:12]} ({match})"),
+        ("maintenance", _maintenance(maintenance.get("on"), maintenance.get("hold")),
+         _maintenance(view.get("maintenance"), view.get("hold"))),
+        ("can take over", can(not mine, mine), can(view.get("ready"), view.get("not_ready") or [])),
+        ("last heard", "", heard),
+    ]
+    width = max(len(row[1]) for row in rows) + 2
+    out = [f"  {label:<15}{here:<{width}}{there}".rstrip() for label, here, there in rows]
+    out += [f"  VRRP DIFFERS: {m}" for m in view.get("vrrp_mismatch") or []]
+    split = data.get("split_brain") or {}
+    if split.get("active"):
+        out.append(f"  SPLIT BRAIN since {_time(split.get('since'))}: {split.get('cause')}")
+    if split.get("stepped_down"):
+        out.append(f"  stepped down for the split brain since {_time(split['stepped_down'])} (ha.global.split_brain)")
+    return out

@@ -33,6 +33,9 @@ class Node:
     sync_interface: str | None = None
     sync_device: str | None = None
     sync_address: ipaddress.IPv4Interface | None = None
+    split_brain: str = "report"  # report | secondary_steps_down
+    split_brain_recheck: int = 60  # seconds a secondary that stepped down stays out
+    config_sync: str = "manual"  # manual | push (the primary pushes the shared part on reload)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class Model:
     dhcp: Dhcp
     paths: Paths
     digest: str  # of the validated configuration, secrets left out
+    shared_digest: str = ""  # of its shared part (config/shared.py): equal on both nodes of a pair
     single_wan: "SingleWan | None" = None  # ha.global.single_wan_ip: the one-dynamic-IP mode
 
     @property

@@ -127,6 +127,21 @@ GLOBAL = SectionType(
                choices=("none", "pass")),
         Option("auth_pass", STRING, None, "Password for auth_type pass (1-8 bytes, printable ASCII).",
                secret=True, grammar="password"),
+        Option("split_brain", ENUM, "report",
+               "What a split brain (both nodes master, told over the sync link) does besides status, log and "
+               "the `split_brain` hook: `report` nothing more; `secondary_steps_down`: the secondary goes to "
+               "FAULT and tries mastership again after `split_brain_recheck` seconds, or at once when the peer "
+               "stops being master or cannot be asked.",
+               choices=("report", "secondary_steps_down")),
+        Option("config_sync", ENUM, "manual",
+               "`push`: the primary sends the shared part of /etc/config/ha to the peer whenever ha-pair "
+               "reloads with a changed one (Save & Apply, `reload_config`, `/etc/init.d/ha-pair reload`), as "
+               "`ha-pair config-sync` does; `manual`: only that command sends it.",
+               choices=("manual", "push")),
+        Option("split_brain_recheck", INT, 60,
+               "With split_brain secondary_steps_down: seconds the secondary stays out before it tries "
+               "again (a split brain still there makes it master until it is confirmed again: 1.6-2.0 s in the lab).",
+               minimum=5, maximum=3600),
     ),
     single=True,
 )

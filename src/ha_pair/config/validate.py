@@ -25,6 +25,7 @@ from ..uci import Package, Section
 from . import grammar, schema, single_wan
 from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, Node, SingleWan, Vip
 from .network import Interface, resolve
+from .shared import shared_digest
 from .values import Problem, Reader, format_centiseconds
 
 VRRP3_MAX_ADVERT = 4095  # 12 bits of centiseconds
@@ -71,7 +72,8 @@ def build_model(inputs: Inputs, paths: Paths, is_executable: Callable[[str], boo
 
     if reader.errors:
         return Result(None, tuple(reader.errors), tuple(reader.warnings))
-    model = Model(node, vips, checks, conntrack, dhcp, paths, _digest(inputs.ha), single_wan)
+    model = Model(node, vips, checks, conntrack, dhcp, paths, _digest(inputs.ha), shared_digest(inputs.ha),
+                  single_wan)
     return Result(model, (), tuple(reader.warnings))
 
 
@@ -188,6 +190,9 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
         elif sync_address is not None and peer not in sync_address.network:
             reader.error(section, "peer",
                          f"{peer} is not in the sync link's subnet {sync_address.network} ({sync_iface.name})")
+    split_brain = reader.value(section, g["split_brain"])
+    if split_brain != "report" and peer is None:
+        reader.warn(section, "split_brain", "has no effect without a peer: split brain is told over the sync link")
 
     return Node(
         enabled=enabled,
@@ -206,6 +211,9 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
         sync_interface=sync_iface.name if sync_iface else None,
         sync_device=sync_iface.device if sync_iface else None,
         sync_address=sync_address,
+        split_brain=split_brain,
+        split_brain_recheck=reader.value(section, g["split_brain_recheck"]),
+        config_sync=reader.value(section, g["config_sync"]),
     )
 
 

@@ -7,7 +7,17 @@ The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
 - exchange  stdin: the peer's lease knowledge (size-limited, parsed strictly); it is merged into
             this node's, and the merged knowledge is the answer;
 - push      stdin: what changed in the peer's knowledge since its last exchange or push; merged
-            the same way, answered with `ok` (a single lease event costs a few hundred bytes).
+            the same way, answered with `ok` (a single lease event costs a few hundred bytes);
+- state     this node's report for the peer view (operate/peer.py): VRRP state, effective
+            priority, version, shared-config digest, maintenance, whether it could take over, the
+            VRRP values the pair must agree on and a fingerprint (never the password) of its auth.
+            stdin: at most 256 bytes, the asker's VRRP state ({"state": ...}); an asker that is
+            master makes this node's agent ask back at once. Changes nothing.
+- config-get  the shared part of this node's /etc/config/ha (operate/config_sync.py), as UCI text;
+            reads nothing and changes nothing;
+- config-put  stdin: the peer's shared part (at most 64 KiB, no per-node option); this node keeps
+            its own per-node values, validates, replaces /etc/config/ha atomically and reloads;
+            refused with the reason (and nothing changed) otherwise.
 Anything else is refused with exit status 1. No shell ever sees the request.
 """
 
@@ -25,10 +35,11 @@ from .. import __version__, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering
 from ..leases import serialise_state
-from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
+from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
 from .importer import reread_reservations
 from .message import read_message
 from .store import LeaseStore
+from .transport import VERBS
 
 
 def host_public_keys(paths: Paths) -> list[str]:
@@ -87,12 +98,16 @@ def bound_process() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
-def _read_request(stdin: BinaryIO) -> bytes:
+def _read_request(stdin: BinaryIO, budget: Budget | None = None) -> bytes:
     try:
         fd = stdin.fileno()
-    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): bounded by decode_remote
-        return stdin.read(MAX_MESSAGE_BYTES + 1)
-    return read_message(fd)
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests)
+        if budget is None:  # bounded by decode_remote
+            return stdin.read(MAX_MESSAGE_BYTES + 1)
+        raw = stdin.read(budget.max_bytes + 1)
+        budget.take(raw)
+        return raw
+    return read_message(fd, budget)
 
 
 def _refuse(message: str) -> int:
@@ -105,9 +120,19 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     is refused before any parsing), parsed before the lease lock is taken, and the whole process
     ends after PEER_LIFETIME_S whatever its client does; a client that goes away ends it too
     (end of input, or SIGPIPE on the answer)."""
-    if verb not in ("hello", "get", "exchange", "push"):
+    if verb not in VERBS:
         shown = verb[:60].encode("unicode_escape").decode("ascii")
-        return _refuse(f"{shown!r} (allowed: hello, get, exchange, push)")
+        return _refuse(f"{shown!r} (allowed: {', '.join(VERBS)})")
+    if verb == "state":
+        from ..operate.peer import MAX_QUESTION_BYTES, heard_question, local_report
+        try:
+            heard_question(paths, _read_request(stdin, Budget(max_bytes=MAX_QUESTION_BYTES)))
+        except MessageRefused as exc:
+            return _refuse(str(exc))
+        stdout.write(json.dumps(local_report(paths)).encode() + b"\n")
+        return 0
+    if verb in ("config-get", "config-put"):
+        return _config(paths, verb, stdin, stdout)
     store = LeaseStore(paths)
     now = int(time.time())
     if verb == "hello":
@@ -139,6 +164,22 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         _after_answer(paths, store, now)
     elif reserve:
         reread_reservations(paths)  # a signal: nothing that could fail the answer already given
+    return 0
+
+
+def _config(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    from ..operate import config_sync
+
+    if verb == "config-get":
+        stdout.write(config_sync.shared_text(paths).encode("utf-8", "surrogateescape"))
+        return 0
+    try:
+        raw = _read_request(stdin, Budget(max_bytes=config_sync.MAX_CONFIG_BYTES))
+        answer = config_sync.accept(paths, raw)
+    except (MessageRefused, config_sync.Refused) as exc:
+        log.warning(f"config sync from the peer refused: {exc}")
+        return _refuse(str(exc))
+    stdout.write(json.dumps(answer).encode() + b"\n")
     return 0
 
 

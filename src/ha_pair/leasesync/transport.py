@@ -1,5 +1,5 @@
 """SSH to the peer with the least privilege: the package's own key, the peer's pinned host key,
-and on the peer a forced command that knows four verbs (see peer.py).
+and on the peer a forced command that knows seven verbs (see peer.py).
 
 dropbear's dbclient (OpenWrt) or OpenSSH's ssh. dbclient has no UserKnownHostsFile: it always
 reads $HOME/.ssh/known_hosts, so it runs with HOME set to the package's state directory, which
@@ -20,7 +20,7 @@ from ..paths import Paths, known_hosts_in
 from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
 
 CONNECT_TIMEOUT = 5
-VERBS = ("hello", "exchange", "get", "push")
+VERBS = ("hello", "get", "exchange", "push", "state", "config-get", "config-put")  # the forced command's, no other
 
 
 class TransportError(Exception):

@@ -9,6 +9,8 @@ Shape, and why:
 - FAULT-type health checks are tracked by the group; weighted checks are tracked by every
   member with the same weight and the group carries `sync_group_tracking_weight`, because
   keepalived otherwise ignores weighted trackers on sync group members;
+- every instance tracks the operator's hold file (operate/hold.py) with weight 1: handover and
+  maintenance mode change a number in it and keepalived itself leaves mastership;
 - transitions reach the agent through notify_fifo and the package's notify script, which
   keepalived itself runs, so the data plane never waits for Python.
 """
@@ -19,6 +21,7 @@ from .blocks import HEADER, block
 from ..config import grammar
 from ..config.model import Check, Model, Vip
 from ..config.values import format_centiseconds
+from ..operate.hold import TRACK_NAME
 
 
 
@@ -78,6 +81,12 @@ def _trackers(checks: list[Check], weighted: bool, own_devices: set[str],
     return out
 
 
+def _hold_file(model: Model) -> list[str]:
+    # The operator's hold (operate/hold.py): a number keepalived adds to the priority; below -253
+    # it means FAULT. keepalived follows the file itself (inotify): no reload, no agent needed.
+    return _block(f"track_file {TRACK_NAME}", [f'file "{model.paths.hold_file}"', "weight 1", "init_file 0"])
+
+
 def _address_line(vip: Vip, address) -> str:
     # With use_vmac keepalived puts the addresses on the macvlan it creates: naming a dev would pin them
     # to the parent interface instead.
@@ -112,6 +121,7 @@ def _instance(model: Model, vip: Vip, hooks: list[str]) -> list[str]:
         lines += _block("virtual_routes", list(vip.virtual_routes))
     if vip.virtual_rules:
         lines += _block("virtual_rules", list(vip.virtual_rules))
+    lines += _block("track_file", [TRACK_NAME])
     lines += hooks
     return _block(f"vrrp_instance {vip.name}", lines)
 
@@ -122,7 +132,7 @@ def render_keepalived(model: Model) -> str:
     faulting = [c for c in checks if c.failure == "fault"]
     notify = f'notify "{model.paths.notify_script}"'
 
-    out = _global_defs(model)
+    out = _global_defs(model) + [""] + _hold_file(model)
     for check in checks:
         if check.kind in ("ping", "script"):
             out += [""] + _vrrp_script(model, check)
@@ -132,8 +142,8 @@ def render_keepalived(model: Model) -> str:
             out += [""] + _instance(model, vip, _trackers(weighted, True, {vip.device}, vip.track_ports))
         group = _block("group", [vip.name for vip in model.vips])
         group += _trackers(faulting, False, {vip.device for vip in model.vips})
-        if weighted:
-            group.append("sync_group_tracking_weight")
+        # weighted trackers on members (the hold file always, weighted checks) count only with this
+        group.append("sync_group_tracking_weight")
         group.append(notify)
         out += [""] + _block("vrrp_sync_group ha", group)
     else:

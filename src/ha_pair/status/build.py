@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import jsonsafe
 from ..config.model import Check, Model
+from ..config.shared import vrrp_profile
 from ..state.observed import UNKNOWN_CHECK, CheckResult, Snapshot
 from ..state.pair import PairState
 
@@ -84,7 +85,16 @@ def health(status: dict[str, Any]) -> dict[str, Any]:
     if node and not node.get("enabled", True):
         return {"healthy": False, "summary": "disabled (ha.global.enabled is 0)", "problems": problems}
     state = status.get("state")
-    if state == "fault":
+    split = status.get("split_brain") or {}
+    if split.get("active"):  # the worst news first: the VIPs answer from two routers
+        problems.append(f"SPLIT BRAIN: {split.get('cause')}")
+    maintenance = status.get("maintenance") or {}
+    if maintenance.get("on"):  # said first and loudly: the operator holds this node out of mastership
+        problems.append("MAINTENANCE: this node is held out of mastership (ha-pair maintenance off)")
+    elif split.get("stepped_down"):
+        problems.append("this secondary stepped down for a split brain (ha.global.split_brain): out of mastership "
+                        "until it tries again")
+    elif state == "fault":
         problems.append("this node is in FAULT")
     elif state not in ("master", "backup"):
         problems.append(f"no VRRP state yet ({state})")
@@ -110,6 +120,11 @@ def health(status: dict[str, Any]) -> dict[str, Any]:
         problems.append(f"lease sync failing ({leases['last_error_kind']})")
     if leases.get("clock_warning"):
         problems.append(f"clocks of the pair differ by {leases.get('clock_offset_s')} s")
+    peer_view = status.get("peer_view") or {}
+    if peer_view.get("config_match") is False:
+        problems.append("the shared configuration differs from the peer's")
+    if peer_view.get("vrrp_mismatch"):  # said before it makes both nodes master
+        problems.append("VRRP settings differ from the peer's: " + "; ".join(peer_view["vrrp_mismatch"]))
     if (status.get("dhcp") or {}).get("consistent") is False:
         problems.append("DHCP answering does not match the VRRP state")
     if config.get("pending_changes") and config.get("valid", True):
@@ -156,9 +171,14 @@ def _conntrack(model: Model, snapshot: Snapshot) -> dict[str, Any]:
 
 
 def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agent: dict[str, Any],
-                 on_disk: ConfigOnDisk, lease_sync: dict[str, Any] | None = None) -> dict[str, Any]:
+                 on_disk: ConfigOnDisk, lease_sync: dict[str, Any] | None = None,
+                 maintenance: dict[str, Any] | None = None, peer_view: dict[str, Any] | None = None,
+                 split_brain: dict[str, Any] | None = None) -> dict[str, Any]:
     """The whole answer of `ubus call ha status`. `model` is the configuration in effect (None
-    when none ever validated), `lease_sync` the lease sync's report (None: not running)."""
+    when none ever validated), `lease_sync` the lease sync's report (None: not running),
+    `maintenance` the operator's hold (operate.hold.describe), `peer_view` the peer's last report
+    (status.peer_report.view; None: no peer to ask), `split_brain` the episode as
+    state.split_brain.SplitBrain.as_dict() has it."""
     status: dict[str, Any] = {
         "version": SCHEMA_VERSION,
         "time": round(snapshot.time, 3),
@@ -169,7 +189,15 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
         "agent": agent,
         "config": {"valid": not on_disk.errors, "errors": list(on_disk.errors),
                    "digest": model.digest if model else None,
-                   "pending_changes": model is not None and on_disk.digest != model.digest},
+                   "pending_changes": model is not None and on_disk.digest != model.digest,
+                   "shared_digest": model.shared_digest if model else None,
+                   "peer_match": (peer_view or {}).get("config_match"),
+                   "vrrp": vrrp_profile(model) if model else None},
+        "maintenance": maintenance or {"on": False, "since": None, "by": None, "hold": None},
+        "peer_view": peer_view,
+        "split_brain": split_brain or {"active": False, "since": None, "detected": None, "cause": None,
+                                       "suspected": False,
+                                       "episodes": 0, "last_end": None, "policy": None, "stepped_down": None},
     }
     if state.group is not None:
         name, member = state.group

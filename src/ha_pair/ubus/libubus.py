@@ -25,12 +25,13 @@ re-implemented here:
 
 Argument policy
 ---------------
-Methods are registered with ``n_policy = 0`` (no typed policy): libubus does
-not validate arguments against a policy anyway (it only publishes it as the
-signature in ``ubus list -v``), so every method accepts any JSON object. The
-handler gets the whole argument object as a ``dict``, including keys added by
-intermediaries such as rpcd's ``ubus_rpc_session``; handlers must ignore keys
-they do not know.
+A method may have a policy (argument name -> type name in ``POLICY_TYPES``);
+without one it is registered with ``n_policy = 0``. libubus does not validate
+arguments against a policy (it only publishes it as the signature in
+``ubus -v list``), so every method accepts any JSON object and handlers check
+what they get. The handler gets the whole argument object as a ``dict``,
+including keys added by intermediaries such as rpcd's ``ubus_rpc_session``;
+handlers must ignore keys they do not know.
 
 Replies
 -------
@@ -99,6 +100,9 @@ LIBDIR_ENV = "HA_PAIR_UBUS_LIBDIR"
 ULOOP_READ = 1 << 0
 
 # ubusmsg.h: enum ubus_msg_status (the codes this binding answers with)
+# libubox/blobmsg.h: enum blobmsg_type (BOOL is INT8)
+POLICY_TYPES = {"table": 2, "string": 3, "int64": 4, "int32": 5, "bool": 7, "double": 8}
+
 UBUS_STATUS_OK = 0
 UBUS_STATUS_INVALID_ARGUMENT = 2
 UBUS_STATUS_METHOD_NOT_FOUND = 3
@@ -193,7 +197,7 @@ BlobBuf._fields_ = [
 ]
 
 
-# libubox/blobmsg.h (pointee of ubus_method.policy; we always pass NULL)
+# libubox/blobmsg.h (pointee of ubus_method.policy)
 class BlobmsgPolicy(Structure):
     _fields_ = [
         ("name", c_char_p),
@@ -531,8 +535,10 @@ class UbusConnection:
         self._require()
         return self._head.sock.fd
 
-    def add_object(self, name: str, methods: dict[str, Handler]) -> None:
-        """Register object `name` whose methods are `methods` (name -> handler).
+    def add_object(self, name: str, methods: dict[str, Handler],
+                   policies: dict[str, dict[str, str]] | None = None) -> None:
+        """Register object `name` whose methods are `methods` (name -> handler), with the argument
+        policies in `policies` (method -> {argument: type name in POLICY_TYPES}).
 
         Each handler gets the call's arguments as a dict and returns the reply
         dict. Raises UbusError if ubusd refuses (e.g. the name is taken).
@@ -557,7 +563,16 @@ class UbusConnection:
             names.append(ctypes.create_string_buffer(mname.encode()))
             entry.name = ctypes.cast(names[-1], c_char_p)
             entry.handler = cb
-            entry.n_policy = 0  # no typed policy: any arguments accepted
+            policy = (policies or {}).get(mname) or {}
+            entry.n_policy = len(policy)  # published in `ubus -v list`; arguments are not checked by libubus
+            if policy:
+                fields = (BlobmsgPolicy * len(policy))()
+                for field, (arg, kind) in zip(fields, policy.items()):
+                    names.append(ctypes.create_string_buffer(arg.encode()))
+                    field.name = ctypes.cast(names[-1], c_char_p)
+                    field.type = POLICY_TYPES[kind]
+                names.append(fields)  # kept alive with the names
+                entry.policy = ctypes.cast(fields, POINTER(BlobmsgPolicy))
         otype = UbusObjectType()
         otype.name = ctypes.cast(name_b, c_char_p)
         otype.methods = table

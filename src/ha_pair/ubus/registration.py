@@ -26,12 +26,14 @@ POLL_RETRY_S = 10.0  # no inotify: look for ubusd this often
 
 class Registration:
     def __init__(self, name: str, methods: dict[str, Handler], socket_path: str | None, watch_path: str,
-                 selector: selectors.BaseSelector, root: str = "/") -> None:
+                 selector: selectors.BaseSelector, root: str = "/",
+                 policies: dict[str, dict[str, str]] | None = None) -> None:
         """`socket_path` None: libubus's compiled-in socket, expected at `watch_path`; `root`: the
         router's / (where libubus is looked for first)."""
         self.root = root
         self.name = name
         self.methods = methods
+        self.policies = policies
         self.socket_path = socket_path
         self.watch_path = socket_path or watch_path
         self.selector = selector
@@ -95,7 +97,7 @@ class Registration:
             self._retry_unreachable(f"ubusd not reachable at {where}: {exc}")
             return
         try:
-            connection.add_object(self.name, self.methods)
+            connection.add_object(self.name, self.methods, self.policies)
         except (UbusError, UbusUnavailable) as exc:
             connection.close()
             self._report(f"ubus object {self.name} not registered ({exc}): another process (a second ha-pair "

@@ -23,7 +23,10 @@ return baseclass.extend({
 			"initial_state": {"kind": "enum", "choices": ["backup", "master"], "min": null, "max": null, "list": false, "default": "backup", "cases": [], "derived": null},
 			"unicast": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": false, "cases": [], "derived": null},
 			"auth_type": {"kind": "enum", "choices": ["none", "pass"], "min": null, "max": null, "list": false, "default": "none", "cases": [], "derived": null},
-			"auth_pass": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null}
+			"auth_pass": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
+			"split_brain": {"kind": "enum", "choices": ["report", "secondary_steps_down"], "min": null, "max": null, "list": false, "default": "report", "cases": [], "derived": null},
+			"config_sync": {"kind": "enum", "choices": ["manual", "push"], "min": null, "max": null, "list": false, "default": "manual", "cases": [], "derived": null},
+			"split_brain_recheck": {"kind": "int", "choices": [], "min": 5, "max": 3600, "list": false, "default": 60, "cases": [], "derived": null}
 		} },
 		"vip": { single: false, options: {
 			"interface": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},

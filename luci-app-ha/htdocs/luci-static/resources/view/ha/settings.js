@@ -40,7 +40,9 @@ const LABELS = {
 	backup: _('Backup'), master: _('Master'), none: _('None'), pass: _('Password'),
 	ping: _('Ping an address'), script: _('Run a script'), interface: _('Interface link'),
 	weight: _('Lower the priority'), fault: _('Fault'), ftfw: _('FT-FW (reliable)'), notrack: _('NOTRACK'),
-	alarm: _('ALARM'), unicast: _('Unicast to the peer address'), multicast: _('Multicast on the sync link')
+	alarm: _('ALARM'), unicast: _('Unicast to the peer address'), multicast: _('Multicast on the sync link'),
+	report: _('Report it'), secondary_steps_down: _('The secondary steps down'),
+	manual: _('By hand (ha-pair config-sync)'), push: _('The primary pushes on every reload')
 };
 
 function spec(type, name) {
@@ -348,6 +350,13 @@ return view.extend({
 		o = option(s, 'advanced', form.Value, 'global', 'node_name', _('Node name'),
 			_('Name of this node in the status and in keepalived (router_id); default the hostname.'));
 		o.datatype = 'hostname';
+		option(s, 'advanced', form.ListValue, 'global', 'split_brain', _('On split brain'),
+			_('Both routers master at once (told over the sync link) is always shown, logged and given to the hooks. The secondary can also step down (FAULT) until it tries again.'));
+		o = option(s, 'advanced', form.Value, 'global', 'split_brain_recheck', _('Split brain recheck'),
+			_('Seconds a secondary that stepped down stays out before it tries mastership again.'));
+		o.depends('split_brain', 'secondary_steps_down');
+		option(s, 'advanced', form.ListValue, 'global', 'config_sync', _('Config sync'),
+			_('Send the shared settings (all but role, priority, peer, node name and unicast addresses) to the peer.'));
 
 		/* config vip: one VRRP instance each; all of them move together */
 		s = checkedDialogs(m.section(form.GridSection, 'vip', _('Virtual IPs'),

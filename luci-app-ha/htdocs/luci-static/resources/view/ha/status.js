@@ -4,6 +4,7 @@
 'require poll';
 'require rpc';
 'require uci';
+'require ui';
 
 /*
  * Read-only status of the ha-pair agent: `ubus call ha status` and
@@ -26,6 +27,38 @@ const callHistory = rpc.declare({
 	object: 'ha',
 	method: 'history'
 });
+
+/*
+ * Handover, maintenance and config sync move the VIPs or change the peer: granted by the ACL group
+ * luci-app-ha-operate only (write), never by luci-app-ha. The page asks rpcd
+ * whether this login holds it and otherwise shows the buttons disabled.
+ */
+const callHandover = rpc.declare({
+	object: 'ha',
+	method: 'handover'
+});
+
+const callMaintenance = rpc.declare({
+	object: 'ha',
+	method: 'maintenance',
+	params: [ 'state', 'force' ]
+});
+
+/* in a process of its own (the rpcd plugin), so the agent never waits for the peer */
+const callConfigSync = rpc.declare({
+	object: 'luci.ha',
+	method: 'config_sync',
+	params: [ 'dry_run' ]
+});
+
+const callAccess = rpc.declare({
+	object: 'session',
+	method: 'access',
+	params: [ 'scope', 'object', 'function' ],
+	expect: { access: false }
+});
+
+const OPERATE_ACL = 'luci-app-ha-operate';
 
 const UBUS_STATUS_NOT_FOUND = 4;
 const UBUS_STATUS_TIMEOUT = 7;
@@ -223,24 +256,77 @@ function priorityText(node) {
 	return _('%s (effective %s: health checks change it)').format(node.priority, node.effective_priority);
 }
 
+function maintenanceText(on, hold) {
+	if (on === true)
+		return coloured(_('ON: held out of mastership'), 'bad');
+	if (on !== false)
+		return null;
+	return (hold == 'yield') ? _('off (yielding after a handover)') : (hold == 'out') ? _('off (held out)') : _('off');
+}
+
+function digestText(digest) {
+	return digest ? String(digest).substring(0, 12) : null;
+}
+
+function heardText(pv, now) {
+	if (pv.reachable === true)
+		return fmtSince(pv.last_heard, now);
+
+	return coloured(_('not answering (%s)%s').format(pv.error_kind || pv.error || '?',
+		isNumber(pv.last_heard) ? ', ' + _('last heard %s').format(fmtTime(pv.last_heard)) : ''), 'bad');
+}
+
+/* This node and the peer side by side; the peer as it reports itself over the sync channel. */
 function renderPair(st, now) {
 	const node = obj(st.node);
 	const agent = obj(st.agent);
 	const grp = obj(st.sync_group);
-
-	return section(_('This node'), kvTable([
-		[ _('State'), stateLabel(st.state) ],
-		[ _('Since'), fmtSince(st.since, now) ],
-		[ _('Node name'), node.name ],
-		[ _('Role'), roleText(node.role) ],
-		[ _('Priority'), priorityText(node) ],
-		[ _('Enabled'), answer(node.enabled) ],
+	const cfg = obj(st.config);
+	const mnt = obj(st.maintenance);
+	const pv = L.isObject(st.peer_view) ? st.peer_view : null;
+	const peer = obj(pv);
+	const mismatch = Array.isArray(peer.vrrp_mismatch) ? peer.vrrp_mismatch : [];
+	const notReady = Array.isArray(peer.not_ready) ? peer.not_ready : [];
+	const rows = [
+		[ _('State'), stateLabel(st.state), stateLabel(peer.state) ],
+		[ _('Since'), fmtSince(st.since, now), null ],
+		[ _('Node name'), node.name, peer.node ],
+		[ _('Role'), roleText(node.role), null ],
+		[ _('Priority'), priorityText(node), isNumber(peer.effective_priority)
+			? _('%s (effective)').format(peer.effective_priority) : null ],
+		[ _('Maintenance'), maintenanceText(mnt.on, mnt.hold), maintenanceText(peer.maintenance, peer.hold) ],
+		[ _('Could take over now'), null, answer(peer.ready, _('yes'), notReady.length
+			? _('no: %s').format(notReady.join('; ')) : _('no'), NEUTRAL) ],
+		[ _('ha-pair version'), agent.version, peer.version ],
+		[ _('Shared configuration'), digestText(cfg.shared_digest), (peer.config_digest != null)
+			? E('span', {}, [ digestText(peer.config_digest), ' ', answer(peer.config_match, _('matches'), _('differs')) ])
+			: null ],
+		pv ? [ _('Last heard'), null, heardText(peer, now) ] : null,
+		[ _('Enabled'), answer(node.enabled), null ],
 		isNumber(node.vrrp_version) ? [ _('VRRP'), _('version %d, adverts every %s s').format(
-			node.vrrp_version, isNumber(node.advert_int_cs) ? node.advert_int_cs / 100 : '?') ] : null,
-		(grp.name != null) ? [ _('Sync group'), '%s (%s)'.format(grp.name, stateText(grp.state)) ] : null,
+			node.vrrp_version, isNumber(node.advert_int_cs) ? node.advert_int_cs / 100 : '?'), null ] : null,
+		(grp.name != null) ? [ _('Sync group'), '%s (%s)'.format(grp.name, stateText(grp.state)), null ] : null,
 		isNumber(agent.pid) ? [ _('Agent'), _('version %s, pid %d, up %s').format(
-			agent.version || '?', agent.pid, '%t'.format(agent.uptime_s || 0)) ] : null
+			agent.version || '?', agent.pid, '%t'.format(agent.uptime_s || 0)), null ] : null
+	].concat(mismatch.map((m) => [ _('VRRP differs'), coloured(m, 'bad'), null ]));
+
+	return section(_('The pair'), E('div', { 'id': 'ha-pair-nodes' }, [
+		gridTable([ '', _('This node'), pv ? _('Peer') : _('Peer (none configured)') ],
+			rows.filter((row) => row != null), '')
 	]));
+}
+
+function renderSplitBrain(st, now) {
+	const sb = obj(st.split_brain);
+
+	if (sb.active !== true && !isNumber(sb.stepped_down))
+		return null;
+
+	return E('div', { 'class': 'alert-message error', 'id': 'ha-split-brain' }, [
+		sb.active ? _('SPLIT BRAIN since %s: %s').format(fmtTime(sb.since), sb.cause) : '',
+		isNumber(sb.stepped_down) ? ' ' + _('This secondary stepped down %s (ha.global.split_brain).').format(
+			fmtSince(sb.stepped_down, now)) : ''
+	]);
 }
 
 function renderTransition(st, now) {
@@ -402,12 +488,100 @@ function renderHistory(history, now) {
 		}), _('No transition recorded yet.')));
 }
 
+/* What a handover or maintenance call answered: { ok, ... } or { ok: false, error }. */
+function showAnswer(title, res, done) {
+	const value = obj(res.value);
+	const failed = res.error || value.ok !== true;
+	const text = res.error ? String(res.error.message || res.error)
+		: failed ? (value.error || _('no answer')) : (done || _('Done.'));
+
+	ui.showModal(title, [
+		E('p', { 'class': failed ? 'alert-message warning' : 'alert-message success', 'id': 'ha-operate-answer' }, [ text ]),
+		E('div', { 'class': 'right' }, [
+			E('button', { 'class': 'cbi-button', 'click': ui.hideModal }, [ _('Close') ])
+		])
+	]);
+}
+
+/* Ask first: both move the VIPs (maintenance on hands over when this node is master). */
+function confirmThen(title, text, extra, action) {
+	ui.showModal(title, [
+		E('p', {}, [ text ]),
+		extra || E('span'),
+		E('div', { 'class': 'right' }, [
+			E('button', { 'class': 'cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+			' ',
+			E('button', { 'class': 'cbi-button cbi-button-negative', 'id': 'ha-confirm', 'click': () => {
+				ui.showModal(title, [ E('p', { 'class': 'spinning' }, [ _('Waiting for the agent…') ]) ]);
+				return settle(action()).then((res) => showAnswer(title, res));
+			} }, [ _('Proceed') ])
+		])
+	]);
+}
+
+/* Config sync: the difference first (a dry run), then a confirmation to send it. */
+function configSync() {
+	const title = _('Send the configuration to the peer');
+
+	ui.showModal(title, [ E('p', { 'class': 'spinning' }, [ _('Asking the peer for its configuration…') ]) ]);
+
+	return settle(callConfigSync(true)).then((res) => {
+		const value = obj(res.value);
+
+		if (res.error || value.ok !== true)
+			return showAnswer(title, res);
+
+		if (!value.diff)
+			return showAnswer(title, { value: { ok: true } }, _('The peer has the same shared configuration: nothing to send.'));
+
+		confirmThen(title, _('The peer keeps its role, priority, peer address, node name and unicast addresses; the rest of its /etc/config/ha becomes this node\'s (it checks it first and refuses what would not work there):'),
+			E('pre', { 'id': 'ha-config-diff', 'style': 'max-height:20em;overflow:auto' }, [ value.diff ]),
+			() => callConfigSync(false));
+	});
+}
+
+function renderOperate(st, mayOperate) {
+	const mnt = obj(st.maintenance);
+	const inMaintenance = (mnt.on === true);
+	const disabled = !mayOperate || null;
+	const handover = E('button', {
+		'class': 'cbi-button cbi-button-action', 'id': 'ha-handover', 'disabled': (disabled || st.state != 'master') || null,
+		'click': () => confirmThen(_('Hand over to the peer'),
+			_('Hand the virtual IPs to the peer now? This node stays a backup that does not take them back until the peer fails or hands them back.'),
+			null, () => callHandover())
+	}, [ _('Hand over to the peer') ]);
+	const force = E('input', { 'type': 'checkbox', 'id': 'ha-force' });
+	const maintenance = E('button', {
+		'class': 'cbi-button cbi-button-action', 'id': 'ha-maintenance', 'disabled': disabled,
+		'click': () => inMaintenance
+			? confirmThen(_('Leave maintenance mode'),
+				_('Let this node take part in VRRP again? With a higher priority and preempt it takes the virtual IPs back.'),
+				null, () => callMaintenance('off', false))
+			: confirmThen(_('Enter maintenance mode'),
+				_('Keep this node out of mastership, across reboots, until maintenance is turned off? As master it hands the virtual IPs over first.'),
+				E('p', {}, [ E('label', {}, [ force, ' ', _('even if the peer cannot take over or is in maintenance too (force)') ]) ]),
+				() => callMaintenance('on', force.checked))
+	}, [ inMaintenance ? _('Leave maintenance mode') : _('Enter maintenance mode') ]);
+	const sync = E('button', {
+		'class': 'cbi-button cbi-button-action', 'id': 'ha-config-sync', 'disabled': disabled,
+		'click': configSync
+	}, [ _('Send the configuration to the peer') ]);
+
+	return section(_('Operate'), E('div', {}, [
+		E('p', {}, [ handover, ' ', maintenance, ' ', sync ]),
+		mayOperate ? E('span') : E('p', { 'id': 'ha-operate-denied' }, [
+			E('em', {}, [ _('This login may only watch: handover, maintenance and config sync need the ACL group %s.').format(OPERATE_ACL) ])
+		])
+	]));
+}
+
 return view.extend({
 	load() {
 		return Promise.all([
 			settle(callStatus()),
 			settle(callHistory()),
-			L.resolveDefault(uci.load('ha'), null)
+			L.resolveDefault(uci.load('ha'), null),
+			L.resolveDefault(callAccess('access-group', OPERATE_ACL, 'write'), false)
 		]);
 	},
 
@@ -429,7 +603,12 @@ return view.extend({
 				_('/etc/config/ha is invalid: fix the errors listed under Configuration (ha-pair check on the router shows them too).')
 			]));
 
-		nodes.push(renderPair(st, now), renderTransition(st, now), renderConfig(st));
+		const split = renderSplitBrain(st, now);
+
+		if (split)
+			nodes.push(split);
+
+		nodes.push(renderPair(st, now), renderOperate(st, this.mayOperate), renderTransition(st, now), renderConfig(st));
 
 		if (L.isObject(st.instances))
 			nodes.push(renderInstances(st, now), renderChecks(st, now), renderConntrack(st),
@@ -444,6 +623,8 @@ return view.extend({
 	},
 
 	render(data) {
+		this.mayOperate = (data[3] === true);
+
 		const container = E('div', {}, [ this.renderContent(data) ]);
 
 		poll.add(() => Promise.all([ settle(callStatus()), settle(callHistory()), null ])

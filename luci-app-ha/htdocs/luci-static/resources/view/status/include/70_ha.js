@@ -75,6 +75,7 @@ return baseclass.extend({
 		const node = obj(st.node);
 		const lt = obj(st.last_transition);
 		const health = obj(st.health);
+		const pv = obj(st.peer_view);
 		const fields = [
 			_('State'), E('strong', {}, [ stateText(st.state) ]),
 			_('Health'), (health.summary != null)
@@ -84,6 +85,10 @@ return baseclass.extend({
 			_('Last transition'), isNumber(lt.time)
 				? '%s → %s, %s: %s'.format(stateText(lt.from), stateText(lt.to), ago(lt.time, now), lt.reason || '?')
 				: _('none yet'),
+			_('Peer'), L.isObject(st.peer_view) ? ((pv.reachable === true)
+				? _('%s: %s, priority %s, heard %s').format(pv.node || '?', stateText(pv.state),
+					(pv.effective_priority != null) ? pv.effective_priority : '?', ago(pv.last_heard, now))
+				: E('span', { 'style': 'color:#c62828' }, [ _('not answering (%s)').format(pv.error_kind || '?') ])) : null,
 			_('Configuration'), { 'true': _('valid'), 'false': _('invalid') }[String(obj(st.config).valid)]
 		];
 
