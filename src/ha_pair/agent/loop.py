@@ -16,7 +16,6 @@ import signal
 import stat
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__, log, runfiles
 from ..config.load import validate
@@ -32,7 +31,9 @@ from .control import ControlServer
 from .lease_sync import LeaseSync
 from .reasons import ReasonContext, infer_reason
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
+    from typing import Any, Callable
     from ..ubus.registration import Registration
 
 CONNTRACK_CACHE_S = 1.0

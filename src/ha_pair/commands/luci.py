@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
 
 from ..config.load import validate_proposal
 from ..config.network import resolve
@@ -24,7 +23,9 @@ from ..uci import Package, UciSyntaxError, load
 from ..uci.package import NAME_RE
 from .output import EXIT_OK
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
+    from typing import Any
     import argparse
 
 METHODS = {"validate": {"config": {}}, "interfaces": {}}  # rpcd reads argument types from the samples

@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from typing import BinaryIO
 
 from .. import __version__, log
 from ..paths import Paths
@@ -29,6 +28,10 @@ from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, MessageRefused
 from .importer import reread_reservations
 from .message import read_message
 from .store import LeaseStore
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 def host_public_keys(paths: Paths) -> list[str]:
