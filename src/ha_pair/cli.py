@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib
 import sys
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 from .paths import Paths
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
     import argparse
 

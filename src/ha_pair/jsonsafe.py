@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_DEPTH = 32
 

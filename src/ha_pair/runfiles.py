@@ -5,11 +5,11 @@ script's state, DHCP guard and transition log, the check helper's results. Each 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from .paths import Paths
 from .state.observed import UNKNOWN_CHECK, CheckResult
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
     from .events.keepalived_fifo import VrrpEvent
 

@@ -13,12 +13,16 @@ import os
 import selectors
 import socket
 import time
-from typing import Any, Callable
 
 from .. import jsonsafe, log
 from ..fspath import FsPath
 
-Handler = Callable[[dict], dict]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    Handler = Callable[[dict], dict]
+
 REQUEST_LIMIT = 65536  # bytes of one request line
 CLIENT_TIMEOUT = 1.0  # seconds a connection may take from accept to the last byte of the reply
 MAX_CLIENTS = 32  # connections open at once; more are closed at once (the backlog queues a few)

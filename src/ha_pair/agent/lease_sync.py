@@ -13,7 +13,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable
 
 from .. import log
 from ..leasesync.importer import recover as recover_import
@@ -22,6 +21,10 @@ from ..leasesync.store import LeaseStore
 from ..leasesync.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
 from ..leasesync.transport import TransportError, stop_all
 from ..paths import Paths
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 PUSH_DEBOUNCE_S = 0.05
 APPLY_DEBOUNCE_S = 0.15

@@ -16,7 +16,6 @@ import signal
 import stat
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__, log, runfiles
 from ..config.load import validate
@@ -37,7 +36,9 @@ from .peer_view import PeerView
 from .reasons import ReasonContext, infer_reason
 from .split_brain import SplitBrainHandling
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
+    from typing import Any, Callable
     from ..ubus.registration import Registration
 
 CONNTRACK_CACHE_S = 1.0

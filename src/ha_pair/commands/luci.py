@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
 
 from ..config.load import validate_proposal
 from ..config.network import resolve
@@ -26,7 +25,9 @@ from ..uci import Package, UciSyntaxError, load
 from ..uci.package import NAME_RE
 from .output import EXIT_OK
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
+    from typing import Any
     import argparse
 
 # rpcd reads argument types from the samples

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Iterable
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:  # not imported at run time: `ha-pair status` needs none of the config code
+    from typing import Any, Iterable
     from ..config.values import Problem
 
 EXIT_OK = 0

@@ -4,14 +4,15 @@ can see for itself when the agent is down). Never a traceback: a plain report in
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
 
 from .. import log
 from ..agent import control
 from ..paths import Paths
 from .output import EXIT_FAILED, EXIT_OK, fail, print_json
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:  # the agent runs through here: it does not need argparse loaded
+    from typing import Any
     import argparse
 
 

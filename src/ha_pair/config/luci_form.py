@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any
 
 from . import schema
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 TARGET = "luci-app-ha/htdocs/luci-static/resources/ha/schema.js"
 

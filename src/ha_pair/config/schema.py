@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 # Kinds understood by values.read_option(); "list" options may repeat. A default is a value of what
 # values.convert() returns for its kind: bool, int, str (enum, string, path), an ipaddress object,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from ..paths import Paths
 from ..sha256 import sha256
@@ -27,6 +26,10 @@ from .model import Check, ConntrackSync, Dhcp, DhcpSection, IPNetwork, Model, No
 from .network import Interface, resolve
 from .shared import shared_digest
 from .values import Problem, Reader, format_centiseconds
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Callable
 
 VRRP3_MAX_ADVERT = 4095  # 12 bits of centiseconds
 

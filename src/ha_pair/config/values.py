@@ -5,10 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from ..uci import Package, Section
 from . import grammar, schema
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 _SECONDS_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _TRUE = {"1", "yes", "on", "true", "enabled"}

@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import time
-from typing import BinaryIO
 
 from .. import __version__, log
 from ..paths import Paths
@@ -40,6 +39,10 @@ from .importer import reread_reservations
 from .message import read_message
 from .store import LeaseStore
 from .transport import VERBS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 def host_public_keys(paths: Paths) -> list[str]:

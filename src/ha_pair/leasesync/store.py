@@ -18,7 +18,6 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..fs import atomic_write
 from ..fspath import FsPath
@@ -27,6 +26,10 @@ from ..leases import LeaseDb, MergeResult, diff, merge, parse_leases, parse_stat
 from ..leases.limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
 from ..leases.parse import LineProblem
 from ..leases.reservations import reservations
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Iterator
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,12 @@ HISTORY_SIZE transitions are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
 
 from ..events.keepalived_fifo import VrrpEvent
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 HISTORY_SIZE = 50
 NODE_STATES = {"MASTER": "master", "BACKUP": "backup", "FAULT": "fault", "STOP": "stopped", "DELETED": "stopped"}

@@ -9,13 +9,16 @@ nothing from auth_pass or key files is ever read here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .. import jsonsafe
 from ..config.model import Check, Model
 from ..config.shared import vrrp_profile
 from ..state.observed import UNKNOWN_CHECK, CheckResult, Snapshot
 from ..state.pair import PairState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 

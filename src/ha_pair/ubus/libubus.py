@@ -85,9 +85,14 @@ from ctypes import (
     c_ulong,
     c_void_p,
 )
-from typing import Any, Callable
 
 from .. import jsonsafe, log
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    Handler = Callable[[dict], dict]  # a ubus method: its arguments in, its reply out
 
 
 LIBDIR_ENV = "HA_PAIR_UBUS_LIBDIR"
@@ -430,7 +435,6 @@ def load_libs(root: str = "/") -> _Libs:
 # Connection
 # ---------------------------------------------------------------------------
 
-Handler = Callable[[dict], dict]
 _WATCHED_SIGNALS = ("SIGTERM", "SIGINT", "SIGCHLD", "SIGPIPE")
 
 

@@ -15,8 +15,12 @@ import time
 
 
 from .. import log
-from .libubus import Handler, UbusConnection, UbusError, UbusUnavailable, load_libs
+from .libubus import UbusConnection, UbusError, UbusUnavailable, load_libs
 from ..inotify import PathWatch
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from .libubus import Handler
 
 LISTEN_RETRY_S = 0.05  # the socket file exists, ubusd may not listen yet (bind comes before listen)
 LISTEN_RETRIES = 40
