@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
 
 from .. import log
 from ..paths import Paths
 from ..status.peer_report import view
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 POLL_S = 5.0
 POLL_STEPPED_DOWN_S = 2.0  # a secondary out for a split brain comes back soon after the primary fails

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
 
 from .. import log
 from ..operate import step_down
@@ -16,7 +15,9 @@ from ..state.split_brain import CONFIRM_S, SplitBrain
 from ..state.split_brain import step as split_brain_step
 from .peer_view import POLL_S, POLL_STEPPED_DOWN_S
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
+    from typing import Any, Callable
     from ..config.model import Model
     from ..paths import Paths
     from ..state.pair import PairState

@@ -4,13 +4,16 @@ the agent; the agent's ubus methods run the same procedures."""
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
 
 from ..config.load import validate
 from ..operate import procedures
 from ..operate.peer import ask
 from ..paths import Paths
 from .output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, fail, print_json
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def peer_asker(paths: Paths, model: Any) -> Callable[[], dict]:

@@ -5,12 +5,13 @@ mismatch makes both nodes master (status `peer_view.vrrp_mismatch`)."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from ..sha256 import sha256
 from ..uci import Package
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
+    from typing import Any
     from .model import Model
 
 # (section type, option): differ between the two nodes by design

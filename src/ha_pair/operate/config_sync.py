@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import subprocess
-from typing import Any
 
 from .. import log
 from ..config.load import validate_proposal
@@ -22,6 +21,10 @@ from ..fs import KEEP_MODE, atomic_write
 from ..paths import Paths
 from ..uci import UciSyntaxError, load, parse
 from ..uci.writer import dump
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_CONFIG_BYTES = 64 * 1024  # a large /etc/config/ha is a few KiB
 

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from ..fs import atomic_write
 from ..paths import Paths
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 NORMAL, YIELD, OUT = 0, -253, -254
 TRACK_NAME = "ha_pair_hold"  # the track_file's name in keepalived.conf

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
 
 from .. import __version__, runfiles
 from ..paths import Paths
 from ..status.peer_report import MAX_REPORT_BYTES, parse_report, report
 from . import hold
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 ASK_TIMEOUT_S = 8.0
 

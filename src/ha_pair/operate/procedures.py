@@ -17,14 +17,18 @@ hold the VIPs) or, for a master, could not take over now; `force` overrides thes
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
 
 from .. import log, runfiles
 from ..config.model import Model
 from ..paths import Paths
 from . import hold
 
-PeerAsk = Callable[[], dict]  # the peer's report (status.peer_report), raises on failure
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    PeerAsk = Callable[[], dict]  # the peer's report (status.peer_report), raises on failure
+
 POLL_S = 0.1
 
 

@@ -10,7 +10,10 @@ or when this node stops being master. An unreachable peer changes nothing: it pr
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIRM_S = 1.0  # between the report that raises the suspicion and the one that confirms it
 

@@ -8,7 +8,10 @@ must agree on (config.shared.vrrp_profile) with a fingerprint of the VRRP authen
 
 from __future__ import annotations
 
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Any
 
 REPORT_KEYS = ("node", "state", "effective_priority", "version", "config_digest", "maintenance", "hold",
                "ready", "not_ready", "agent", "time", "vrrp")  # vrrp_auth: compared, never shown
