@@ -357,6 +357,8 @@ return view.extend({
 		o.depends('split_brain', 'secondary_steps_down');
 		option(s, 'advanced', form.ListValue, 'global', 'config_sync', _('Config sync'),
 			_('Send the shared settings (all but role, priority, peer, node name and unicast addresses) to the peer.'));
+		interfaceOption(s, 'advanced', 'global', 'single_wan_ip', _('Single WAN address'),
+			_('The interface that gets the one address of the ISP on both routers (same WAN MAC); only the master routes through it. Run ha-pair check for what the network settings need.'), interfaces);
 
 		/* config vip: one VRRP instance each; all of them move together */
 		s = checkedDialogs(m.section(form.GridSection, 'vip', _('Virtual IPs'),
@@ -387,6 +389,10 @@ return view.extend({
 		o = option(s, null, form.Flag, 'vip', 'use_vmac', _('Virtual MAC'),
 			_('Put the addresses on a macvlan with the VRRP MAC address, so that switches see no MAC move.'));
 		o.modalonly = true;
+		o = option(s, null, form.DynamicList, 'vip', 'track_port', _('Tracked bridge ports'),
+			_('Ports of the interface bridge whose link this node needs, e.g. the uplink lan1: losing it gives up mastership even while other ports keep the bridge up.'));
+		o.modalonly = true;
+		o.datatype = 'netdevname';
 
 		/* config check */
 		s = checkedDialogs(m.section(form.GridSection, 'check', _('Health checks'),
@@ -439,6 +445,10 @@ return view.extend({
 		option(s, null, form.Value, 'conntrack', 'port', _('Port'), _('UDP port of the sync traffic.'));
 		option(s, null, form.Flag, 'conntrack', 'disable_external_cache', _('No external cache'),
 			_('Write the peer flows straight into the kernel table instead of committing them at takeover.'));
+		o = option(s, null, form.MultiValue, 'conntrack', 'protocol', _('Protocols'),
+			_('Synced protocols; empty: all of them.'));
+		spec('conntrack', 'protocol').choices.forEach((choice) => o.value(choice, LABELS[choice] || choice));
+		o.optional = true;
 		option(s, null, form.DynamicList, 'conntrack', 'ignore_address', _('Ignore addresses'),
 			_('More addresses or networks whose own traffic is not synced (own, peer, virtual and sync link addresses always are).'));
 
