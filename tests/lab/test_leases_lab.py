@@ -111,6 +111,14 @@ def test_failover_the_client_keeps_its_address(synced):
     assert again.get("ip") == first["ip"]
 
 
+def dhcp_story(lab: Lab, router: str) -> str:
+    """What the router's DHCP side did lately: for a failure's message."""
+    r = lab.routers[router]
+    out = r.exec("sh", "-c", "cat /var/run/ha-pair/dhcp; tail -n 20 /var/run/ha-pair/notify.log; "
+                 "pidof dnsmasq; logread | grep -E 'dnsmasq|ha-pair' | tail -n 30", check=False)
+    return out.stdout + out.stderr
+
+
 def test_failback_the_old_master_knows_new_leases_before_answering(synced):
     lab = synced
     scenarios.power_loss(lab)
@@ -124,7 +132,7 @@ def test_failback_the_old_master_knows_new_leases_before_answering(synced):
     assert leases_of(lab, "r1").get(granted["ip"]) == newcomer.client_id
     thief = new_client(lab)
     other = thief.lease(requested=granted["ip"])
-    assert other.get("serverid") == "192.168.50.2", other
+    assert other.get("serverid") == "192.168.50.2", (other, dhcp_story(lab, "r1"))
     assert other.get("ip") and other["ip"] != granted["ip"], "no address is given to two clients"
 
 
@@ -278,7 +286,7 @@ def test_a_grant_made_during_a_partition_is_never_handed_out_again_by_the_master
     time.sleep(1)  # the sync's own follow-up (reservations, SIGHUP) has had its moment
     thief = new_client(lab)
     other = thief.lease(requested=granted["ip"])
-    assert other.get("serverid") == "192.168.50.2", other
+    assert other.get("serverid") == "192.168.50.2", (other, dhcp_story(lab, "r1"))
     assert other.get("ip") and other["ip"] != granted["ip"], "an address granted during the partition is given again"
     # the holder itself still gets its address from the new master
     again = holder.lease(requested=granted["ip"])
