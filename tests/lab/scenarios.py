@@ -31,7 +31,7 @@ class Measurement:
     takeover_s: float  # from the failure until the expected router held every VIP
     sent: int = 0
     gap6_ms: float | None = None  # the same for a ping over IPv6 in the same run (LabOptions(ipv6=True))
-    lost6: int | None = None
+    lost6: int | None = None  # counted from its first reply: a cold start of IPv6 neighbour caches is not an outage
 
 
 @dataclass
@@ -71,7 +71,13 @@ def measure(lab: Lab, inject: Callable[[], None], master: str, timeout: float, w
         result = ping.stop()
         result6 = ping6.stop() if ping6 else None
     return Measurement(gap_ms=result.longest_gap_ms, lost=result.lost, takeover_s=took, sent=result.sent,
-                       gap6_ms=result6.longest_gap_ms if result6 else None, lost6=result6.lost if result6 else None)
+                       gap6_ms=result6.longest_gap_ms if result6 else None,
+                       lost6=_lost_after_first_reply(result6) if result6 else None)
+
+
+def _lost_after_first_reply(result) -> int:
+    seqs = result.reply_seqs
+    return max(0, result.sent - min(seqs) + 1 - len(seqs)) if seqs else result.sent
 
 
 def _timeout(lab: Lab) -> float:
