@@ -1,6 +1,6 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
-usage: python3 -m tests.bench [--runs N] [--only failover,handover,operator_handover,split_brain,agent,lease_sync]
+usage: python3 -m tests.bench [--runs N] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6]
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench import agent, failover, lease
+from tests.bench import agent, failover, ipv6, lease
 from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
-PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync")
+PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync", "ipv6")
 
 
 def log(text: str) -> None:
@@ -28,6 +28,8 @@ def summary(results: dict) -> str:
     lines = []
     if "profiles" in results:
         lines.append(failover.table(results))
+    if "ipv6" in results:
+        lines.append(ipv6.table(results["ipv6"]))
     if "handover" in results:
         lines.append("\n| planned handover, 30 push flows every 10 ms | handovers | TCP resets sent | flows broken |")
         lines.append("|---|---|---|---|")
@@ -92,6 +94,9 @@ def main() -> int:
         if "lease_sync" in parts:
             log("lease sync: propagation of 100 leases, merge of 50 000, bytes per update")
             results["lease_sync"] = lease.run(100, log)
+        if "ipv6" in parts:
+            log("ipv6: the client's IPv6 gap beside its IPv4 gap (power loss, preemption)")
+            results["ipv6"] = ipv6.run(args.runs, log)
     except (KeyboardInterrupt, LabTerminated):
         log("interrupted: lab torn down, nothing written")
         return 130

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tests.lab import netns, rootfs
+from tests.lab import ipv6, netns, rootfs
 from tests.lab.router import Router as OpenWrtRouter
 from tests.lab.topology import DEFAULT_PREFIX, Topology
 from tests.support import pair, tree
@@ -65,6 +65,7 @@ class LabOptions:
     # run on each router's flash before its first boot, e.g. to install more services (see
     # rootfs.Image for programs and files, rootfs.enable for their /etc/rc.d links)
     installs: tuple[Callable[["Router"], None], ...] = ()
+    ipv6: bool = False  # IPv6 on the LAN and the WAN (tests/lab/ipv6.py); needs profile "fast" (VRRPv3)
 
     @property
     def advert_int(self) -> float:
@@ -98,6 +99,10 @@ def router_configs(router: str, options: LabOptions, image: Path | None = None) 
     configs["dropbear"] = pair.dropbear()
     default_firewall = (image / "etc/config/firewall").read_text() if image else ""
     configs["firewall"] = default_firewall + pair.firewall_additions()
+    if options.ipv6:
+        configs["network"] = ipv6.network(router, configs["network"])
+        configs["dhcp"] = ipv6.dhcp(configs["dhcp"])
+        configs["ha"] = ipv6.ha(configs["ha"])
     return configs
 
 
@@ -295,6 +300,8 @@ class Lab:
         """Build, boot and (with ha-pair) pair the routers; `paired=False`: see start_unpaired."""
         image = rootfs.rom()
         self.topo.build()
+        if self.options.ipv6:
+            ipv6.hosts(self.topo)
         for name in self.topo.routers:
             router = Router(name, self.topo.ns(name), self.dir / name, image, self.options)
             router.factory_setup()

@@ -7,11 +7,13 @@ replies for a client pinging the inet host through the VIP about every 16 ms.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tests.lab import ipv6
 from tests.lab.pair_lab import RESETS_CHAIN, Lab
 from tests.lab.traffic import Flows, Pinger, UdpStreams
 
@@ -28,6 +30,8 @@ class Measurement:
     lost: int  # pings without reply
     takeover_s: float  # from the failure until the expected router held every VIP
     sent: int = 0
+    gap6_ms: float | None = None  # the same for a ping over IPv6 in the same run (LabOptions(ipv6=True))
+    lost6: int | None = None  # counted from its first reply: a cold start of IPv6 neighbour caches is not an outage
 
 
 @dataclass
@@ -44,21 +48,36 @@ def measure(lab: Lab, inject: Callable[[], None], master: str, timeout: float, w
     """Ping through the VIP, inject a failure, wait until `master` holds the VIPs and pings flow.
     The failure comes `phase` seconds after an advert of the master, else at a random point."""
     topo = lab.topo
-    with Pinger(topo.client_ns, topo.inet_addr) as ping:
-        if not ping.wait_flowing(timeout=15):
-            raise AssertionError(f"{what}: no ping replies through the VIP before the failure")
+    with contextlib.ExitStack() as stack:
+        ping = stack.enter_context(Pinger(topo.client_ns, topo.inet_addr))
+        # IPv6: the client's own SLAAC address, routed (not translated) via the virtual link-local router
+        ping6 = stack.enter_context(Pinger(topo.client_ns, ipv6.INET)) if lab.options.ipv6 else None
+        for pinger in filter(None, (ping, ping6)):
+            if not pinger.wait_flowing(timeout=15):
+                raise AssertionError(f"{what}: no ping replies to {pinger.dest} through the pair before the failure")
         if phase is not None:
             lab.at_advert_phase(phase)
         elif random_phase:
             lab.random_phase()
         start = ping.mark()
+        if ping6:
+            ping6.mark(start)
         inject()
         lab.wait_for(lambda: lab.master() == master, timeout, what)
         took = time.monotonic() - start  # from the failure, even when inject() itself took a while
-        if not ping.wait_flowing(timeout=15, min_replies=10, since=time.monotonic()):
-            raise AssertionError(f"{what}: traffic through the VIP did not resume on {master}")
+        for pinger in filter(None, (ping, ping6)):
+            if not pinger.wait_flowing(timeout=15, min_replies=10, since=time.monotonic()):
+                raise AssertionError(f"{what}: traffic to {pinger.dest} did not resume on {master}")
         result = ping.stop()
-    return Measurement(gap_ms=result.longest_gap_ms, lost=result.lost, takeover_s=took, sent=result.sent)
+        result6 = ping6.stop() if ping6 else None
+    return Measurement(gap_ms=result.longest_gap_ms, lost=result.lost, takeover_s=took, sent=result.sent,
+                       gap6_ms=result6.longest_gap_ms if result6 else None,
+                       lost6=_lost_after_first_reply(result6) if result6 else None)
+
+
+def _lost_after_first_reply(result) -> int:
+    seqs = result.reply_seqs
+    return max(0, result.sent - min(seqs) + 1 - len(seqs)) if seqs else result.sent
 
 
 def _timeout(lab: Lab) -> float:

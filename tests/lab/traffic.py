@@ -29,7 +29,7 @@ from .topology import Topology
 
 TOOLS = Path(__file__).with_name("tools")
 
-_REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(\d+)")
+_REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from \S+: icmp_seq=(\d+)")  # IPv4 or IPv6
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
 
 

@@ -135,6 +135,10 @@ config vip 'lan6'
 	list address 'fd00:50::100/64'
 """).replace("list address '192.168.50.1/24'", "list address '192.168.50.1/24'\n\tlist address 'fd00:50::1/64'"),
         NETWORK_V6),
+    # IPv6 on the LAN: a virtual link-local router address and a ULA VIP in the IPv4 LAN instance
+    "ipv6-lan": ("r1", pair.ha("r1", extra_global="\toption profile 'fast'\n").replace(
+        "list address '192.168.50.1/24'",
+        "list address '192.168.50.1/24'\n\tlist address 'fe80::1'\n\tlist address 'fd00:50::1/64'"), NETWORK_V6),
     "routes-rules": ("r1", pair.ha("r1").replace(
         "list address '198.51.100.1/24'",
         "list address '198.51.100.1/24'\n\tlist virtual_routes '0.0.0.0/0 via 198.51.100.254 dev eth1 table 250'"

@@ -99,6 +99,16 @@ def guard_devices(text: str) -> list[str]:
     return [word.strip('",') for word in line.split("{")[1].split("}")[0].split()]
 
 
+def router_sources(text: str) -> list[tuple[str, str]]:
+    """(device, address) of each rule that rewrites the source of router advertisements."""
+    out = []
+    for line in text.splitlines():
+        if "nd-router-advert" in line and "saddr set" in line:
+            words = line.split()
+            out.append((words[words.index("oifname") + 1].strip('"'), words[words.index("set") + 1]))
+    return out
+
+
 def instance(device: str, vrid: int, vips: list[str], priority: int = 150) -> dict:
     return {"state": "BACKUP", "interface": device, "virtual_router_id": str(vrid), "priority": str(priority),
             "advert_int": "1", "version": "2", "vips": vips, "excluded": [], "routes": [], "rules": [],
@@ -132,6 +142,7 @@ def pair_of(router: str) -> dict:
             "LockFile": "/var/run/ha-pair/conntrackd.lock",
         },
         "guard": ["br-lan"],
+        "router_sources": [],
     }
 
 
@@ -167,6 +178,14 @@ def ipv6(e: dict) -> None:
                                             "track_interface": ["lan1"]}
     e["keepalived"]["group"]["members"] = ["lan", "wan", "lan6"]
     e["conntrackd"]["ignore"] |= {"fd00:50::2", "fd00:50::1", "fd00:50::100"}
+
+
+def ipv6_lan(e: dict) -> None:
+    both(e, version="3", advert_int="0.1", preempt_delay="2")
+    # a bare link-local address gets /64; both IPv6 addresses move with the IPv4 LAN instance
+    e["keepalived"]["instances"]["lan"]["excluded"] = ["fe80::1/64 dev br-lan", "fd00:50::1/64 dev br-lan"]
+    e["conntrackd"]["ignore"] |= {"fd00:50::2", "fd00:50::1", "fe80::1"}
+    e["router_sources"] = [("br-lan", "fe80::1")]
 
 
 def checks(e: dict) -> None:
@@ -212,6 +231,7 @@ EXPECTED = {
     "unicast": unicast,
     "auth-pass": lambda e: both(e, auth={"auth_type": "PASS", "auth_pass": "S3cr3t-x"}),
     "ipv6": ipv6,
+    "ipv6-lan": ipv6_lan,
     "routes-rules": lambda e: e["keepalived"]["instances"]["wan"].update(
         routes=["0.0.0.0/0 via 198.51.100.254 dev eth1 table 250"], rules=["to all lookup 250 priority 32770"]),
     "vmac": lambda e: e["keepalived"]["instances"]["lan"].update(vips=["192.168.50.1/24"],
@@ -242,3 +262,5 @@ def test_the_values_that_matter(name: str):
     assert seen_ct == expected["conntrackd"]
     seen_guard = guard_devices(files["dhcp-guard.nft"]) if "dhcp-guard.nft" in files else None
     assert seen_guard == expected["guard"]
+    seen_sources = router_sources(files["dhcp-guard.nft"]) if "dhcp-guard.nft" in files else []
+    assert seen_sources == expected["router_sources"]

@@ -21,6 +21,7 @@ generated file, a command line or the status JSON.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ..uci.package import NAME_RE
@@ -120,6 +121,16 @@ def interface_name(text: str) -> None:
         raise ValueError(f"contains {_describe(bad)}: interface names here are letters, digits, "
                          "'.', '_', '+' and '-' (Linux refuses whitespace, '/' and ':'; keepalived, "
                          "conntrackd and nftables misread the rest)")
+
+
+def ipv6_link_local(text: str) -> None:
+    """An IPv6 link-local address written bare into an nftables rule (no zone, no prefix)."""
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        raise ValueError("is not an IPv6 address") from None
+    if not address.is_link_local or address.scope_id or str(address) != text:
+        raise ValueError("is not a canonical IPv6 link-local address (fe80::/10)")
 
 
 def router_id(text: str) -> None:

@@ -63,6 +63,11 @@ class Vip:
         return tuple(a for a in self.addresses if a.version == self.family)
 
     @property
+    def link_local(self) -> ipaddress.IPv6Interface | None:
+        """The first IPv6 link-local address (e.g. fe80::1): the router address IPv6 clients use."""
+        return next((a for a in self.addresses if a.version == 6 and a.ip.is_link_local), None)
+
+    @property
     def excluded(self) -> tuple[IPInterface, ...]:
         """Addresses of the other family: moved with the instance, not advertised."""
         return tuple(a for a in self.addresses if a.version != self.family)

@@ -158,7 +158,8 @@ VIP = SectionType(
         Option("vrid", INT, None, "VRRP virtual router id, unique per interface (1-255).",
                minimum=1, maximum=255),
         Option("address", CIDR, None,
-               "Virtual address with prefix, IPv4 or IPv6 (IPv6 needs VRRPv3); repeatable.",
+               "Virtual address with prefix, IPv4 or IPv6 (IPv6 needs VRRPv3); repeatable. A link-local one "
+               "(e.g. fe80::1, /64 if no prefix) on a LAN VIP makes it the LAN's IPv6 router (see IPv6 on the LAN).",
                is_list=True),
         Option("unicast_peer", IP, None,
                "With unicast: the peer's address on this interface."),

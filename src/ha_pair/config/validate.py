@@ -343,8 +343,12 @@ def _vip_addresses(reader: Reader, section: Section, node: Node, iface: Interfac
         if address is None or "%" in text:
             reader.error(section, "address", f"{text!r} is not an address or address/prefix")
             continue
-        subnets = iface.subnets(address.version) if iface else []
-        if "/" not in text:
+        # a link-local address (the IPv6 router address clients use, e.g. fe80::1) is on every link
+        link_local = address.version == 6 and address.ip.is_link_local
+        subnets = iface.subnets(address.version) if iface and not link_local else []
+        if link_local and "/" not in text:
+            address = ipaddress.ip_interface(f"{address.ip}/64")
+        elif "/" not in text:
             fitting = [n for n in subnets if address.ip in n]
             if fitting:
                 address = ipaddress.ip_interface(f"{address.ip}/{fitting[0].prefixlen}")
