@@ -208,8 +208,8 @@ def test_status_page_as_master_and_on_the_overview(healthy, browser):
 def test_the_handover_button_hands_the_vips_to_the_peer(healthy, browser):
     """ha-admin holds luci-app-ha-operate: Hand over -> Proceed -> the agent hands over -> r2
     holds the VIPs; r1 then yields, and the CLI hands them back."""
-    lab, control = healthy
-    page = status_page(browser, control)
+    lab = healthy
+    page = status_page(browser)
     page.wait_for_selector("#ha-pair-nodes >> text=yes", timeout=15000)  # r2 could take over
     page.click("#ha-handover")
     page.wait_for_selector("#ha-confirm")
@@ -218,7 +218,7 @@ def test_the_handover_button_hands_the_vips_to_the_peer(healthy, browser):
     page.wait_for_selector("#ha-operate-answer", timeout=30000)
     assert page.inner_text("#ha-operate-answer") == "Done."
     assert lab.master() == "r2"
-    assert wait_status(control, "r1", lambda s: s["state"] == "backup", "r1 backup")["maintenance"]["hold"] == "yield"
+    assert wait_status(lab, "r1", lambda s: s["state"] == "backup", "r1 backup")["maintenance"]["hold"] == "yield"
     assert page.errors == []
     lab.run_ha_pair("r2", "handover")
     lab.wait_for(lambda: lab.master() == "r1", 15, "r1 holds the VIPs again")
