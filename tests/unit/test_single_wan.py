@@ -82,3 +82,27 @@ def test_check_explains_and_show_prints_the_network_changes(tmp_path: Path):
     assert "to all lookup 250 priority 32770" in shown  # keepalived.conf
     done = tree.make_tree(tmp_path / "r1b", {**pair.configs("r1"), "ha": SINGLE_WAN_HA, "network": NETWORK_SINGLE_WAN})
     assert "(nothing missing)" in run(done, "show").stdout
+
+
+def test_the_backup_silence_table_hooks_every_frame_the_wan_device_sends():
+    """wan-silence.nft: an egress hook on exactly the shared WAN's device, dropping until MASTER;
+    nothing of the kind outside the mode."""
+    from tests.unit.test_render_golden import render_case
+    text = render_case("single-wan")["wan-silence.nft"]
+    assert 'type filter hook egress device "eth1" priority filter; policy accept;' in text
+    backup = text[text.index("chain wan_backup"):]
+    assert "counter drop" in backup  # silent from the first load: only MASTER empties the chain
+    assert "wan-silence.nft" not in render_case("pair-r1")
+    assert "wan-silence.nft" not in render_case("vmac")
+
+
+def test_the_silence_table_is_checked_with_nft_and_removed_when_the_mode_is_off(tmp_path: Path):
+    root = tree.make_tree(tmp_path / "r1", {**pair.configs("r1"), "ha": SINGLE_WAN_HA, "network": NETWORK_SINGLE_WAN})
+    rendered = run(root, "render", "--list-changed")
+    assert rendered.returncode == 0, rendered.stderr
+    table = root / "var/etc/ha-pair/wan-silence.nft"
+    assert str(table) in rendered.stdout.split() and 'device "eth1"' in table.read_text()
+    (root / "etc/config/ha").write_text(pair.ha("r1"))
+    again = run(root, "render", "--list-changed")
+    assert again.returncode == 0, again.stderr
+    assert not table.exists() and str(table) in again.stdout.split()
