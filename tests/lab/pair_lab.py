@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tests.lab import netns, rootfs
+from tests.lab import netns, rootfs, single_wan
 from tests.lab.router import Router as OpenWrtRouter
 from tests.lab.topology import DEFAULT_PREFIX, Topology
 from tests.support import pair, tree
@@ -65,6 +65,7 @@ class LabOptions:
     # run on each router's flash before its first boot, e.g. to install more services (see
     # rootfs.Image for programs and files, rootfs.enable for their /etc/rc.d links)
     installs: tuple[Callable[["Router"], None], ...] = ()
+    single_wan: bool = False  # one dynamic public IP from the ISP's DHCP (tests/lab/single_wan.py)
 
     @property
     def advert_int(self) -> float:
@@ -98,6 +99,10 @@ def router_configs(router: str, options: LabOptions, image: Path | None = None) 
     configs["dropbear"] = pair.dropbear()
     default_firewall = (image / "etc/config/firewall").read_text() if image else ""
     configs["firewall"] = default_firewall + pair.firewall_additions()
+    if options.single_wan:
+        configs["network"] = single_wan.network(router)
+        configs["ha"] = single_wan.ha(configs["ha"])
+        configs["firewall"] = single_wan.firewall(default_firewall)
     return configs
 
 
@@ -140,6 +145,8 @@ class Router(OpenWrtRouter):
         self.options = options
         self.keepalived_raw: subprocess.Popen | None = None
         self.ha_stopped = False  # `service("stop")` was called: the pair's service is down on a running router
+        if options.single_wan:  # a backup's DHCP WAN stays silent, so it may have no address
+            self.may_stay_down = ("wan",)
 
     # --- first boot ----------------------------------------------------------------------------
     def factory_setup(self) -> None:
@@ -278,6 +285,7 @@ class Lab:
         self.routers: dict[str, Router] = {}
         self.boot_seconds: dict[str, float] = {}
         self.timings: dict[str, float] = {}  # seconds from the first power-on to each step of start()
+        self.isp: single_wan.IspDhcp | None = None  # the ISP's DHCP server (LabOptions.single_wan)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> "Lab":
@@ -295,6 +303,8 @@ class Lab:
         """Build, boot and (with ha-pair) pair the routers; `paired=False`: see start_unpaired."""
         image = rootfs.rom()
         self.topo.build()
+        if self.options.single_wan:
+            self.isp = single_wan.IspDhcp(self.topo, self.dir / "isp").start()
         for name in self.topo.routers:
             router = Router(name, self.topo.ns(name), self.dir / name, image, self.options)
             router.factory_setup()
@@ -389,6 +399,8 @@ class Lab:
         try:
             for router in self.routers.values():
                 router.kill_everything()
+            if self.isp is not None:
+                self.isp.stop()
         finally:
             self.topo.teardown()
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -404,7 +416,7 @@ class Lab:
     def master(self) -> str | None:
         """The router holding both VIPs while the other holds none; None otherwise."""
         held = {name: self.vips(name) for name in self.routers}
-        both = {pair.LAN_VIP, pair.WAN_VIP}
+        both = {pair.LAN_VIP} if self.options.single_wan else {pair.LAN_VIP, pair.WAN_VIP}
         for name, vips in held.items():
             others = [v for n, v in held.items() if n != name]
             if vips == both and not any(others):

@@ -8,7 +8,10 @@
 #                   the lease for the shared MAC meanwhile, so the ISP sees one client
 #   wan_speak yes   let the device speak, resume the DHCP client and have it renew at once
 #                   (SIGUSR1): the renewal is the new master's first frame, so the ISP's switch
-#                   learns the shared MAC on this port; a client without a lease yet asks for one
+#                   learns the shared MAC on this port. A client without a lease (this node booted
+#                   as backup) ignores SIGUSR1 while it is discovering (busybox: "initial
+#                   negotiations in progress") and would wait for its next retry, up to 3 s: netifd
+#                   restarts it instead (ifup), and the new one asks at once
 #   wan_speak free  what a node that is no longer part of a pair needs: the table gone, the client
 #                   resumed
 
@@ -19,14 +22,36 @@ wan_device() {
 		sed -n 's/.*hook egress device "\([^"]*\)".*/\1/p' | head -n 1
 }
 
-# netifd's udhcpc on that device (OpenWrt's dhcp.sh: -p /var/run/udhcpc-<device>.pid)
-wan_dhcp_client() {
+# netifd's udhcpc on that device (OpenWrt's dhcp.sh: -p /var/run/udhcpc-<device>.pid), or nothing
+wan_dhcp_pid() {
 	local device pid
 	device="$(wan_device)"
 	[ -n "$device" ] || return 0
-	read -r pid < "${HA_PAIR_ROOT:-}/var/run/udhcpc-$device.pid" 2>/dev/null || return 0
+	read -r pid < "${HA_PAIR_ROOT:-}/var/run/udhcpc-$device.pid" 2>/dev/null
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] && echo "$pid"
+}
+
+wan_dhcp_client() {
+	local pid
+	pid="$(wan_dhcp_pid)"
 	[ -n "$pid" ] || return 0
 	for signal in "$@"; do kill "-$signal" "$pid" 2>/dev/null; done
+	return 0
+}
+
+# MASTER: renew a held lease, or have netifd start a client that asks for one now
+wan_dhcp_now() {
+	local pid interface
+	pid="$(wan_dhcp_pid)"
+	[ -n "$pid" ] || return 0
+	kill -CONT "$pid" 2>/dev/null
+	if ip -4 addr show dev "$(wan_device)" 2>/dev/null | grep -q ' inet '; then
+		kill -USR1 "$pid" 2>/dev/null
+	else
+		# netifd runs the client with the logical interface's name in INTERFACE
+		interface="$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | sed -n 's/^INTERFACE=//p')"
+		[ -n "$interface" ] && ifup "$interface" </dev/null >/dev/null 2>&1 &
+	fi
 	return 0
 }
 
@@ -35,7 +60,7 @@ wan_speak() {
 	case "$1" in
 		yes)
 			nft flush chain netdev ha_pair_wan wan_backup || return 1
-			wan_dhcp_client CONT USR1
+			wan_dhcp_now
 			;;
 		no)
 			printf 'flush chain netdev ha_pair_wan wan_backup\nadd rule netdev ha_pair_wan wan_backup counter drop\n' |
