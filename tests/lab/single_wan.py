@@ -49,24 +49,18 @@ config rule
 
 
 def ha(text: str) -> str:
-    """/etc/config/ha of the pair turned into the mode: no WAN VIP, use_vmac on the LAN VIP."""
+    """/etc/config/ha of the pair turned into the mode: no WAN VIP."""
     wan_vip = f"config vip 'wan'\n\toption interface 'wan'\n\toption vrid '52'\n\tlist address '{pair.WAN_VIP}/24'\n"
     assert wan_vip in text
-    text = text.replace(wan_vip, "").replace("option vrid '51'", "option vrid '51'\n\toption use_vmac '1'")
+    text = text.replace(wan_vip, "")
     return text.replace("config global 'global'\n", "config global 'global'\n\toption single_wan_ip 'wan'\n")
 
 
-VMAC_DEVICE = "vrrp.51"  # keepalived's use_vmac interface of the LAN VIP (vrid 51): clients' packets arrive on it
-
-
 def firewall(default: str) -> str:
-    """OpenWrt's default firewall with the README's changes for the mode: the LAN VIP's VMAC device
-    in the lan zone (else fw4 rejects what clients send to the VIP's MAC), the sync zone; no SNAT
-    rule: fw4's WAN masquerading translates to the shared address."""
-    lan = "\tlist   network\t\t'lan'\n"
-    assert default.count(lan) == 1
+    """OpenWrt's default firewall with the README's sync zone; no SNAT rule: fw4's WAN
+    masquerading translates to the shared address on whichever router is master."""
     full = pair.firewall_additions()
-    return default.replace(lan, lan + f"\tlist   device\t\t'{VMAC_DEVICE}'\n") + full[: full.index("\nconfig rule")] + "\n"
+    return default + full[: full.index("\nconfig rule")] + "\n"
 
 
 @dataclass
