@@ -12,6 +12,8 @@
 #                   as backup) ignores SIGUSR1 while it is discovering (busybox: "initial
 #                   negotiations in progress") and would wait for its next retry, up to 3 s: netifd
 #                   restarts it instead (ifup), and the new one asks at once
+#   wan_speak again the master's WAN open again, its client running (no renewal): undoes a silence
+#                   that landed after this node became master (see the notify script's end)
 #   wan_speak free  what a node that is no longer part of a pair needs: the table gone, the client
 #                   resumed
 
@@ -66,6 +68,10 @@ wan_speak() {
 			printf 'flush chain netdev ha_pair_wan wan_backup\nadd rule netdev ha_pair_wan wan_backup counter drop\n' |
 				nft -f - || return 1
 			wan_dhcp_client STOP
+			;;
+		again)
+			nft flush chain netdev ha_pair_wan wan_backup || return 1
+			wan_dhcp_client CONT
 			;;
 		free)
 			wan_dhcp_client CONT
