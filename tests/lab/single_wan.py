@@ -43,6 +43,7 @@ config route
 	option table '240'
 
 config rule
+	option in 'loopback'
 	option lookup '240'
 	option priority '32780'
 """

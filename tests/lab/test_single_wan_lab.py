@@ -51,6 +51,18 @@ def dhcp_client_state(lab, router: str) -> str:
     return out.split()[1] if out.split() else "?"
 
 
+def diagnosis(lab) -> str:
+    """What a failed takeover leaves to read: each router's WAN and DHCP client log, the ISP's log."""
+    out = []
+    for name, router in lab.routers.items():
+        if router.running:
+            out.append(f"--- {name}: {wan_address(lab, name)}, client {dhcp_client_state(lab, name)}\n"
+                       + router.log("udhcpc\\|wan\\|ha-pair:\\|Entering\\|firewall"))
+    assert lab.isp is not None
+    out.append("--- ISP\n" + "\n".join(line for line in lab.isp.log().splitlines()[-30:] if "DHCP" in line))
+    return "\n".join(out)
+
+
 def one_lease(lab) -> str:
     """The ISP's leases: exactly one, for the shared MAC; its address."""
     leases = lab.isp.lease_lines()
@@ -121,7 +133,10 @@ def test_a_backup_holding_the_address_takes_over_within_the_usual_gap(pair):
         scenarios.power_return(lab)
     assert wan_address(lab, "r2") == wan_address(lab, "r1")
     failover = scenarios.power_loss(lab)
-    failback = scenarios.power_return(lab)
+    try:
+        failback = scenarios.power_return(lab)
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\n{diagnosis(lab)}") from None
     print(f"one dynamic IP: failover {failover}, failback {failback}")
     assert failover.lost > 0 and failback.sent > 0
     assert wan_address(lab, "r1") == wan_address(lab, "r2") == one_lease(lab)

@@ -34,8 +34,14 @@ def test_a_static_wan_lacks_each_piece_and_the_plan_adds_exactly_those():
     assert len(device) == 1 and device[0].get("macaddr") == "02:aa:bb:cc:dd:01"
     route = wanted.of_type("route")[0]
     assert route.options == {"interface": "lan", "target": "0.0.0.0/0", "gateway": "192.168.50.1", "table": "240"}
-    assert wanted.of_type("rule")[0].options == {"lookup": "240", "priority": "32780"}
+    assert wanted.of_type("rule")[0].options == {"in": "loopback", "lookup": "240", "priority": "32780"}
     assert plan(pair.network("r1"))[1].find("@device[1]").get("macaddr") == single_wan.MAC_PLACEHOLDER
+
+
+def test_a_fallback_rule_for_forwarded_traffic_too_does_not_count():
+    """Without `in 'loopback'` a master with no WAN route yet sends clients' packets to itself."""
+    every = NETWORK_SINGLE_WAN.replace("\toption in 'loopback'\n", "")
+    assert [m.path for m in plan(every)[0]] == ["network.@rule"]
 
 
 def test_a_route_in_another_table_or_a_rule_at_another_priority_does_not_count():
