@@ -19,6 +19,7 @@ import pytest
 from tests.lab import scenarios, single_wan
 from tests.lab.conftest import start_lab
 from tests.lab.pair_lab import LabOptions
+from tests.lab.traffic import Pinger
 
 SILENCE_WINDOW_S = 4.0
 
@@ -140,3 +141,18 @@ def test_a_backup_holding_the_address_takes_over_within_the_usual_gap(pair):
     print(f"one dynamic IP: failover {failover}, failback {failback}")
     assert failover.lost > 0 and failback.sent > 0
     assert wan_address(lab, "r1") == wan_address(lab, "r2") == one_lease(lab)
+
+
+def test_a_master_still_waiting_for_its_wan_route_tracks_no_client_connection(pair):
+    """A master whose DHCP answer has not come yet (here: its table 250 flushed) must not send new
+    client connections to the LAN fallback route (the VIP: itself), or they stay tracked without
+    NAT and never work once the WAN route is back: the rule at 32780 is for its own traffic only."""
+    lab = pair
+    r1 = lab.routers["r1"]
+    r1.exec("ip", "route", "flush", "table", "250")
+    with Pinger(lab.topo.client_ns, lab.topo.inet_addr) as ping:  # a new connection (ICMP id) meanwhile
+        time.sleep(1.0)
+        r1.exec("ifup", "wan")  # netifd asks the ISP again and puts the routes back
+        resumed = ping.wait_flowing(timeout=15, min_replies=10, since=time.monotonic())
+    single_wan.wait(lambda: wan_address(lab, "r1") is not None, 10, "r1's address back")
+    assert resumed, diagnosis(lab)
