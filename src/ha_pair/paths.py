@@ -122,6 +122,10 @@ class Paths:
         return self.generated_dir / "dhcp-guard.nft"
 
     @property
+    def wan_silence(self) -> FsPath:  # single_wan_ip: the backup emits nothing on the shared WAN
+        return self.generated_dir / "wan-silence.nft"
+
+    @property
     def dhcp_reservations(self) -> FsPath:  # dnsmasq's dhcp-hostsfile, kept by the lease sync
         return self.under(DHCP_RESERVATIONS)
 

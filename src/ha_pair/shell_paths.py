@@ -27,6 +27,7 @@ VARIABLES = (
     ("HA_KEEPALIVED_CONF", "keepalived_conf"),
     ("HA_CONNTRACKD_CONF", "conntrackd_conf"),
     ("HA_DHCP_GUARD", "dhcp_guard"),
+    ("HA_WAN_SILENCE", "wan_silence"),
     ("HA_EVENTS_FIFO", "events_fifo"),
     ("HA_STATE_FILE", "state_file"),
     ("HA_TRANSITIONS_LOG", "transitions_log"),

@@ -1,6 +1,6 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
-usage: python3 -m tests.bench [--runs N] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6]
+usage: python3 -m tests.bench [--runs N] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6,single_wan]
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench import agent, failover, ipv6, lease
+from tests.bench import agent, failover, ipv6, lease, single_wan
 from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
-PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync", "ipv6")
+PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync", "ipv6", "single_wan")
 
 
 def log(text: str) -> None:
@@ -30,6 +30,8 @@ def summary(results: dict) -> str:
         lines.append(failover.table(results))
     if "ipv6" in results:
         lines.append(ipv6.table(results["ipv6"]))
+    if "single_wan" in results:
+        lines.append(single_wan.table(results["single_wan"]))
     if "handover" in results:
         lines.append("\n| planned handover, 30 push flows every 10 ms | handovers | TCP resets sent | flows broken |")
         lines.append("|---|---|---|---|")
@@ -79,6 +81,9 @@ def main() -> int:
         if "failover" in parts:
             log("failover: both profiles, ha-pair and raw keepalived baseline")
             results.update(failover.run(args.runs, log))
+        if "single_wan" in parts:
+            log("one dynamic public IP: failover and failback, profile fast, the shared DHCP address")
+            results["single_wan"] = single_wan.run(args.runs, log)
         if "handover" in parts:
             log("handover: resets in planned handovers, injected vs committed connection state")
             results["handover"] = failover.handover(max(3, args.runs), log)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tests.lab import ipv6, netns, rootfs
+from tests.lab import ipv6, netns, rootfs, single_wan
 from tests.lab.router import Router as OpenWrtRouter
 from tests.lab.topology import DEFAULT_PREFIX, Topology
 from tests.support import pair, tree
@@ -66,6 +66,7 @@ class LabOptions:
     # rootfs.Image for programs and files, rootfs.enable for their /etc/rc.d links)
     installs: tuple[Callable[["Router"], None], ...] = ()
     ipv6: bool = False  # IPv6 on the LAN and the WAN (tests/lab/ipv6.py); needs profile "fast" (VRRPv3)
+    single_wan: bool = False  # one dynamic public IP from the ISP's DHCP (tests/lab/single_wan.py)
 
     @property
     def advert_int(self) -> float:
@@ -103,6 +104,10 @@ def router_configs(router: str, options: LabOptions, image: Path | None = None) 
         configs["network"] = ipv6.network(router, configs["network"])
         configs["dhcp"] = ipv6.dhcp(configs["dhcp"])
         configs["ha"] = ipv6.ha(configs["ha"])
+    if options.single_wan:
+        configs["network"] = single_wan.network(router)
+        configs["ha"] = single_wan.ha(configs["ha"])
+        configs["firewall"] = single_wan.firewall(default_firewall)
     return configs
 
 
@@ -145,6 +150,8 @@ class Router(OpenWrtRouter):
         self.options = options
         self.keepalived_raw: subprocess.Popen | None = None
         self.ha_stopped = False  # `service("stop")` was called: the pair's service is down on a running router
+        if options.single_wan:  # a backup's DHCP WAN stays silent, so it may have no address
+            self.may_stay_down = ("wan",)
 
     # --- first boot ----------------------------------------------------------------------------
     def factory_setup(self) -> None:
@@ -283,6 +290,7 @@ class Lab:
         self.routers: dict[str, Router] = {}
         self.boot_seconds: dict[str, float] = {}
         self.timings: dict[str, float] = {}  # seconds from the first power-on to each step of start()
+        self.isp: single_wan.IspDhcp | None = None  # the ISP's DHCP server (LabOptions.single_wan)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> "Lab":
@@ -302,6 +310,8 @@ class Lab:
         self.topo.build()
         if self.options.ipv6:
             ipv6.hosts(self.topo)
+        if self.options.single_wan:
+            self.isp = single_wan.IspDhcp(self.topo, self.dir / "isp").start()
         for name in self.topo.routers:
             router = Router(name, self.topo.ns(name), self.dir / name, image, self.options)
             router.factory_setup()
@@ -396,6 +406,8 @@ class Lab:
         try:
             for router in self.routers.values():
                 router.kill_everything()
+            if self.isp is not None:
+                self.isp.stop()
         finally:
             self.topo.teardown()
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -411,7 +423,7 @@ class Lab:
     def master(self) -> str | None:
         """The router holding both VIPs while the other holds none; None otherwise."""
         held = {name: self.vips(name) for name in self.routers}
-        both = {pair.LAN_VIP, pair.WAN_VIP}
+        both = {pair.LAN_VIP} if self.options.single_wan else {pair.LAN_VIP, pair.WAN_VIP}
         for name, vips in held.items():
             others = [v for n, v in held.items() if n != name]
             if vips == both and not any(others):

@@ -57,6 +57,7 @@ class Router:
         self.flash = directory / "upper"
         self.process: subprocess.Popen | None = None  # `unshare` outside the router, parent of PID 1
         self.pid1: int | None = None  # procd, as the host sees it
+        self.may_stay_down: tuple[str, ...] = ()  # interfaces wait_network does not wait for
         self._kmsg: threading.Thread | None = None
         self._kmsg_stop = threading.Event()
         for sub in ("upper", "work", "root"):
@@ -245,7 +246,8 @@ class Router:
         (fw4 starts before netifd at boot and reloads from the interfaces' hotplug events)."""
         deadline = time.monotonic() + timeout
         while True:
-            interfaces = json.loads(self.ubus("call", "network.interface", "dump"))["interface"]
+            interfaces = [i for i in json.loads(self.ubus("call", "network.interface", "dump"))["interface"]
+                          if i["interface"] not in self.may_stay_down]
             devices = [i.get("l3_device") for i in interfaces if i["interface"] != "loopback"]
             chain = self.exec("nft", "list", "chain", "inet", "fw4", "input", check=False).stdout
             if all(i["up"] for i in interfaces) and all(f'"{device}"' in chain for device in devices):

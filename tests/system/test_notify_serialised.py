@@ -101,3 +101,86 @@ def test_backup_closes_dhcp_while_a_master_run_still_holds_the_lock(router):
         holder.wait()
     assert backup.wait(timeout=30) == 0
     assert observed(root, namespace) == expected("BACKUP")
+
+
+@pytest.fixture
+def wan_router(tmp_path: Path):
+    """ha.global.single_wan_ip in a router tree: the WAN silence table loaded in a namespace (real
+    nftables, an egress hook on a veth eth1 holding the shared address) and a stand-in for the WAN's
+    DHCP client with netifd's pid file (SIGUSR1, the renewal, ignored; SIGSTOP/SIGCONT as usual)."""
+    require_root_and("nft", "flock")
+    from tests.unit.render_cases import NETWORK_SINGLE_WAN, SINGLE_WAN_HA
+    ha = SINGLE_WAN_HA.replace("option managed '1'", "option managed '1'\n\toption lease_sync '0'")
+    root = tree.make_tree(tmp_path / "r1", {**pair.configs("r1"), "ha": ha, "network": NETWORK_SINGLE_WAN})
+    render = subprocess.run([str(root / "usr/sbin/ha-pair"), "--root", str(root), "render"], capture_output=True,
+                            text=True, timeout=60)
+    assert render.returncode == 0, render.stderr
+    namespace = f"hpn-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    client = None
+    try:
+        subprocess.run(["ip", "-n", namespace, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"], check=True)
+        subprocess.run(["ip", "-n", namespace, "addr", "add", "198.51.100.55/24", "dev", "eth1"], check=True)
+        for table in ("dhcp-guard.nft", "wan-silence.nft"):
+            subprocess.run(["ip", "netns", "exec", namespace, "nft", "-f", str(root / "var/etc/ha-pair" / table)],
+                           check=True)
+        client = subprocess.Popen(["sh", "-c", "trap '' USR1; while :; do sleep 1; done"])
+        (root / "var/run").mkdir(parents=True, exist_ok=True)
+        (root / "var/run/udhcpc-eth1.pid").write_text(f"{client.pid}\n")
+        yield root, namespace, client.pid
+    finally:
+        if client is not None:
+            client.kill()
+            client.wait()
+        subprocess.run(["ip", "netns", "del", namespace], check=True)
+
+
+def wan_seen(namespace: str, client: int) -> dict:
+    chain = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "chain", "netdev", "ha_pair_wan",
+                            "wan_backup"], capture_output=True, text=True, check=True).stdout
+    return {"wan": "drop" if " drop" in chain else "open",
+            "client_stopped": "\nState:\tT" in Path(f"/proc/{client}/status").read_text()}
+
+
+def run_notify(root: Path, namespace: str, state: str) -> subprocess.Popen:
+    return subprocess.Popen(["ip", "netns", "exec", namespace, str(root / "usr/libexec/ha-pair/notify"), "GROUP", "ha",
+                             state, "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_concurrent_notify_runs_leave_the_shared_wan_open_only_on_a_master(wan_router):
+    """ha.global.single_wan_ip: bursts as above leave the WAN silence table dropping, and the WAN's
+    DHCP client stopped, unless keepalived's last word was MASTER."""
+    root, namespace, client = wan_router
+    rng = random.Random(14)
+    mismatches = []
+    for burst in range(RUNS // BURST):
+        states = [rng.choice(["MASTER", "BACKUP", "FAULT"]) for _ in range(BURST)]
+        procs = []
+        for state in states:
+            procs.append(run_notify(root, namespace, state))
+            time.sleep(rng.uniform(0.005, 0.08))
+        for proc in procs:
+            assert proc.wait(timeout=60) == 0
+        seen = wan_seen(namespace, client)
+        master = states[-1] == "MASTER"
+        if seen != {"wan": "open" if master else "drop", "client_stopped": not master}:
+            mismatches.append((burst, states, seen))
+    assert mismatches == [], mismatches
+
+
+def test_a_backup_run_older_than_the_master_run_done_does_not_leave_the_master_silent(wan_router):
+    """The race the bursts rarely hit: a BACKUP run keepalived forked before a MASTER run gets to
+    its early silence only after that MASTER run has finished. Its word is not the latest, so it
+    acts on nothing, and its silence must not stay: the WAN ends open, the client running."""
+    root, namespace, client = wan_router
+    assert run_notify(root, namespace, "MASTER").wait(timeout=60) == 0
+    assert wan_seen(namespace, client) == {"wan": "open", "client_stopped": False}
+    run = root / "var/run/ha-pair"
+    # the MASTER run as keepalived's latest word, with a PID ahead of any run started now
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    token = f"{(subprocess.Popen(['true']).pid + pid_max // 4) % pid_max}:{int(time.time())}:{uuid.uuid4()}"
+    (run / "notify.wanted").write_text(f"{token} GROUP ha MASTER 0\n")
+    (run / "notify.done").write_text(f"{token}\n")
+    assert run_notify(root, namespace, "BACKUP").wait(timeout=60) == 0
+    assert wan_seen(namespace, client) == {"wan": "open", "client_stopped": False}
+    assert (run / "state").read_text().strip() == "master"  # it acted on nothing

@@ -102,6 +102,7 @@ config route
 \toption table '240'
 
 config rule
+\toption in 'loopback'
 \toption lookup '240'
 \toption priority '32780'
 """

@@ -92,5 +92,5 @@ def test_files(model: Model, files: dict[FsPath, str]) -> list[DaemonTest]:
     """The parser of every daemon that reads one of `files` (the output of generated_files)."""
     paths = model.paths
     tests = {paths.keepalived_conf: keepalived_test, paths.conntrackd_conf: conntrackd_test,
-             paths.dhcp_guard: nft_test}
+             paths.dhcp_guard: nft_test, paths.wan_silence: nft_test}
     return [tests[path](text, path.name) for path, text in files.items() if path in tests]

@@ -70,7 +70,7 @@ def render(args: argparse.Namespace, paths: Paths) -> int:
     try:
         dhcp_text, dhcp_changes = dhcp_config.plan(paths, inputs.dhcp if inputs else None, model)
         changed = [str(path) for path, text in wanted.items() if atomic_write(path, text, 0o600)]
-        for stale in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard):
+        for stale in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard, paths.wan_silence):
             if stale not in wanted and stale.exists():
                 stale.unlink()
                 changed.append(str(stale))
@@ -161,7 +161,7 @@ def unapply(args: argparse.Namespace, paths: Paths) -> int:
         if paths.dhcp_record.exists():
             paths.dhcp_record.unlink()
         dhcp_config.keep_reservations_file(paths, changes)
-        for generated in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard):
+        for generated in (paths.keepalived_conf, paths.conntrackd_conf, paths.dhcp_guard, paths.wan_silence):
             if generated.exists():
                 generated.unlink()
                 changed.append(str(generated))

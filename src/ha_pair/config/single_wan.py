@@ -4,7 +4,10 @@ Both routers' WAN ports carry the same MAC, so the ISP's DHCP server gives both 
 netifd puts the DHCP default route into table 250 (`ip4table`), which only the master consults:
 keepalived adds the rule `to all lookup 250 priority 32770` on the master (ha-pair adds it to the
 LAN VIP's virtual_rules). Both routers keep a default route via the LAN VIP in table 240, looked up
-after that (priority 32780), so the backup reaches the internet through the master.
+after that (priority 32780), so the backup reaches the internet through the master. That rule
+is for the router's own traffic only (`in 'loopback'`: iif lo): a master whose WAN has no route
+yet (its DHCP answer still coming) must not send clients' packets back to the LAN VIP, itself,
+which would leave their connections tracked without NAT, never translated once the WAN is up.
 
 Pure: from the network package to the list of what is missing and the package with it added
 (`ha-pair check` reports the first as errors, `ha-pair show` prints the second as a diff).
@@ -22,6 +25,7 @@ WAN_TABLE = "250"
 MASTER_RULE_PRIORITY = "32770"
 FALLBACK_TABLE = "240"
 FALLBACK_RULE_PRIORITY = "32780"
+FALLBACK_RULE_IN = "loopback"  # OpenWrt's logical interface of lo: the router's own traffic only
 MASTER_RULE = f"to all lookup {WAN_TABLE} priority {MASTER_RULE_PRIORITY}"  # keepalived virtual_rules syntax
 MAC_PLACEHOLDER = "<the same MAC on both routers>"
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
@@ -66,7 +70,8 @@ def _fallback_route(network: Package, lan: str, gateway: str) -> Section | None:
 
 def _fallback_rule(network: Package) -> Section | None:
     for section in network.of_type("rule"):
-        if section.get("lookup") == FALLBACK_TABLE and section.get("priority") == FALLBACK_RULE_PRIORITY:
+        if (section.get("lookup") == FALLBACK_TABLE and section.get("priority") == FALLBACK_RULE_PRIORITY
+                and section.get("in") == FALLBACK_RULE_IN):
             return section
     return None
 
@@ -106,9 +111,11 @@ def plan(network: Package, wan: str, wan_device: str | None, lan: str, lan_vip: 
                               ("table", FALLBACK_TABLE)):
             route.set(option, value)
     if _fallback_rule(result) is None:
-        missing.append(Missing("network.@rule", f"a rule looking up table {FALLBACK_TABLE} at priority "
-                               f"{FALLBACK_RULE_PRIORITY} (after the master's rule at {MASTER_RULE_PRIORITY})"))
+        missing.append(Missing("network.@rule", f"a rule for this router's own traffic (in '{FALLBACK_RULE_IN}') "
+                               f"looking up table {FALLBACK_TABLE} at priority {FALLBACK_RULE_PRIORITY} "
+                               f"(after the master's rule at {MASTER_RULE_PRIORITY})"))
         rule = result.add("rule")
+        rule.set("in", FALLBACK_RULE_IN)
         rule.set("lookup", FALLBACK_TABLE)
         rule.set("priority", FALLBACK_RULE_PRIORITY)
     return missing, result

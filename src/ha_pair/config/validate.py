@@ -623,9 +623,6 @@ def _single_wan(reader: Reader, section: Section, node: Node, vips: tuple[Vip, .
         for item in missing:
             reader.warnings.append(Problem(item.path, f"{item.message} (needed by ha.global.single_wan_ip; "
                                            "`ha-pair show` prints every change)", network.path))
-    if not lan_vip.use_vmac:
-        reader.warn(section, "single_wan_ip", f"set use_vmac '1' on vip {lan_vip.name}: clients and the backup "
-                    "then keep the LAN VIP's MAC across a failover")
     rules = lan_vip.virtual_rules
     if single_wan.MASTER_RULE not in rules:
         rules = rules + (single_wan.MASTER_RULE,)

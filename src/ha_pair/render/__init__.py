@@ -9,6 +9,8 @@ from .conntrackd import render_conntrackd
 from .dhcp_guard import devices as dhcp_guard_devices
 from .dhcp_guard import render_dhcp_guard
 from .keepalived import render_keepalived
+from .wan_silence import device as wan_silence_device
+from .wan_silence import render_wan_silence
 
 
 def generated_files(model: Model) -> dict[FsPath, str]:
@@ -18,6 +20,8 @@ def generated_files(model: Model) -> dict[FsPath, str]:
         files[model.paths.conntrackd_conf] = render_conntrackd(model)
     if model.dhcp.managed and dhcp_guard_devices(model):
         files[model.paths.dhcp_guard] = render_dhcp_guard(model)
+    if wan_silence_device(model):
+        files[model.paths.wan_silence] = render_wan_silence(model)
     return files
 
 
