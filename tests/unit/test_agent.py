@@ -180,3 +180,24 @@ def test_status_without_agent_reports_plainly(tmp_path: Path):
     assert "Traceback" not in out.stdout + out.stderr
     assert "agent is not running" in out.stdout
     assert "192.168.50.1/24: not on this node" in out.stdout
+
+
+def test_lease_sync_method_asks_for_a_full_exchange_now(tmp_path: Path):
+    """`ubus call ha lease_sync`: the lease-sync worker gets a full exchange at once (the timer
+    named lease-full-now, delay 0); without lease sync the answer says why."""
+    from ha_pair.agent.lease_sync import LeaseSync
+    from ha_pair.agent.loop import Agent
+
+    root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+    agent = Agent(Paths(str(root)))
+    assert agent.lease_sync_now({}) == {"ok": False, "error": "lease sync is not running (ha.dhcp.lease_sync 0, "
+                                                             "or no valid configuration)"}
+    scheduled: list[tuple[float, str]] = []
+    agent.lease_sync = LeaseSync(agent.paths, "10.255.0.2", 22, 300, lambda delay, name, _cb: scheduled.append((delay, name)))
+    try:
+        scheduled.clear()
+        answer = agent.handlers()["lease_sync"]({})
+        assert answer["ok"] is True and answer["scheduled"] == "full exchange"
+        assert scheduled == [(0, "lease-full-now")]
+    finally:
+        agent.lease_sync.stop()

@@ -73,6 +73,10 @@ class LeaseSync:
         self.schedule(self.reconcile_s, "lease-full", self.full)
 
     def on_transition(self) -> None:
+        self.full_now()
+
+    def full_now(self) -> None:
+        """A full exchange at once (after a transition, or asked for over ubus)."""
         self.schedule(0, "lease-full-now", lambda: self.jobs.put("full"))
 
     def stop(self) -> None:

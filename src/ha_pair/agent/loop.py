@@ -127,7 +127,7 @@ class Agent(SplitBrainHandling):
     def handlers(self) -> dict[str, Callable[[dict], dict]]:
         """The methods of ubus object `ha`, also answered on the control socket."""
         return {"status": self.status, "history": self.history, "handover": self.handover,
-                "maintenance": self.maintenance}
+                "maintenance": self.maintenance, "lease_sync": self.lease_sync_now}
 
     def control_handlers(self) -> dict[str, Callable[[dict], dict]]:
         """The control socket's (root only): the ubus methods, and this node's report for the peer
@@ -197,6 +197,14 @@ class Agent(SplitBrainHandling):
         force = args.get("force") in (True, 1, "1", "true")
         return self._operate(lambda model: procedures.maintenance(self.paths, model, state == "on", force,
                                                                  self._ask_peer, "ubus"))
+
+    def lease_sync_now(self, _args: dict) -> dict:
+        """A full lease exchange with the peer now. It runs in the lease-sync worker: the answer
+        does not wait for it, status.lease_sync (last_pull, last_error) tells how it went."""
+        if self.lease_sync is None:
+            return {"ok": False, "error": "lease sync is not running (ha.dhcp.lease_sync 0, or no valid configuration)"}
+        self.lease_sync.full_now()
+        return {"ok": True, "scheduled": "full exchange", "last_pull": self.lease_sync.state.get("last_pull")}
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
