@@ -163,6 +163,7 @@ def test_ubus_methods_publish_their_policy_and_check_their_arguments(pair_up):
     listing = r1.ubus("-v", "list", "ha")
     assert '"maintenance":{"state":"String","force":"Boolean"}' in listing, listing
     assert '"handover":{}' in listing, listing
+    assert '"config_sync":{"dry_run":"Boolean"}' in listing and '"lease_sync":{}' in listing, listing
     bad = json.loads(r1.ubus("call", "ha", "maintenance", '{"state": "sideways"}'))
     assert bad == {"ok": False, "error": 'argument state must be "on" or "off"'}
     # through ubus as through the command line, with the peer's reason
@@ -358,6 +359,8 @@ def test_config_sync_shows_the_diff_refuses_what_the_peer_rejects_and_keeps_per_
         plugin = ("/usr/sbin/ha-pair", "rpcd-luci", "call", "config_sync")
         dry = json.loads(r1.exec(*plugin, input='{"dry_run": true}').stdout)
         assert dry["ok"] is True and dry["sent"] is False and "+\toption preempt_delay '1'" in dry["diff"], dry
+        # and through the agent's own ubus object, with the same answer
+        assert json.loads(r1.ubus("call", "ha", "config_sync", '{"dry_run": true}')) == dry
         sent = json.loads(r1.exec(*plugin, input='{"dry_run": false}').stdout)
         assert sent["ok"] is True and sent["sent"] is True, sent
         assert "option preempt_delay '1'" in (r2.root / "etc/config/ha").read_text()

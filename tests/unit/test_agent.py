@@ -201,3 +201,17 @@ def test_lease_sync_method_asks_for_a_full_exchange_now(tmp_path: Path):
         assert scheduled == [(0, "lease-full-now")]
     finally:
         agent.lease_sync.stop()
+
+
+def test_config_sync_method_answers_like_the_command_and_publishes_its_policy(tmp_path: Path):
+    """`ubus call ha config_sync`: the same procedure and answer as `ha-pair config-sync`; here
+    an invalid local configuration, so nothing is sent (no peer is asked)."""
+    from ha_pair.agent.loop import Agent
+
+    configs = pair.configs("r1")
+    configs["ha"] = configs["ha"].replace("option vrid '51'", "option vrid '300'")
+    root = tree.make_tree(tmp_path / "r1", configs)
+    agent = Agent(Paths(str(root)))
+    answer = agent.handlers()["config_sync"]({"dry_run": True})
+    assert answer["ok"] is False and "is invalid here" in answer["error"] and "nothing was sent" in answer["error"]
+    assert Agent.policies()["config_sync"] == {"dry_run": "bool"}

@@ -95,7 +95,8 @@ def test_acl_names_only_its_own_objects_and_methods():
     # moving the VIPs is a group of its own, write only: a read-only login never gets it
     operate = acl["luci-app-ha-operate"]
     assert set(operate) == {"description", "write"}
-    assert operate["write"] == {"ubus": {"ha": ["handover", "maintenance", "lease_sync"], "luci.ha": ["config_sync"]}}
+    assert operate["write"] == {"ubus": {"ha": ["handover", "maintenance", "lease_sync", "config_sync"],
+                                          "luci.ha": ["config_sync"]}}
 
 
 def test_acl_grants_only_methods_that_exist(tmp_path: Path):
@@ -113,7 +114,7 @@ def test_acl_grants_only_methods_that_exist(tmp_path: Path):
     listed = {("luci.ha", method) for method in plugin(root, "list")}
     assert named <= registered | listed
     # the settings ACL never moves the VIPs nor the peer's file: only luci-app-ha-operate does
-    moving = {("ha", "handover"), ("ha", "maintenance"), ("luci.ha", "config_sync")}
+    moving = {("ha", "handover"), ("ha", "maintenance"), ("ha", "config_sync"), ("luci.ha", "config_sync")}
     assert moving <= (registered | listed) & named and not settings & moving
 
 

@@ -127,7 +127,7 @@ class Agent(SplitBrainHandling):
     def handlers(self) -> dict[str, Callable[[dict], dict]]:
         """The methods of ubus object `ha`, also answered on the control socket."""
         return {"status": self.status, "history": self.history, "handover": self.handover,
-                "maintenance": self.maintenance, "lease_sync": self.lease_sync_now}
+                "maintenance": self.maintenance, "lease_sync": self.lease_sync_now, "config_sync": self.config_sync}
 
     def control_handlers(self) -> dict[str, Callable[[dict], dict]]:
         """The control socket's (root only): the ubus methods, and this node's report for the peer
@@ -152,7 +152,7 @@ class Agent(SplitBrainHandling):
     @staticmethod
     def policies() -> dict[str, dict[str, str]]:
         """The ubus argument policies (`ubus -v list ha`): argument name -> blobmsg type."""
-        return {"maintenance": {"state": "string", "force": "bool"}}
+        return {"maintenance": {"state": "string", "force": "bool"}, "config_sync": {"dry_run": "bool"}}
 
     def status(self, _args: dict) -> dict:
         self.check_config_on_disk()
@@ -205,6 +205,14 @@ class Agent(SplitBrainHandling):
             return {"ok": False, "error": "lease sync is not running (ha.dhcp.lease_sync 0, or no valid configuration)"}
         self.lease_sync.full_now()
         return {"ok": True, "scheduled": "full exchange", "last_pull": self.lease_sync.state.get("last_pull")}
+
+    def config_sync(self, args: dict) -> dict:
+        """The shared part of /etc/config/ha to the peer (`ha-pair config-sync`): the diff, and
+        whether the peer took it. Like handover, it waits for the peer (about a second): the loop
+        answers nothing else meanwhile, the data plane does not wait for it."""
+        from ..operate.config_sync import run
+
+        return run(self.paths, args.get("dry_run") in (True, 1, "1", "true"))
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
