@@ -71,3 +71,23 @@ def test_a_stale_pid_file_gets_no_signal(root: Path):
     assert reread_reservations(Paths(root)) == 0
 
 
+
+
+def test_a_dnsmasq_still_starting_is_not_killed_by_the_signal(root: Path):
+    """A process named dnsmasq that does not catch SIGHUP yet (as dnsmasq just after procd
+    started it): the signal's default action would end it, so it gets none, and lives on."""
+    (root / "var/run/dnsmasq").mkdir(parents=True)
+    proc = subprocess.Popen([sys.executable, "-c", "open('/proc/self/comm', 'w').write('dnsmasq'); "
+                             "print('ready', flush=True); import time; time.sleep(60)"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        (root / "var/run/dnsmasq/dnsmasq.cfg01411c.pid").write_text(f"{proc.pid}\n")
+        started = time.monotonic()
+        assert reread_reservations(Paths(root)) == 0
+        assert 0.9 <= time.monotonic() - started < 5  # it waited a moment for the handler
+        time.sleep(0.1)
+        assert proc.poll() is None, "the starting dnsmasq was killed by SIGHUP"
+    finally:
+        proc.kill()
+        proc.wait()

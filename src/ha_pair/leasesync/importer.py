@@ -16,6 +16,7 @@ import fcntl
 import os
 import signal
 import subprocess
+import time
 
 from ..paths import Paths
 from .store import LeaseStore
@@ -48,11 +49,28 @@ def reread_reservations(paths: Paths) -> int:
             with open(f"/proc/{pid}/comm") as comm:  # a stale pid file names some other process
                 if comm.read().strip() != "dnsmasq":
                     continue
+            if not _catches_sighup(pid):
+                continue  # still starting: it reads the hostsfile itself; a SIGHUP now would kill it
             os.kill(pid, signal.SIGHUP)
             signalled += 1
         except (OSError, ValueError):
             continue
     return signalled
+
+
+def _catches_sighup(pid: int, wait_s: float = 1.0) -> bool:
+    """Whether the process has its SIGHUP handler in place (SigCgt in /proc/PID/status), waiting
+    up to `wait_s` for it. A dnsmasq that procd has just (re)started has not yet: SIGHUP's default
+    action ends it (seen in the lab as procd's respawn with exit code 129)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with open(f"/proc/{pid}/status") as status:
+            caught = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+        if caught & (1 << (signal.SIGHUP - 1)):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 def _lock(paths: Paths, blocking: bool):
