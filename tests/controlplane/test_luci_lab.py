@@ -222,8 +222,9 @@ def test_the_handover_button_hands_the_vips_to_the_peer(healthy, browser):
         assert wait_status(lab, "r1", lambda s: s["state"] == "backup", "r1 backup")["maintenance"]["hold"] == "yield"
         assert page.errors == []
     finally:  # the VIPs back to r1, whatever happened: a yielding r1 would not take them back itself
-        if lab.master() != "r1":  # r2 may hold the VIPs a moment before its state says master
-            wait_status(lab, "r2", lambda s: s["state"] == "master", "r2 master")
+        if lab.master() != "r1":  # r2 holds the VIPs before its notify script has done MASTER's work
+            state = lab.routers["r2"].root / "var/run/ha-pair/state"
+            lab.wait_for(lambda: state.read_text().strip() == "master", 20, "r2's notify script done")
             lab.run_ha_pair("r2", "handover")
         lab.wait_for(lambda: lab.master() == "r1", 15, "r1 holds the VIPs again")
 
