@@ -493,3 +493,14 @@ class Lab:
             self.topo.unblock_icmp_from(address)
         else:
             self.topo.block_icmp_from(address)
+
+
+def wait_status(lab: "Lab", router: str, predicate: Callable[[dict], bool], what: str, timeout: float = 15) -> dict:
+    """Poll a router's `ha-pair status --json` until `predicate` holds; the last status in the failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = lab.status(router)
+        if predicate(status):
+            return status
+        assert time.monotonic() < deadline, f"{what}: {json.dumps(status)[:3000]}"
+        time.sleep(0.1)

@@ -13,22 +13,13 @@ import pytest
 
 
 from tests.lab import netns, rootfs, scenarios
-from tests.lab.pair_lab import Lab, LabOptions, Router
+from tests.lab.pair_lab import Lab, LabOptions, Router, wait_status
 from tests.lab.conftest import require_routers, start_lab
 from tests.lab.test_failover import dhcp_lease
 from tests.lab.topology import DEFAULT_PREFIX
 from tests.lab.traffic import Flows
 from tests.support import pair
 
-
-def wait_status(lab: Lab, router: str, predicate, what: str, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = lab.status(router)
-        if predicate(status):
-            return status
-        assert time.monotonic() < deadline, f"{what}: {json.dumps(status)[:2000]}"
-        time.sleep(0.1)
 
 
 def test_status_follows_failover_with_reasons(healthy):

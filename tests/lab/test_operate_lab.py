@@ -14,7 +14,7 @@ import pytest
 
 from tests.lab import scenarios
 from tests.lab.conftest import start_lab
-from tests.lab.pair_lab import Lab, LabOptions
+from tests.lab.pair_lab import Lab, LabOptions, wait_status
 from tests.lab.traffic import Pinger
 from tests.support import pair
 
@@ -47,15 +47,6 @@ def pair_up(fast_lab):
     _release(fast_lab)
     scenarios.restore(fast_lab)
 
-
-def wait_status(lab: Lab, router: str, predicate, what: str, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = lab.status(router)
-        if predicate(status):
-            return status
-        assert time.monotonic() < deadline, f"{what}: {json.dumps(status)[:3000]}"
-        time.sleep(0.2)
 
 
 def test_handover_moves_the_vips_without_losing_a_ping_and_the_old_master_yields(pair_up):

@@ -281,7 +281,29 @@ class _LineProc:
         netns.kill_pid(self.proc.pid)
 
 
-class Flows:
+class _ClientServer:
+    """A tool's server on the inet host and its client on the LAN client, started by `start`."""
+
+    client: "_LineProc | None"
+    server: "_LineProc | None"
+
+    def start(self):  # noqa: ANN201 (the subclass itself)
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop both processes (quit, then TERM/KILL by PID).  Safe to call twice."""
+        for p in (self.client, self.server):
+            if p is not None:
+                p.stop()
+
+    def __enter__(self):  # noqa: ANN204
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Flows(_ClientServer):
     """flow_server.py in the inet namespace + flow_client.py in the client namespace.
 
     ``n`` echo flows and ``n`` push flows (or ``n_push``) through the routers'
@@ -326,17 +348,6 @@ class Flows:
             raise
         return self
 
-    def stop(self) -> None:
-        """Stop both processes (quit, then TERM/KILL by PID).  Safe to call twice."""
-        for p in (self.client, self.server):
-            if p is not None:
-                p.stop()
-
-    def __enter__(self) -> "Flows":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- queries -------------------------------------------------------------
     def raw_status(self) -> dict:
@@ -414,7 +425,7 @@ class UdpStream:
         return max([(end - start) * 1000 for start, end in self.gaps if end > t] or [0.0])
 
 
-class UdpStreams:
+class UdpStreams(_ClientServer):
     """udp_stream.py's server in the inet namespace and its client in the client namespace:
     ``echo`` client-driven and ``push`` server-driven UDP streams through the routers' NAT."""
 
@@ -440,16 +451,6 @@ class UdpStreams:
             raise
         return self
 
-    def stop(self) -> None:
-        for p in (self.client, self.server):
-            if p is not None:
-                p.stop()
-
-    def __enter__(self) -> "UdpStreams":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def status(self) -> list[UdpStream]:
         if self.client is None:
