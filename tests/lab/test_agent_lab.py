@@ -185,8 +185,8 @@ def test_logread_has_each_message_once_at_its_own_priority(healthy):
 
 def test_the_init_script_reloads_dnsmasq_under_dnsmasqs_own_lock(healthy):
     """Every procd init script holds its service's lock (/var/lock/procd_NAME.lock, fd 1000) while
-    it runs, so that two actions of one service never interleave. ha-pair's init reloads dnsmasq
-    when it changed /etc/config/dhcp: that reload must wait for a dnsmasq action in progress (e.g.
+    it runs, so that two actions of one service never interleave. ha-pair's init updates dnsmasq (`start`)
+    when it changed /etc/config/dhcp: that update must wait for a dnsmasq action in progress (e.g.
     one of procd's interface triggers), or the one that read the older /etc/config/dhcp may write
     dnsmasq's configuration last and the VIP options are lost."""
     r2 = healthy.routers["r2"]
@@ -196,12 +196,12 @@ def test_the_init_script_reloads_dnsmasq_under_dnsmasqs_own_lock(healthy):
     try:
         time.sleep(0.5)
         started = time.monotonic()
-        r2.service("reload")  # renders the option back into /etc/config/dhcp and reloads dnsmasq
+        r2.service("reload")  # renders the option back into /etc/config/dhcp and updates dnsmasq
         waited = time.monotonic() - started
     finally:
         holder.wait(10)
     assert "list dhcp_option '3,192.168.50.1'" in (r2.root / "etc/config/dhcp").read_text()
-    assert waited > 2, f"dnsmasq was reloaded after {waited:.1f} s, while another dnsmasq action held its lock"
+    assert waited > 2, f"dnsmasq was updated after {waited:.1f} s, while another dnsmasq action held its lock"
     assert "dhcp-option=lan,3,192.168.50.1" in generated.read_text()
 
 

@@ -291,3 +291,28 @@ def test_a_grant_made_during_a_partition_is_never_handed_out_again_by_the_master
     # the holder itself still gets its address from the new master
     again = holder.lease(requested=granted["ip"])
     assert again.get("ip") == granted["ip"], again
+
+
+def test_reloads_that_change_the_dhcp_settings_never_kill_dnsmasq(healthy):
+    """A reload of ha-pair that changes /etc/config/dhcp makes OpenWrt's dnsmasq init restart its
+    instance (the generated conf changed). dnsmasq's own `reload` then also sends SIGHUP, which
+    kills a process procd has just started and that has no handler yet (exit 129; procd respawns
+    it 5 s later: no DHCP and no DNS meanwhile). ha-pair asks for the update without the signal."""
+    lab = healthy
+    r2 = lab.routers["r2"]
+
+    def dnsmasq() -> dict:
+        return r2.services().get("dnsmasq", {}).get("instances", {})
+
+    pids = set()
+    try:
+        for n in range(30):
+            r2.sh(f"uci set ha.dhcp.managed={n % 2} && uci commit ha && /etc/init.d/ha-pair reload")
+            time.sleep(0.3)  # a killed dnsmasq is marked stopped at once, and stays so for 5 s
+            instances = dnsmasq()
+            assert instances and all(i.get("running") and i.get("exit_code") != 129 for i in instances.values()), \
+                (n, instances)
+            pids |= {i["pid"] for i in instances.values()}
+    finally:
+        r2.sh("uci set ha.dhcp.managed=1 && uci commit ha && /etc/init.d/ha-pair reload")
+    assert len(pids) >= 30, "every reload restarted dnsmasq (its generated conf changed)"

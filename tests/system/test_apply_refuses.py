@@ -62,7 +62,7 @@ def dnsmasq_calls(root: Path) -> list[str]:
 def test_start_reloads_dnsmasq_only_when_render_changed_its_config(root: Path):
     """The init script asks render which files it changed (--list-changed), not its human output."""
     assert init(root, "start").returncode == 0
-    assert dnsmasq_calls(root) == ["reload"], "the VIP became gateway and DNS server in /etc/config/dhcp"
+    assert dnsmasq_calls(root) == ["start"], "the VIP became gateway and DNS server in /etc/config/dhcp"
     changed = (root / "var/run/ha-pair/render.changed").read_text().splitlines()
     assert str(root / "etc/config/dhcp") in changed and str(root / "var/etc/ha-pair/keepalived.conf") in changed
     assert init(root, "start").returncode == 0
