@@ -34,6 +34,20 @@ def node_state(paths: Paths) -> str:
         return "unknown"
 
 
+def pending_state(paths: Paths) -> str | None:
+    """What keepalived said last (master, backup, fault, stop) while the notify script has not
+    acted on it yet (its MASTER actions can take seconds); None when nothing is pending."""
+    try:
+        token, _type, _name, state, _priority = paths.notify_wanted.read_text().split()
+    except (OSError, ValueError):
+        return None
+    try:
+        done = paths.notify_done.read_text().strip()
+    except OSError:
+        done = ""
+    return state.lower() if token != done else None
+
+
 def check_result(paths: Paths, name: str) -> CheckResult:
     """Written by the package's `check` helper each time keepalived runs a check."""
     path = paths.checks_dir / name

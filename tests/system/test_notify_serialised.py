@@ -184,3 +184,20 @@ def test_a_backup_run_older_than_the_master_run_done_does_not_leave_the_master_s
     assert run_notify(root, namespace, "BACKUP").wait(timeout=60) == 0
     assert wan_seen(namespace, client) == {"wan": "open", "client_stopped": False}
     assert (run / "state").read_text().strip() == "master"  # it acted on nothing
+
+
+def test_the_transition_log_stays_bounded_and_whole(router):
+    """It lives in RAM (/var/run) and gets a line per transition for as long as the router runs."""
+    root, namespace = router
+    log = root / "var/run/ha-pair/transitions.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(f"{1700000000 + n} GROUP ha BACKUP 100\n" for n in range(5000)))  # 165 KB
+    notify = root / "usr/libexec/ha-pair/notify"
+    done = subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", "FAULT", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    assert len(log.read_bytes()) <= 131072 and len(lines) == 1000
+    assert all(len(line.split()) == 5 for line in lines)
+    assert lines[-1].split()[1:] == ["GROUP", "ha", "FAULT", "0"]
+    assert lines[-2] == "1700004999 GROUP ha BACKUP 100", "the newest lines are the ones kept"

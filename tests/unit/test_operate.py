@@ -119,6 +119,14 @@ def test_handover_refusals_change_nothing(r1: Paths):
     set_state(r1, "backup")
     with pytest.raises(procedures.Refused, match="this node is backup, not master"):
         procedures.handover(r1, m, lambda: peer())
+    # keepalived said MASTER, the notify script is still doing MASTER's work: not yet, not "backup"
+    Path(r1.notify_wanted).write_text("77:1700000000:u GROUP ha MASTER 100\n")
+    Path(r1.notify_done).write_text("76:1699999990:t\n")
+    with pytest.raises(procedures.Refused, match="this node is becoming master.*try again in a moment"):
+        procedures.handover(r1, m, lambda: peer())
+    Path(r1.notify_done).write_text("77:1700000000:u\n")  # acted on (it did not become master after all)
+    with pytest.raises(procedures.Refused, match="this node is backup, not master"):
+        procedures.handover(r1, m, lambda: peer())
     set_state(r1, "master")
     with pytest.raises(procedures.Refused, match="the peer is not ready to take over: it is busy"):
         procedures.handover(r1, m, lambda: peer(state="fault"))

@@ -67,6 +67,9 @@ def handover(paths: Paths, model: Model, ask_peer: PeerAsk, by: str = "operator"
     if hold.maintenance(paths) is not None:
         raise Refused("this node is in maintenance mode: it holds no VIPs to hand over")
     if state != "master":
+        if runfiles.pending_state(paths) == "master":
+            raise Refused("this node is becoming master: keepalived gave it the VIPs and its MASTER actions "
+                          "(conntrack, lease catch-up, DHCP) are still running; try again in a moment")
         raise Refused(f"this node is {state}, not master: nothing to hand over")
     report, error = _ask(ask_peer)
     if report is None:
