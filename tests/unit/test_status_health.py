@@ -38,7 +38,8 @@ def master_state() -> PairState:
 
 
 def full_status(upstream: str, bonus: str, sync_link: bool = True, conntrackd: bool = True,
-                lease_sync: dict | None = None, pending: bool = False, disk_errors: tuple[str, ...] = ()) -> dict:
+                lease_sync: dict | None = None, pending: bool = False, disk_errors: tuple[str, ...] = (),
+                maintenance: dict | None = None) -> dict:
     snapshot = Snapshot(
         time=200.0, addresses={"br-lan": ["192.168.50.1"], "eth1": ["198.51.100.1"]},
         carriers={"br-lan": True, "eth1": True, "eth2": sync_link},
@@ -49,7 +50,7 @@ def full_status(upstream: str, bonus: str, sync_link: bool = True, conntrackd: b
     on_disk = ConfigOnDisk(disk_errors, None if disk_errors else "changed" if pending else in_effect.digest)
     return build_status(in_effect, master_state(), snapshot, {"pid": 1}, on_disk,
                         lease_sync or {"enabled": True, "peer_reachable": True, "last_error_kind": None,
-                                       "clock_warning": False})
+                                       "clock_warning": False}, maintenance=maintenance)
 
 
 @pytest.mark.parametrize("upstream, bonus, expected", [
@@ -62,6 +63,14 @@ def full_status(upstream: str, bonus: str, sync_link: bool = True, conntrackd: b
 def test_effective_priority_follows_keepalived(upstream, bonus, expected):
     status = full_status(upstream, bonus)
     assert status["node"]["priority"] == 150
+    assert status["node"]["effective_priority"] == expected
+
+
+@pytest.mark.parametrize("hold, expected", [("none", 170), ("yield", 1), ("out", 0)])
+def test_effective_priority_counts_the_operators_hold(hold, expected):
+    """A yielding node advertises 1 (it does not take mastership back); held out, it is in FAULT,
+    whose advert says 0."""
+    status = full_status("ok", "ok", maintenance={"on": hold == "out", "since": None, "by": None, "hold": hold})
     assert status["node"]["effective_priority"] == expected
 
 

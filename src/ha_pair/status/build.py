@@ -15,6 +15,7 @@ from ..config.model import Check, Model
 from ..config.shared import vrrp_profile
 from ..state.observed import UNKNOWN_CHECK, CheckResult, Snapshot
 from ..state.pair import PairState
+from ..operate.hold import NAMES as HOLD_NAMES, NORMAL, YIELD
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -64,10 +65,14 @@ def _checks(model: Model, snapshot: Snapshot) -> dict[str, Any]:
     return out
 
 
-def effective_priority(priority: int, checks: tuple[Check, ...], results: dict[str, Any]) -> int:
+def effective_priority(priority: int, checks: tuple[Check, ...], results: dict[str, Any], hold: int = 0) -> int:
     """The priority keepalived advertises: a negative weight counts while its check is down, a
-    positive one while it is up (keepalived's track_script/track_interface rule), kept in 1-254."""
-    total = priority
+    positive one while it is up (keepalived's track_script/track_interface rule), and the
+    operator's hold (a track_file of weight 1), kept in 1-254; below -253 the hold is FAULT,
+    which advertises priority 0."""
+    if hold < YIELD:
+        return 0
+    total = priority + hold
     for check in checks:
         if check.failure != "weight":
             continue
@@ -208,21 +213,22 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
     else:
         status["sync_group"] = None
     if model is not None:
-        status.update(_pair(model, state, snapshot))
+        held = {name: value for value, name in HOLD_NAMES.items()}.get((maintenance or {}).get("hold"), NORMAL)
+        status.update(_pair(model, state, snapshot, held))
     status["lease_sync"] = lease_sync if lease_sync is not None else {"enabled": False}
     status["health"] = health(status)
     return jsonsafe.finite(status)  # JSON for ubus and LuCI: no NaN or infinity, whatever a probe read
 
 
-def _pair(model: Model, state: PairState, snapshot: Snapshot) -> dict[str, Any]:
-    """The fields that need a configuration in effect."""
+def _pair(model: Model, state: PairState, snapshot: Snapshot, hold: int) -> dict[str, Any]:
+    """The fields that need a configuration in effect; `hold` the operator's (operate.hold)."""
     node = model.node
     checks = _checks(model, snapshot)
     expected = state.node_state == "master"
     answering = snapshot.dhcp_answering
     return {
         "node": {"name": node.name, "role": node.role, "priority": node.priority, "enabled": node.enabled,
-                 "effective_priority": effective_priority(node.priority, model.checks, checks),
+                 "effective_priority": effective_priority(node.priority, model.checks, checks, hold),
                  "vrrp_version": node.vrrp_version, "advert_int_cs": node.advert_centis},
         "instances": _instances(model, state, snapshot),
         "checks": checks,
