@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from dataclasses import dataclass, field, replace
+from ..record import record, field, replace
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -118,10 +118,10 @@ def _derived():  # noqa: ANN202
 
 
 def _put(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)  # frozen dataclasses: only while constructing
+    object.__setattr__(obj, name, value)  # frozen records: only while constructing
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Lease:
     """One lease. For DHCPv6, `client_id` is the client's DUID (required) and `iaid`/`temporary`
     are set; for IPv4, `mac` is set. vendorclass/agent_info are dnsmasq's optional extra lines
@@ -208,7 +208,7 @@ class Lease:
         return 0 < self.expiry <= now  # dnsmasq's lease_prune(): gone once now >= expires
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tombstone:
     """A lease this node saw released or expired. It kills copies of that lease (same slot, expiry
     no later), so a peer's stale copy cannot bring it back; a later grant beats it. It is
@@ -241,7 +241,7 @@ def _address_order(lease: Lease) -> tuple:
     return (lease.address_key, lease.sort_key)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LeaseDb:
     """A lease file's content plus the pair's memory. `leases` and `duid` are what dnsmasq reads;
     `superseded` (leases that lost to a later one, kept until they expire so they come back if

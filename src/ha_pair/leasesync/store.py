@@ -17,7 +17,7 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from ..record import record
 
 from ..fs import atomic_write
 from ..fspath import FsPath
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Iterator
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalRead:
     db: LeaseDb
     problems: tuple[LineProblem, ...]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from ..record import record, field
 
 from .. import jsonsafe
 from ..paths import Paths
@@ -22,7 +22,7 @@ HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
 CLOCK_WARNING_S = 5.0  # expiries are absolute times: a skewed clock shortens or stretches leases
 
 
-@dataclass
+@record
 class SyncOutcome:
     ok: bool
     started: float
@@ -42,7 +42,7 @@ class SyncOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Hello:
     node: str
     clock_offset: float  # peer's clock minus ours, seconds
