@@ -1,8 +1,11 @@
 """Lease sync inside the agent: when to exchange with the peer, and what status shows about it.
 
-Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> after a short debounce,
-a push of what changed since the peer last heard from us; a request to import leases (from the forced command serving the peer) -> bring
-dnsmasq's file up to date, debounced so a burst means one restart; every reconcile_interval, and
+Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> at once, a push of what
+changed since the peer last heard from us; a request to import leases (from the forced command
+serving the peer) -> at once, bring dnsmasq's file up to date. No fixed debounce (it was 50 ms
+before a push and 150 ms before an import, a fifth of the propagation time): a job of either kind
+is queued at most once, so the events of a burst that arrive while one runs make one more run
+after it, which takes everything they brought. Every reconcile_interval, and
 after every transition -> a full exchange (hello for the clock, then exchange). While the peer is
 unreachable, retries back off from RETRY_MIN_S to the reconcile interval. The SSH work runs in
 one worker thread, so the event loop keeps answering status meanwhile.
@@ -26,8 +29,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see READ
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-PUSH_DEBOUNCE_S = 0.05
-APPLY_DEBOUNCE_S = 0.15
 RETRY_MIN_S = 5.0
 
 
@@ -40,6 +41,8 @@ class LeaseSync:
         self.reconcile_s = reconcile_s
         self.schedule = schedule  # (delay, name, callback): the loop's timers; one pending per name
         self.jobs: queue.Queue = queue.Queue()
+        self._waiting: set[str] = set()  # coalescing jobs queued and not yet started
+        self._waiting_lock = threading.Lock()
         self.state = self.initial_state(peer)
         self._changed_at: float | None = None
         self._counting: LeaseStore | None = None
@@ -64,9 +67,18 @@ class LeaseSync:
         if word == "leases-changed":
             if self._changed_at is None:
                 self._changed_at = time.time()
-            self.schedule(PUSH_DEBOUNCE_S, "lease-push", lambda: self.jobs.put("exchange"))
+            self._queue_once("exchange")
         elif word == "leases-apply":
-            self.schedule(APPLY_DEBOUNCE_S, "lease-apply", lambda: self.jobs.put("apply"))
+            self._queue_once("apply")
+
+    def _queue_once(self, job: str) -> None:
+        """Queue `job` unless it is queued already and has not started: the run still to come
+        reads the lease files when it starts, so it covers this event too."""
+        with self._waiting_lock:
+            if job in self._waiting:
+                return
+            self._waiting.add(job)
+        self.jobs.put(job)
 
     def full(self) -> None:
         self.jobs.put("full")
@@ -102,6 +114,8 @@ class LeaseSync:
             job = self.jobs.get()
             if job is None:
                 return
+            with self._waiting_lock:
+                self._waiting.discard(job)
             try:
                 if job == "apply":
                     self._apply()
