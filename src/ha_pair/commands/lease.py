@@ -236,6 +236,7 @@ def lease_peer(args: argparse.Namespace, paths: Paths) -> int:
     """The forced command (run by dropbear for the sync key): the verb is SSH_ORIGINAL_COMMAND."""
     verb = os.environ.get("SSH_ORIGINAL_COMMAND", "").strip()
     peer_side.bound_process()
+    peer_side.no_cycle_collection()
     return peer_side.serve(paths, verb, sys.stdin.buffer, sys.stdout.buffer)
 
 

@@ -121,7 +121,12 @@ def _parse(text: bytes, state: bool) -> ParseResult:
     problems: list[LineProblem] = []
     duid: str | None = None
     duid_line: tuple[int, bytes] | None = None
+    fast = Lease.from_canonical_line
     for number, raw in enumerate(text.split(b"\n"), 1):
+        lease = fast(raw)
+        if lease is not None:  # the usual line, in the pair's own form: no field-by-field parse
+            leases.append(lease)
+            continue
         fields = raw.split()  # ASCII whitespace, as C's isspace(): a hostname cannot hold any
         if not fields:
             continue  # blank: fscanf skips these too
