@@ -111,13 +111,7 @@ def record(cls: type | None = None, *, frozen: bool = False, slots: bool = False
     specs = _fields(cls)
     compared = tuple(f.name for f in specs if f.compare)
     shown = tuple(f.name for f in specs if f.repr)
-    namespace = dict(cls.__dict__)
-    for name in ("__dict__", "__weakref__"):
-        namespace.pop(name, None)
-    for spec in specs:  # defaults live in __init__; a class attribute would clash with a slot
-        namespace.pop(spec.name, None)
-    if slots:
-        namespace["__slots__"] = tuple(f.name for f in specs)
+    namespace: dict[str, Any] = {}
 
     def __eq__(self, other):  # noqa: N807
         if other.__class__ is not self.__class__:
@@ -141,6 +135,16 @@ def record(cls: type | None = None, *, frozen: bool = False, slots: bool = False
         namespace.update(__setattr__=__setattr__, __delattr__=__delattr__, __hash__=__hash__)
     else:
         namespace["__hash__"] = None  # mutable and compared by value: unhashable, as dataclasses does
-    new = type(cls)(cls.__name__, cls.__bases__, namespace)
-    new.__init__ = _init(new, specs, frozen)
-    return new
+    if slots:  # a new class (slots are fixed at creation); else the class itself, no garbage class left
+        body = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
+        for spec in specs:  # defaults live in __init__; a class attribute would clash with a slot
+            body.pop(spec.name, None)
+        cls = type(cls)(cls.__name__, cls.__bases__, {**body, **namespace, "__slots__": tuple(f.name for f in specs)})
+    else:
+        for spec in specs:
+            if isinstance(cls.__dict__.get(spec.name), Field):
+                delattr(cls, spec.name)  # field(...) markers; plain defaults stay, as with dataclasses
+        for name, value in namespace.items():
+            setattr(cls, name, value)
+    cls.__init__ = _init(cls, specs, frozen)
+    return cls
