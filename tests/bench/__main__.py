@@ -44,7 +44,9 @@ def summary(results: dict) -> str:
     if "agent" in results:
         a = results["agent"]
         lines.append(f"\nagent: `ha-pair status` {statistics.median(a['status_ms']):.0f} ms median "
-                     f"(max {max(a['status_ms']):.0f}); RSS {a['rss_kb']} kB; {a['idle_wakeups_10s']} voluntary "
+                     f"(max {max(a['status_ms']):.0f}); RSS {a['rss_kb']} kB"
+                     + (f" ({a['rss_above_python_kb']} kB above python3 alone, {a['python_rss_kb']} kB)"
+                        if "python_rss_kb" in a else "") + f"; {a['idle_wakeups_10s']} voluntary "
                      f"wake-ups in 10 s idle")
         lines.append(f"\n| `ubus call ha status` on r1 ({a['ubus_note']}) | p50 ms | p95 ms | max ms | runs |")
         lines.append("|---|---|---|---|---|")
@@ -60,7 +62,9 @@ def summary(results: dict) -> str:
         ls = results["lease_sync"]
         lines.append(f"lease sync: {ls['leases']} leases from master to backup file, p50 {ls['propagation_p50_ms']} ms, "
                      f"p95 {ls['propagation_p95_ms']} ms ({ls['missing_on_backup']} missing); merge of 50 000 leases "
-                     f"{ls['merge_50k_ms']} ms; one single-lease update {ls['bytes_per_update']} bytes "
+                     f"{ls['merge_50k_ms']} ms; one 50 000-lease exchange {ls['exchange_50k_s']} s, peak {ls['exchange_50k_peak_mb']} MB "
+                     f"(the peer: {ls.get('exchange_50k_peer_s')} s, {ls.get('exchange_50k_peer_peak_mb')} MB); "
+                     f"one single-lease update {ls['bytes_per_update']} bytes "
                      f"({ls['leases_known_at_update']} leases known)")
     return "\n".join(lines)
 

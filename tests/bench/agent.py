@@ -69,6 +69,11 @@ print(json.dumps(out))
 """
 
 
+# The interpreter alone, started as the agent is (/usr/sbin/ha-pair: `#!/usr/bin/env python3`,
+# site imported), holding nothing: what the agent's RSS is compared with.
+BARE_RSS = "print(open('/proc/self/status').read().split('VmRSS:')[1].split()[0])"
+
+
 def _proc_status(pid: int, field: str) -> int:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(text.split(f"{field}:")[1].split()[0])
@@ -132,6 +137,7 @@ def run(runs: int, log, ubus_runs: int = 200) -> dict[str, Any]:
         status_ms = time_command(r1, r1.ha_pair("status", "--json"), runs)
         pid = r1.instance_pid("agent")
         rss_kb = _proc_status(pid, "VmRSS")
+        python_rss_kb = sorted(int(r1.exec("python3", "-c", BARE_RSS).stdout) for _ in range(5))[2]
         time.sleep(2)
         before = _proc_status(pid, "voluntary_ctxt_switches")
         time.sleep(10)
@@ -139,8 +145,10 @@ def run(runs: int, log, ubus_runs: int = 200) -> dict[str, Any]:
         state = lab.status("r1")["state"]
         ubus = ubus_ms(lab, ubus_runs, http_too=bool(installs))
     figures = {key: {"samples": samples, **percentiles(samples)} for key, samples in ubus.items()}
-    log(f"  agent: status {min(status_ms):.0f}-{max(status_ms):.0f} ms, RSS {rss_kb} kB, {wakeups} wake-ups in "
+    log(f"  agent: status {min(status_ms):.0f}-{max(status_ms):.0f} ms, RSS {rss_kb} kB ({rss_kb - python_rss_kb} kB "
+        f"above python3 alone, {python_rss_kb} kB), {wakeups} wake-ups in "
         f"10 s idle (state {state}); ubus call ha status p50/p95 ms: "
         + ", ".join(f"{key[:-3]} {f['p50']:.2f}/{f['p95']:.2f}" for key, f in figures.items()) + f" ({ubus_note})")
-    return {"status_ms": status_ms, "rss_kb": rss_kb, "idle_wakeups_10s": wakeups, "ubus_note": ubus_note,
+    return {"status_ms": status_ms, "rss_kb": rss_kb, "python_rss_kb": python_rss_kb,
+            "rss_above_python_kb": rss_kb - python_rss_kb, "idle_wakeups_10s": wakeups, "ubus_note": ubus_note,
             **figures}

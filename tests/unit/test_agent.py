@@ -215,3 +215,29 @@ def test_config_sync_method_answers_like_the_command_and_publishes_its_policy(tm
     answer = agent.handlers()["config_sync"]({"dry_run": True})
     assert answer["ok"] is False and "is invalid here" in answer["error"] and "nothing was sent" in answer["error"]
     assert Agent.policies()["config_sync"] == {"dry_run": "bool"}
+
+
+def test_lease_events_queue_work_at_once_and_coalesce(tmp_path: Path):
+    """A lease event queues a push at once (no timer: a debounce delayed every lease by 50 ms, an
+    import by 150 ms), and a burst of events queues it once until the worker starts it; likewise
+    for imports requested by the peer's forced command."""
+    from ha_pair.agent.lease_sync import LeaseSync
+
+    root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
+    scheduled: list[tuple[float, str]] = []
+    sync = LeaseSync(Paths(str(root)), "10.255.0.2", 22, 300, lambda delay, name, _cb: scheduled.append((delay, name)))
+    sync.stop()
+    sync._worker.join(10)  # the worker has ended: whatever is queued now stays in the queue
+    assert not sync._worker.is_alive()
+    while not sync.jobs.empty():
+        sync.jobs.get_nowait()
+    scheduled.clear()
+    for _ in range(5):
+        sync.on_event("leases-changed")
+        sync.on_event("leases-apply")
+    assert scheduled == []
+    assert [sync.jobs.get_nowait() for _ in range(sync.jobs.qsize())] == ["exchange", "apply"]
+    sync._waiting.discard("exchange")  # what the worker does when it takes the job
+    sync.on_event("leases-changed")
+    sync.on_event("leases-apply")  # still waiting: not queued twice
+    assert [sync.jobs.get_nowait() for _ in range(sync.jobs.qsize())] == ["exchange"]

@@ -198,6 +198,7 @@ def test_disabled_node_generates_nothing(root: Path):
 @pytest.mark.parametrize("argv", [
     ["status"], ["--json", "status"], ["status", "--json"], ["--root", "/tmp/x", "history"],
     ["--root", "/tmp/x", "--json", "agent", "--ubus-socket", "/tmp/u.sock"], ["agent"],
+    ["--root", "/tmp/x", "lease-peer"], ["lease-import"], ["--root", "/r", "lease-import", "--now", "1700000000"],
 ])
 def test_quick_parse_agrees_with_argparse(argv):
     from ha_pair import cli
@@ -208,10 +209,12 @@ def test_quick_parse_agrees_with_argparse(argv):
     for field in ("root", "json", "module", "function"):
         assert getattr(quick, field) == getattr(full, field), field
     assert quick.ubus_socket == getattr(full, "ubus_socket", None)
+    assert quick.now == getattr(full, "now", None)
 
 
 @pytest.mark.parametrize("argv", [["status", "extra"], ["--help"], ["check"], ["status", "--ubus-socket", "x"],
-                                  ["--root"], []])
+                                  ["--root"], [], ["lease-peer", "--now", "5"], ["lease-import", "--now", "-5"],
+                                  ["lease-import", "--now"], ["lease-import", "--now", "١٢"], ["lease-peer", "x"]])
 def test_quick_parse_leaves_everything_else_to_argparse(argv):
     from ha_pair import cli
 

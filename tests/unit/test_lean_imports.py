@@ -1,5 +1,7 @@
 """The agent and `ha-pair status` do not import `typing`: the agent's RSS on a lab router went
-from 16.5 MB to 16.0 MB without it (two runs each; a bare python3 there: 7.9 MB). Annotations are never evaluated (`from __future__ import annotations`), so
+from 16.5 MB to 16.0 MB without it (two runs each; a bare python3 there: 7.9 MB). Nor
+`dataclasses`, which imports inspect, ast, dis and tokenize: 1.3 MB of the agent's imports
+(ha_pair.record does the part ha-pair uses). Annotations are never evaluated (`from __future__ import annotations`), so
 every module takes typing's names only under `if TYPE_CHECKING:` (a local False constant)."""
 
 from __future__ import annotations
@@ -32,10 +34,21 @@ def test_no_module_imports_typing_at_run_time():
     assert found == []
 
 
-def test_the_agent_and_the_status_command_load_without_typing():
+HEAVY = ("typing", "dataclasses", "inspect", "ast", "dis", "tokenize")
+
+
+def test_no_module_imports_dataclasses():
+    found = [str(module.relative_to(SRC)) for module in sorted((SRC / "ha_pair").rglob("*.py"))
+             if any(isinstance(node, (ast.Import, ast.ImportFrom))
+                    and "dataclasses" in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module])
+                    for node in ast.walk(ast.parse(module.read_text())))]
+    assert found == []
+
+
+def test_the_agent_and_the_status_command_load_without_typing_or_dataclasses():
     probe = ("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, sys.argv[1]); "
              "import ha_pair.agent.loop, ha_pair.ubus.registration, ha_pair.cli, ha_pair.commands.status; "
-             "print(sorted(m for m in ('typing',) if m in sys.modules))")
+             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-S", "-I", "-c", probe, str(SRC)], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

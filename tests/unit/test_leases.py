@@ -3,7 +3,7 @@ and merge's algebra (commutative, associative, idempotent, nothing valid lost)."
 
 from __future__ import annotations
 
-import dataclasses
+from ha_pair import record
 import ipaddress
 
 import pytest
@@ -189,7 +189,7 @@ def test_state_file_keeps_superseded_leases_and_tombstones():
     text = serialise_state(db)
     assert b"superseded %d 02:00:00:00:00:0a 10.0.0.3 * * vendorclass=41 agent-info=42" % (NOW + 5) in text
     assert parse_state(text).problems == () and parse_state(text).db == db
-    assert parse_leases(serialise(db)).db == dataclasses.replace(db, tombstones=(), superseded=())
+    assert parse_leases(serialise(db)).db == record.replace(db, tombstones=(), superseded=())
 
 
 # --- hostile hostnames -----------------------------------------------------------------------
@@ -305,7 +305,7 @@ def test_tombstone_stops_the_peers_older_copy_coming_back():
     result = merge(released, LeaseDb((lease, )), NOW)
     assert result.db.leases == () and result.tombstoned == 1
     assert merge(released, LeaseDb((stale,)), NOW).db.leases == ()
-    again = dataclasses.replace(lease, hostname=b"other")  # same expiry, other name: still dead
+    again = record.replace(lease, hostname=b"other")  # same expiry, other name: still dead
     assert merge(released, LeaseDb((again,)), NOW).db.leases == ()
 
 
@@ -381,8 +381,8 @@ def test_diff_records_releases_but_not_renewals():
                                       v4(NOW + 50, "10.0.0.3", "02:00:00:00:00:0c"),
                                       v4(NOW + 50, "10.0.0.4", "02:00:00:00:00:0d"))
     old = LeaseDb((kept, renewed, moved, released))
-    new = LeaseDb((kept, dataclasses.replace(renewed, expiry=NOW + 40),  # even shortened
-                   dataclasses.replace(moved, address=ipaddress.ip_address("10.0.0.9"))))
+    new = LeaseDb((kept, record.replace(renewed, expiry=NOW + 40),  # even shortened
+                   record.replace(moved, address=ipaddress.ip_address("10.0.0.9"))))
     tombs = diff(old, new, NOW)
     assert [t.lease for t in tombs] == [moved, released]
     assert tombs[0] == Tombstone(moved, NOW, NOW + 50 + TOMBSTONE_GRACE)

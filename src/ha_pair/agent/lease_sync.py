@@ -1,8 +1,11 @@
 """Lease sync inside the agent: when to exchange with the peer, and what status shows about it.
 
-Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> after a short debounce,
-a push of what changed since the peer last heard from us; a request to import leases (from the forced command serving the peer) -> bring
-dnsmasq's file up to date, debounced so a burst means one restart; every reconcile_interval, and
+Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> at once, a push of what
+changed since the peer last heard from us; a request to import leases (from the forced command
+serving the peer) -> at once, bring dnsmasq's file up to date. No fixed debounce (it was 50 ms
+before a push and 150 ms before an import, a fifth of the propagation time): a job of either kind
+is queued at most once, so the events of a burst that arrive while one runs make one more run
+after it, which takes everything they brought. Every reconcile_interval, and
 after every transition -> a full exchange (hello for the clock, then exchange). While the peer is
 unreachable, retries back off from RETRY_MIN_S to the reconcile interval. The SSH work runs in
 one worker thread, so the event loop keeps answering status meanwhile.
@@ -10,6 +13,7 @@ one worker thread, so the event loop keeps answering status meanwhile.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -26,8 +30,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see READ
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-PUSH_DEBOUNCE_S = 0.05
-APPLY_DEBOUNCE_S = 0.15
 RETRY_MIN_S = 5.0
 
 
@@ -40,6 +42,8 @@ class LeaseSync:
         self.reconcile_s = reconcile_s
         self.schedule = schedule  # (delay, name, callback): the loop's timers; one pending per name
         self.jobs: queue.Queue = queue.Queue()
+        self._waiting: set[str] = set()  # coalescing jobs queued and not yet started
+        self._waiting_lock = threading.Lock()
         self.state = self.initial_state(peer)
         self._changed_at: float | None = None
         self._counting: LeaseStore | None = None
@@ -64,9 +68,18 @@ class LeaseSync:
         if word == "leases-changed":
             if self._changed_at is None:
                 self._changed_at = time.time()
-            self.schedule(PUSH_DEBOUNCE_S, "lease-push", lambda: self.jobs.put("exchange"))
+            self._queue_once("exchange")
         elif word == "leases-apply":
-            self.schedule(APPLY_DEBOUNCE_S, "lease-apply", lambda: self.jobs.put("apply"))
+            self._queue_once("apply")
+
+    def _queue_once(self, job: str) -> None:
+        """Queue `job` unless it is queued already and has not started: the run still to come
+        reads the lease files when it starts, so it covers this event too."""
+        with self._waiting_lock:
+            if job in self._waiting:
+                return
+            self._waiting.add(job)
+        self.jobs.put(job)
 
     def full(self) -> None:
         self.jobs.put("full")
@@ -102,13 +115,18 @@ class LeaseSync:
             job = self.jobs.get()
             if job is None:
                 return
-            try:
+            with self._waiting_lock:
+                self._waiting.discard(job)
+            gc.disable()  # a job builds a lease object per lease, none in a cycle: collecting
+            try:  # passes over tens of thousands of them cost more than the merge itself
                 if job == "apply":
                     self._apply()
                 else:
                     self._exchange(full=job == "full")
             except Exception:  # the worker must survive anything a sync can throw
                 log.exception(f"lease sync {job} failed")
+            finally:
+                gc.enable()
 
     def _apply(self) -> None:
         if answering_dhcp(self.paths):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
+from ..record import record
 
 NETLINK_ROUTE = 0
 RTM_GETLINK, RTM_NEWLINK = 18, 16
@@ -34,7 +34,7 @@ class NetlinkError(OSError):
     """The kernel answered a dump with an error."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Link:
     name: str
     index: int

@@ -7,10 +7,10 @@ service is being stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReasonContext:
     checks_down: tuple[tuple[str, str], ...] = ()  # (check name, failure mode: weight|fault)
     links_down: tuple[str, ...] = ()  # devices the VIPs or checks depend on, without carrier

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from ..record import record
 
 from ..config.model import Model
 from ..fspath import FsPath
@@ -24,7 +24,7 @@ _KEEPALIVED_MISSING = re.compile(r"doesn't exist$|^Non-existent interface specif
 _CONNTRACKD_FAILED = re.compile(r"\[ERROR\] (?!can't connect)")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DaemonTest:
     program: str  # as shown: "keepalived -t", "conntrackd", "nft -c"
     ran: bool

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 from ..agent.probes import carrier
 from ..config.load import validate
@@ -230,22 +229,6 @@ def _pin(paths: Paths, peer: str, port: int, key: str, as_json: bool) -> int:
     else:
         print(f"pinned {peer} {key_type} {fingerprint(key)} in {path}")
     return EXIT_OK
-
-
-def lease_peer(args: argparse.Namespace, paths: Paths) -> int:
-    """The forced command (run by dropbear for the sync key): the verb is SSH_ORIGINAL_COMMAND."""
-    verb = os.environ.get("SSH_ORIGINAL_COMMAND", "").strip()
-    peer_side.bound_process()
-    return peer_side.serve(paths, verb, sys.stdin.buffer, sys.stdout.buffer)
-
-
-def lease_import(args: argparse.Namespace, paths: Paths) -> int:
-    """The stop/swap/start sequence in a process of its own (see leasesync/importer.py). Exit 0: the
-    file changed, 3: it was already up to date."""
-    from ..leasesync.importer import run_import
-
-    now = args.now if args.now is not None else int(time.time())
-    return EXIT_OK if run_import(paths, now) else 3
 
 
 def lease_sync(args: argparse.Namespace, paths: Paths) -> int:

@@ -6,7 +6,7 @@ Renderers take this and nothing else, so whatever they emit was checked first.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from ..record import record, field
 
 from ..paths import Paths
 
@@ -15,7 +15,7 @@ IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Node:
     enabled: bool
     role: str  # primary | secondary
@@ -38,7 +38,7 @@ class Node:
     config_sync: str = "manual"  # manual | push (the primary pushes the shared part on reload)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Vip:
     name: str  # the vrrp_instance name
     interface: str  # OpenWrt logical interface
@@ -73,7 +73,7 @@ class Vip:
         return tuple(a for a in self.addresses if a.version != self.family)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Check:
     name: str  # the vrrp_script / tracker name
     kind: str  # ping | script | interface
@@ -89,7 +89,7 @@ class Check:
     device: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConntrackSync:
     enabled: bool
     mode: str  # ftfw | notrack | alarm
@@ -101,7 +101,7 @@ class ConntrackSync:
     protocols: tuple[str, ...] = ()  # ha.conntrack.protocol names to sync, in schema order; () = all
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DhcpSection:
     """A /etc/config/dhcp section that ha-pair manages, with the VIP it hands out."""
 
@@ -110,7 +110,7 @@ class DhcpSection:
     gateway: ipaddress.IPv4Address
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dhcp:
     managed: bool
     sections: tuple[DhcpSection, ...]
@@ -119,7 +119,7 @@ class Dhcp:
     ssh_port: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SingleWan:
     """One dynamic public IP shared by both routers (config/single_wan.py)."""
 
@@ -129,7 +129,7 @@ class SingleWan:
     lan_vip: ipaddress.IPv4Address
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Model:
     node: Node
     vips: tuple[Vip, ...]

@@ -12,7 +12,7 @@ named the way netifd names them. Only static addresses are known ahead of time.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from ..record import record
 
 from ..uci import Package, Section
 
@@ -25,7 +25,7 @@ _PROTO_SELF_NAMED = {"wireguard", "gre", "gretap", "grev6", "grev6tap", "vti", "
                      "dslite", "map", "ipip", "xfrm", "vxlan", "vxlan6", "openvpn"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Origin:
     """Where a value came from: its UCI path and the file and line that set it."""
 
@@ -34,7 +34,7 @@ class Origin:
     line: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Interface:
     name: str
     device: str | None

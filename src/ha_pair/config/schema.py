@@ -9,7 +9,7 @@ tests keep all of them in step with it.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from ..record import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ BOOL, INT, SECONDS, ENUM, IPV4, IP, CIDR, STRING, PATH = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class When:
     """A default that follows other options of the section: `value` where each option named in
     `match` has the (typed, effective) value given there."""
@@ -36,7 +36,7 @@ def when(value: Any, **match: Any) -> When:
     return When(tuple(match.items()), value)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Option:
     name: str
     kind: str
@@ -59,7 +59,7 @@ class Option:
         return self.default
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SectionType:
     type: str
     doc: str

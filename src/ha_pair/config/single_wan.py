@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from ..record import record
 
 from ..uci import Package, Section
 
@@ -35,7 +35,7 @@ def is_mac(text: str) -> bool:
     return bool(_MAC.fullmatch(text.lower()))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Missing:
     """One thing the network configuration lacks: where (a UCI path), and what to add there."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, replace
+from ..record import record, replace
 
 from ..paths import Paths
 from ..sha256 import sha256
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 VRRP3_MAX_ADVERT = 4095  # 12 bits of centiseconds
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Inputs:
     ha: Package
     network: Package | None = None
@@ -42,7 +42,7 @@ class Inputs:
     system: Package | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Result:
     model: Model | None
     errors: tuple[Problem, ...]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from ..record import record
 
 from ..uci import Package, Section
 from . import grammar, schema
@@ -18,7 +18,7 @@ _TRUE = {"1", "yes", "on", "true", "enabled"}
 _FALSE = {"0", "no", "off", "false", "disabled"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Problem:
     """One finding, named by its UCI path (`ha.lan.vrid`) and, when known, file and line."""
 

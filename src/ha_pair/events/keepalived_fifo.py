@@ -7,7 +7,7 @@ global_defs. The agent reads it; this module only turns a line into an event (pu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ..record import record
 
 STATES = {"MASTER", "BACKUP", "FAULT", "STOP", "DELETED"}
 # Lines keepalived may also write that carry no state change for the pair.
@@ -19,7 +19,7 @@ class FifoLineError(ValueError):
     """A line that is not a keepalived notify line we understand."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VrrpEvent:
     kind: str  # INSTANCE | GROUP
     name: str

@@ -16,7 +16,7 @@ pool and `now`: merge is commutative, associative and idempotent whatever the or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 from itertools import chain
 from operator import attrgetter
 
@@ -26,7 +26,7 @@ TOMBSTONE_GRACE = 600  # past the killed lease's expiry: covers clock skew betwe
 INFINITE_TOMBSTONE_TTL = 7 * 86400  # for a released infinite lease: no expiry to wait for
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MergeResult:
     db: LeaseDb
     conflicts: int = 0  # leases live on a node that lost their address to another client

@@ -15,7 +15,7 @@ is reported with its number, never silently; the other lines still load.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from ..record import record, replace
 
 from .model import (MAX_CLIENT_ID, MAX_SERVER_DUID, Lease, LeaseDb, LeaseError, Tombstone,
                     canonical_hex, to_address)
@@ -25,7 +25,7 @@ _IAID = re.compile(rb"(T?)([0-9]{1,10})")
 _EXTRAS = {b"vendorclass": "vendorclass", b"agent-info": "agent_info"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineProblem:
     line_number: int  # 1-based
     reason: str
@@ -33,7 +33,7 @@ class LineProblem:
     kind: str  # the field at fault: fields, expiry, mac, address, hostname, client-id, ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParseResult:
     db: LeaseDb
     problems: tuple[LineProblem, ...] = ()
@@ -121,7 +121,12 @@ def _parse(text: bytes, state: bool) -> ParseResult:
     problems: list[LineProblem] = []
     duid: str | None = None
     duid_line: tuple[int, bytes] | None = None
+    fast = Lease.from_canonical_line
     for number, raw in enumerate(text.split(b"\n"), 1):
+        lease = fast(raw)
+        if lease is not None:  # the usual line, in the pair's own form: no field-by-field parse
+            leases.append(lease)
+            continue
         fields = raw.split()  # ASCII whitespace, as C's isspace(): a hostname cannot hold any
         if not fields:
             continue  # blank: fscanf skips these too

@@ -23,6 +23,7 @@ Anything else is refused with exit status 1. No shell ever sees the request.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -33,7 +34,6 @@ import time
 from .. import __version__, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering
-from ..leases import serialise_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
 from .importer import reread_reservations
 from .message import read_message
@@ -101,6 +101,13 @@ def bound_process() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
+def no_cycle_collection() -> None:
+    """For the forced command's own process: no cyclic garbage collection. It lives at most
+    PEER_LIFETIME_S and builds ~10^5 lease objects, none of them in a reference cycle; the
+    collector's passes over them were 40 % of a 50 000-lease exchange's CPU time."""
+    gc.disable()
+
+
 def _read_request(stdin: BinaryIO, budget: Budget | None = None) -> bytes:
     try:
         fd = stdin.fileno()
@@ -143,10 +150,11 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
                  "host_keys": host_public_keys(paths)}
         stdout.write(json.dumps(reply).encode() + b"\n")
         return 0
-    remote = None
+    remote = raw = None
     if verb in ("exchange", "push"):
         try:
-            remote, skipped = store.decode_remote(_read_request(stdin))
+            raw = _read_request(stdin)
+            remote, skipped = store.decode_remote(raw)
         except MessageRefused as exc:
             return _refuse(str(exc))
         if skipped:
@@ -155,13 +163,13 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         store.observe_local(now)
         if remote is not None:
             try:
-                store.absorb(remote, now)
+                store.absorb(remote, now, raw)
             except MessageRefused as exc:
                 return _refuse(str(exc))
-        knowledge = store.knowledge()
+        answer = b"ok\n" if verb == "push" else store.knowledge_text()
         apply = verb in ("exchange", "push") and not answering_dhcp(paths) and store.needs_apply()
         reserve = remote is not None and not apply and store.refresh_reservations(now)
-    stdout.write(b"ok\n" if verb == "push" else serialise_state(knowledge))
+    stdout.write(answer)
     stdout.flush()
     if apply:
         _after_answer(paths, store, now)

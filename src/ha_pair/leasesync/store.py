@@ -17,7 +17,7 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from ..record import record
 
 from ..fs import atomic_write
 from ..fspath import FsPath
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Iterator
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalRead:
     db: LeaseDb
     problems: tuple[LineProblem, ...]
@@ -62,6 +62,8 @@ class LeaseStore:
         self.lock_path = paths.leases_lock
         self.from_peer_path = paths.leases_from_peer
         self._parsed: dict[str, tuple[tuple, LeaseDb]] = {}  # path -> (its stat key, its content)
+        self._written: dict[str, tuple[tuple, bytes]] = {}  # path -> (its stat key, the bytes written)
+        self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -75,12 +77,19 @@ class LeaseStore:
 
     # -- reading --------------------------------------------------------------------------------
     def read_file(self) -> LocalRead:
+        """dnsmasq's file, parsed again only when its bytes changed (one exchange reads it up to three
+        times: 50 000 leases take a while to parse). Compared by content, not by stat: dnsmasq
+        rewrites the file in place, and tmpfs's mtime moves in jiffies."""
         try:
             raw = self.file.read_bytes()
         except FileNotFoundError:
             return LocalRead(LeaseDb(), ())
+        if self._file_read is not None and self._file_read[0] == raw:
+            return self._file_read[1]
         result = parse_leases(raw)
-        return LocalRead(result.db, tuple(result.problems))
+        read = LocalRead(result.db, tuple(result.problems))
+        self._file_read = (raw, read)
+        return read
 
     def _settled(self, first: LocalRead, attempts: int = 5, pause: float = 0.05) -> LocalRead:
         """dnsmasq rewrites its lease file in place (truncate, then write): a read at the wrong
@@ -97,6 +106,18 @@ class LeaseStore:
 
     def knowledge(self) -> LeaseDb:
         return self._read_state(self.state_path)
+
+    def knowledge_text(self) -> bytes:
+        """serialise_state(knowledge()): the bytes this store object wrote last, while the file is
+        still the one it wrote (no second serialisation of 50 000 leases)."""
+        try:
+            info = os.stat(self.state_path)
+            written = self._written.get(str(self.state_path))
+            if written is not None and written[0] == (info.st_ino, info.st_size, info.st_mtime_ns):
+                return written[1]
+        except OSError:
+            pass
+        return serialise_state(self.knowledge())
 
     def counts(self) -> dict[str, int]:
         """Leases and tombstones this node knows, counted from the state file's lines (cheap
@@ -151,16 +172,16 @@ class LeaseStore:
         self._save(result.db, local.db)
         return result, local
 
-    def absorb(self, remote: LeaseDb, now: int) -> MergeResult:
-        """Fold the peer's knowledge into ours, noting what came from the peer: it need not be
-        pushed back to it. Refused whole (MessageRefused, nothing stored) when the result would
-        pass the stored-state cap."""
+    def absorb(self, remote: LeaseDb, now: int, remote_text: bytes | None = None) -> MergeResult:
+        """Fold the peer's knowledge into ours, noting what came from the peer (`remote_text`: the
+        message it was parsed from, if at hand): it need not be pushed back to it. Refused whole
+        (MessageRefused, nothing stored) when the result would pass the stored-state cap."""
         result = merge(self.knowledge(), remote, now)
         stored = entries(result.db)
         if stored > MAX_ENTRIES:
             raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
         self._write_state(self.state_path, result.db)
-        self._note_from_peer(serialise_state(remote))
+        self._note_from_peer(serialise_state(remote) if remote_text is None else remote_text)
         return result
 
     def _note_from_peer(self, lines: bytes) -> None:
@@ -188,12 +209,14 @@ class LeaseStore:
 
     def _write_state(self, path: FsPath, db: LeaseDb) -> None:
         """Write a state file and remember what it holds (the next read need not parse it)."""
-        atomic_write(path, serialise_state(db), 0o600)
+        text = serialise_state(db)
+        atomic_write(path, text, 0o600)
         try:
             info = os.stat(path)
         except OSError:
             return
         self._parsed[str(path)] = ((str(path), info.st_ino, info.st_size, info.st_mtime_ns), db)
+        self._written[str(path)] = ((info.st_ino, info.st_size, info.st_mtime_ns), text)
 
     def needs_apply(self) -> bool:
         """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""

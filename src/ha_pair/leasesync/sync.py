@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from ..record import record, field
 
 from .. import jsonsafe
 from ..paths import Paths
-from ..leases import serialise_state
 from ..leases.limits import Budget, MessageRefused
 from .importer import reread_reservations
 from .store import LeaseStore
@@ -22,7 +21,7 @@ HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
 CLOCK_WARNING_S = 5.0  # expiries are absolute times: a skewed clock shortens or stretches leases
 
 
-@dataclass
+@record
 class SyncOutcome:
     ok: bool
     started: float
@@ -42,7 +41,7 @@ class SyncOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Hello:
     node: str
     clock_offset: float  # peer's clock minus ours, seconds
@@ -69,7 +68,7 @@ def hello(paths: Paths, peer: str, port: int, scratch: str | None = None, timeou
 
 def state_lines(paths: Paths) -> set[bytes]:
     """This node's knowledge as lines: what a push compares with what the peer already has."""
-    return set(serialise_state(LeaseStore(paths).knowledge()).splitlines())
+    return set(LeaseStore(paths).knowledge_text().splitlines())
 
 
 def push(paths: Paths, peer: str, port: int, already_sent: set[bytes], timeout: float = 15) -> tuple[SyncOutcome, set[bytes]]:
@@ -80,7 +79,7 @@ def push(paths: Paths, peer: str, port: int, already_sent: set[bytes], timeout: 
     with store.locked():
         _, local = store.observe_local(int(outcome.started))
         outcome.malformed_local = len(local.problems)
-        current = serialise_state(store.knowledge()).splitlines()
+        current = store.knowledge_text().splitlines()
         already_sent = already_sent | store.take_from_peer()  # the peer's own news, not worth echoing
     counts = store.counts()
     outcome.leases_local, outcome.tombstones = counts["leases"], counts["tombstones"]
@@ -107,7 +106,7 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     with store.locked():
         _, local = store.observe_local(now)
         outcome.malformed_local = len(local.problems)
-        payload = serialise_state(store.knowledge())
+        payload = store.knowledge_text()
     try:
         reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
     except TransportError as exc:
@@ -118,7 +117,7 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     try:
         remote, outcome.malformed_peer = store.decode_remote(reply.data)  # parsed before taking the lock
         with store.locked():
-            merged = store.absorb(remote, int(time.time()))
+            merged = store.absorb(remote, int(time.time()), reply.data)
             store.take_from_peer()  # the caller now counts everything merged as known to the peer
     except MessageRefused as exc:
         outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"

@@ -14,7 +14,7 @@ import os
 import selectors
 import subprocess
 import time
-from dataclasses import dataclass
+from ..record import record
 
 from ..paths import Paths, known_hosts_in
 from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
@@ -32,7 +32,7 @@ class TransportError(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reply:
     data: bytes
     sent: int  # bytes written to the SSH client

@@ -15,7 +15,7 @@ own is left alone (dnsmasq's init passes only one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 from ..config.model import Model
 from ..paths import DHCP_RESERVATIONS
@@ -26,7 +26,7 @@ _ROUTER = {"3", "option:router"}
 _DNS = {"6", "option:dns-server"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SectionChange:
     """What ha-pair did to one dhcp section."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import record, field
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckResult:
     """A health check's record, as the package's `check` helper keeps it."""
 
@@ -22,7 +22,7 @@ class CheckResult:
 UNKNOWN_CHECK = CheckResult("unknown", None, 0, None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Snapshot:
     """What the probes saw, at `time`."""
 

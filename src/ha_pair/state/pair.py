@@ -7,7 +7,7 @@ HISTORY_SIZE transitions are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from ..record import record, field, replace
 
 from ..events.keepalived_fifo import VrrpEvent
 
@@ -19,7 +19,7 @@ HISTORY_SIZE = 50
 NODE_STATES = {"MASTER": "master", "BACKUP": "backup", "FAULT": "fault", "STOP": "stopped", "DELETED": "stopped"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Transition:
     time: float
     scope: str  # "group ha" or "instance lan"
@@ -36,14 +36,14 @@ class Transition:
         return cls(float(data["time"]), str(data["scope"]), str(data["from"]), str(data["to"]), str(data["reason"]))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Member:
     state: str  # master | backup | fault | stopped
     since: float
     priority: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PairState:
     node_state: str = "unknown"
     since: float | None = None

@@ -9,7 +9,7 @@ or when this node stops being master. An unreachable peer changes nothing: it pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from ..record import record, replace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 CONFIRM_S = 1.0  # between the report that raises the suspicion and the one that confirms it
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SplitBrain:
     active: bool = False
     since: float | None = None  # when the first of the confirming reports was heard

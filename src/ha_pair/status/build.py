@@ -8,7 +8,7 @@ nothing from auth_pass or key files is ever read here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 from .. import jsonsafe
 from ..config.model import Check, Model
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigOnDisk:
     """/etc/config as validated now, which may differ from the configuration in effect."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from ..record import record, field
 
 Value = str | list[str]
 
@@ -19,7 +19,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9_]+")
 _REF_RE = re.compile(r"@([^\[\]]+)\[(-?[0-9]+)\]")
 
 
-@dataclass
+@record
 class Section:
     type: str
     name: str | None = None  # None: anonymous section
@@ -67,7 +67,7 @@ class Section:
         self.option_lines.pop(option, None)
 
 
-@dataclass
+@record
 class Package:
     name: str
     sections: list[Section] = field(default_factory=list)
