@@ -67,6 +67,7 @@ class LabOptions:
     installs: tuple[Callable[["Router"], None], ...] = ()
     ipv6: bool = False  # IPv6 on the LAN and the WAN (tests/lab/ipv6.py); needs profile "fast" (VRRPv3)
     single_wan: bool = False  # one dynamic public IP from the ISP's DHCP (tests/lab/single_wan.py)
+    extra_vips: int = 0  # more vip sections in the one sync group (extra_vip_sections), for the scale bench
 
     @property
     def advert_int(self) -> float:
@@ -83,11 +84,28 @@ def ha_config(router: str, options: LabOptions) -> str:
         extra_global += "\toption preempt '0'\n"
     if options.preempt_delay:
         extra_global += f"\toption preempt_delay '{options.preempt_delay}'\n"
-    text = pair.ha(router, extra_global=extra_global, extra=options.checks)
+    text = pair.ha(router, extra_global=extra_global, extra=options.checks + extra_vip_sections(options.extra_vips))
     conntrack = "\toption enabled '1'" if options.conntrack else "\toption enabled '0'"
     if options.commit_handover:
         conntrack += "\n\toption disable_external_cache '0'"
     return text.replace("config conntrack 'conntrack'\n\toption enabled '1'", f"config conntrack 'conntrack'\n{conntrack}")
+
+
+EXTRA_VRID = 60  # extra vip k has vrid 60 + k (the example pair's are 51 and 52)
+
+
+def extra_vip_addresses(count: int) -> list[str]:
+    """The addresses of extra_vip_sections(count), in order: LAN and WAN alternately, from .20 up."""
+    lan, wan = pair.LAN_VIP.rsplit(".", 1)[0], pair.WAN_VIP.rsplit(".", 1)[0]
+    return [f"{lan if k % 2 == 0 else wan}.{20 + k}" for k in range(count)]
+
+
+def extra_vip_sections(count: int) -> str:
+    """`count` more vip sections, on the LAN and the WAN alternately, each with its own VRID and
+    address: with the example pair's two, one sync group of 2 + count VRRP instances."""
+    return "".join(f"\nconfig vip 'x{k}'\n\toption interface '{'lan' if k % 2 == 0 else 'wan'}'\n"
+                   f"\toption vrid '{EXTRA_VRID + k}'\n\tlist address '{address}/24'\n"
+                   for k, address in enumerate(extra_vip_addresses(count)))
 
 
 def router_configs(router: str, options: LabOptions, image: Path | None = None) -> dict[str, str]:
