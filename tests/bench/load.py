@@ -13,7 +13,6 @@ hour" (say 3) needs about an hour per case: `--load-minutes 60`.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import signal
@@ -21,13 +20,16 @@ import subprocess
 import time
 from typing import Any, Callable
 
+from tests.bench.failover import phase_of
+from tests.bench.rates import poisson_upper95
 from tests.lab import netns, scenarios
 from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
 from tests.lab.traffic import Pinger
 
 DEFAULT_MINUTES = 0.33  # per profile and load kind: 2 profiles x 4 kinds ~ 2.7 min of load
-PROFILES = ("default", "fast")
+PROFILES = ("default", "fast", "fastest")
+POWER_RUNS = 3  # power losses per profile before the loads: the gap each profile buys
 BURST_S, PAUSE_S = 2, 2  # whole seconds: stress-ng truncates its --timeout
 CLIENT_GAP_MS = 100.0
 # exec storms by a shell (stress-ng's exec and spawn stressors refuse to run as root)
@@ -51,23 +53,6 @@ LOADS: dict[str, tuple[Callable[[int], list[str]], bool]] = {
     "memory_bursts": (_stress("--vm", "2", "--vm-bytes", "256M", "--vm-populate"), True),
     "cpu_spikes": (_stress("--cpu", "4", "--cpu-load", "100"), True),
 }
-
-
-def poisson_upper95(seen: int) -> float:
-    """The one-sided 95 % upper bound of a Poisson mean when `seen` events were counted: the mean
-    at which `seen` or fewer happen with probability 5 % (bisection; 2.996 for 0, the rule of three)."""
-    def at_most(mean: float) -> float:
-        term = total = math.exp(-mean)
-        for k in range(1, seen + 1):
-            term *= mean / k
-            total += term
-        return total
-
-    low, high = 0.0, 10.0 + 3 * seen
-    for _ in range(100):
-        middle = (low + high) / 2
-        low, high = (middle, high) if at_most(middle) > 0.05 else (low, middle)
-    return (low + high) / 2
 
 
 def r2_masters(lab: Lab) -> int:
@@ -118,9 +103,16 @@ def measure_kind(lab: Lab, kind: str, seconds: float) -> dict[str, Any]:
 
 
 def run_profile(profile: str, minutes: float, log: Callable[[str], None]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    with Lab(LabOptions(profile=profile, dhcp=False), prefix=PREFIX) as lab:
+    out: dict[str, Any] = {"power_loss_gap_ms": []}
+    options = LabOptions(profile=profile, dhcp=False)
+    with Lab(options, prefix=PREFIX) as lab:
         time.sleep(scenarios.SETTLE_S)
+        for run in range(POWER_RUNS):
+            measured = scenarios.power_loss(lab, phase=phase_of(run, POWER_RUNS, options.advert_int))
+            out["power_loss_gap_ms"].append(round(measured.gap_ms, 1))
+            scenarios.power_return(lab)
+            time.sleep(scenarios.SETTLE_S)
+        log(f"  {profile:7} power loss gaps {out['power_loss_gap_ms']} ms (no load)")
         for kind in LOADS:
             out[kind] = measure_kind(lab, kind, minutes * 60)
             if lab.master() != "r1":
@@ -144,7 +136,11 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     sure a run of this length is)."""
     out = []
     for profile, kinds in results["profiles"].items():
-        for kind, r in kinds.items():
+        gaps = kinds["power_loss_gap_ms"]
+        out.append({"name": f"power loss gap, {profile}, no load, ms (max of {len(gaps)})", "measured": max(gaps),
+                    "target": "<= 200" if profile == "fastest" else None,
+                    "met": max(gaps) <= 200 if profile == "fastest" else None})
+        for kind, r in _loads(kinds):
             out.append({"name": f"false failovers per hour, {profile}, {kind}", "measured": r["per_hour"],
                         "upper95": r["upper95_per_hour"], "seconds": r["seconds"], "target": 0,
                         "met": r["false_failovers"] == 0})
@@ -156,8 +152,15 @@ def table(results: dict[str, Any]) -> str:
              f"{results['burst_s']} s on / {results['pause_s']} s off) | profile | seen | per hour [95 % upper "
              "bound] | client gaps >= 100 ms | longest gap ms |", "|---|---|---|---|---|---|"]
     for profile, kinds in results["profiles"].items():
-        for kind, r in kinds.items():
+        for kind, r in _loads(kinds):
             lines.append(f"| {kind} | {profile} | {r['false_failovers']} in {r['seconds']:.0f} s | "
                          f"{r['per_hour']:.0f} [≤ {r['upper95_per_hour']:.0f}] | {r['client_gaps_over_100ms']} | "
                          f"{r['longest_gap_ms']} |")
+    lines.append("\npower loss gap without load, ms: " + "; ".join(
+        f"{profile} {', '.join(f'{g:.0f}' for g in kinds['power_loss_gap_ms'])}"
+        for profile, kinds in results["profiles"].items()))
     return "\n".join(lines)
+
+
+def _loads(kinds: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(kind, kinds[kind]) for kind in LOADS if kind in kinds]

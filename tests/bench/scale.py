@@ -25,7 +25,7 @@ from typing import Any, Callable
 from tests.bench import stats
 from tests.bench.failover import phase_of
 from tests.lab import netns, scenarios
-from tests.lab.pair_lab import Lab, LabOptions, extra_vip_addresses
+from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
 from tests.support import pair
 
@@ -266,7 +266,7 @@ def conntrack_runs(runs: int, log: Callable[[str], None]) -> dict[str, Any]:
 def vip_group_runs(runs: int, log: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {"groups": VIP_GROUPS, "gap_ms": [], "moved": []}
     options = LabOptions(profile="fast", dhcp=False, extra_vips=VIP_GROUPS - 2)
-    extra = set(extra_vip_addresses(options.extra_vips))
+    extra = set(pair.extra_vip_addresses(options.extra_vips))
     with Lab(options, prefix=PREFIX) as lab:
         time.sleep(scenarios.SETTLE_S)
         for run in range(runs):

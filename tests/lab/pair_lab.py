@@ -53,7 +53,7 @@ RESETS_CHAIN = "lab_resets"
 
 @dataclass(frozen=True)
 class LabOptions:
-    profile: str = "default"  # "default" (VRRPv2, 1 s) or "fast" (VRRPv3, 0.1 s)
+    profile: str = "default"  # "default" (VRRPv2, 1 s), "fast" (VRRPv3, 0.1 s) or "fastest" (VRRPv3, 0.05 s)
     conntrack: bool = True
     preempt: bool = True
     preempt_delay: int = 0
@@ -67,11 +67,11 @@ class LabOptions:
     installs: tuple[Callable[["Router"], None], ...] = ()
     ipv6: bool = False  # IPv6 on the LAN and the WAN (tests/lab/ipv6.py); needs profile "fast" (VRRPv3)
     single_wan: bool = False  # one dynamic public IP from the ISP's DHCP (tests/lab/single_wan.py)
-    extra_vips: int = 0  # more vip sections in the one sync group (extra_vip_sections), for the scale bench
+    extra_vips: int = 0  # more vip sections in the one sync group (pair.extra_vip_sections), for the scale bench
 
     @property
     def advert_int(self) -> float:
-        return 0.1 if self.profile == "fast" else 1.0
+        return {"fast": 0.1, "fastest": 0.05}.get(self.profile, 1.0)
 
     @property
     def runs_ha_pair(self) -> bool:
@@ -84,28 +84,11 @@ def ha_config(router: str, options: LabOptions) -> str:
         extra_global += "\toption preempt '0'\n"
     if options.preempt_delay:
         extra_global += f"\toption preempt_delay '{options.preempt_delay}'\n"
-    text = pair.ha(router, extra_global=extra_global, extra=options.checks + extra_vip_sections(options.extra_vips))
+    text = pair.ha(router, extra_global=extra_global, extra=options.checks + pair.extra_vip_sections(options.extra_vips))
     conntrack = "\toption enabled '1'" if options.conntrack else "\toption enabled '0'"
     if options.commit_handover:
         conntrack += "\n\toption disable_external_cache '0'"
     return text.replace("config conntrack 'conntrack'\n\toption enabled '1'", f"config conntrack 'conntrack'\n{conntrack}")
-
-
-EXTRA_VRID = 60  # extra vip k has vrid 60 + k (the example pair's are 51 and 52)
-
-
-def extra_vip_addresses(count: int) -> list[str]:
-    """The addresses of extra_vip_sections(count), in order: LAN and WAN alternately, from .20 up."""
-    lan, wan = pair.LAN_VIP.rsplit(".", 1)[0], pair.WAN_VIP.rsplit(".", 1)[0]
-    return [f"{lan if k % 2 == 0 else wan}.{20 + k}" for k in range(count)]
-
-
-def extra_vip_sections(count: int) -> str:
-    """`count` more vip sections, on the LAN and the WAN alternately, each with its own VRID and
-    address: with the example pair's two, one sync group of 2 + count VRRP instances."""
-    return "".join(f"\nconfig vip 'x{k}'\n\toption interface '{'lan' if k % 2 == 0 else 'wan'}'\n"
-                   f"\toption vrid '{EXTRA_VRID + k}'\n\tlist address '{address}/24'\n"
-                   for k, address in enumerate(extra_vip_addresses(count)))
 
 
 def router_configs(router: str, options: LabOptions, image: Path | None = None) -> dict[str, str]:
@@ -145,8 +128,8 @@ def baseline_keepalived_conf(router: str, options: LabOptions) -> str:
     have it: what ha-pair's generated file is compared against."""
     r = pair.ROUTERS[router]
     priority = 150 if r["role"] == "primary" else 100
-    version = 3 if options.profile == "fast" else 2
-    advert = "0.1" if options.profile == "fast" else "1"
+    version = 2 if options.profile == "default" else 3
+    advert = f"{options.advert_int:g}"
     preempt = "" if options.preempt else "    nopreempt\n"
     if options.preempt and options.preempt_delay:
         preempt = f"    preempt_delay {options.preempt_delay}\n"

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.load import poisson_upper95
-from tests.lab.pair_lab import LabOptions, extra_vip_addresses, ha_config
+from tests.bench.rates import poisson_upper95
 from tests.support import pair, tree
 from ha_pair.config.load import validate
 from ha_pair.paths import Paths
@@ -58,7 +57,7 @@ def test_answers_are_counted_and_errors_told_apart():
 
 def test_twenty_vip_groups_validate_and_render_into_one_sync_group(tmp_path: Path):
     configs = pair.configs("r1")
-    configs["ha"] = ha_config("r1", LabOptions(profile="fast", extra_vips=18))
+    configs["ha"] = pair.ha("r1", extra_global="\toption profile 'fast'\n", extra=pair.extra_vip_sections(18))
     root = tree.make_tree(tmp_path / "r1", configs)
     result = validate(Paths(str(root)))
     assert result.ok, [str(e) for e in result.errors]
@@ -69,6 +68,6 @@ def test_twenty_vip_groups_validate_and_render_into_one_sync_group(tmp_path: Pat
     group = re.search(r"vrrp_sync_group ha \{\s*group \{([^}]*)\}", text).group(1).split()
     assert group == [name for name, _, _, _ in instances]
     addresses = {address.split("/")[0]: device for _, _, address, device in instances}
-    assert set(addresses) == {pair.LAN_VIP, pair.WAN_VIP, *extra_vip_addresses(18)}
+    assert set(addresses) == {pair.LAN_VIP, pair.WAN_VIP, *pair.extra_vip_addresses(18)}
     for address, device in addresses.items():
         assert device == ("br-lan" if address.startswith("192.168.50.") else "eth1")
