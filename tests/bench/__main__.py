@@ -1,6 +1,6 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
-usage: python3 -m tests.bench [--runs N] [--load-minutes M] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6,single_wan,scale,load]
+usage: python3 -m tests.bench [--runs N] [--scale-runs N] [--load-minutes M] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6,single_wan,scale,load]
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each failover scenario (default 5)")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
+    parser.add_argument("--scale-runs", type=int, default=scale.DEFAULT_RUNS,
+                        help=f"power losses of each kind in part scale (default {scale.DEFAULT_RUNS})")
     parser.add_argument("--load-minutes", type=float, default=load.DEFAULT_MINUTES,
                         help=f"minutes of each load kind per profile in part load (default {load.DEFAULT_MINUTES})")
     args = parser.parse_args()
@@ -109,7 +111,7 @@ def main() -> int:
             results["ipv6"] = ipv6.run(args.runs, log)
         if "scale" in parts:
             log("scale: power loss with 50 000 tracked connections and with 20 VIP groups, profile fast")
-            results["scale"] = scale.run(args.runs, log)
+            results["scale"] = scale.run(args.scale_runs, log)
         if "load" in parts:
             log(f"load: false failovers under CPU, process and memory load, {args.load_minutes} min per kind")
             results["load"] = load.run(args.load_minutes, log)

@@ -27,9 +27,9 @@ from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
 from tests.lab.traffic import Pinger
 
-DEFAULT_MINUTES = 0.33  # per profile and load kind: 2 profiles x 4 kinds ~ 2.7 min of load
+DEFAULT_MINUTES = 0.15  # per profile and load kind: a smoke run (3 profiles x 4 kinds ~ 1.8 min of load)
 PROFILES = ("default", "fast", "fastest")
-POWER_RUNS = 3  # power losses per profile before the loads: the gap each profile buys
+POWER_RUNS = 2  # power losses per profile before the loads: the gap each profile buys
 BURST_S, PAUSE_S = 2, 2  # whole seconds: stress-ng truncates its --timeout
 CLIENT_GAP_MS = 100.0
 # exec storms by a shell (stress-ng's exec and spawn stressors refuse to run as root)

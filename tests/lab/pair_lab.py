@@ -53,7 +53,7 @@ RESETS_CHAIN = "lab_resets"
 
 @dataclass(frozen=True)
 class LabOptions:
-    profile: str = "default"  # "default" (VRRPv2, 1 s), "fast" (VRRPv3, 0.1 s) or "fastest" (VRRPv3, 0.05 s)
+    profile: str = "default"  # "default" (VRRPv2, 1 s), "fast" (VRRPv3, 0.1 s) or "fastest" (VRRPv3, 0.04 s)
     conntrack: bool = True
     preempt: bool = True
     preempt_delay: int = 0
@@ -71,7 +71,7 @@ class LabOptions:
 
     @property
     def advert_int(self) -> float:
-        return {"fast": 0.1, "fastest": 0.05}.get(self.profile, 1.0)
+        return {"fast": 0.1, "fastest": 0.04}.get(self.profile, 1.0)
 
     @property
     def runs_ha_pair(self) -> bool:

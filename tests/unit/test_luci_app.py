@@ -200,7 +200,7 @@ def test_the_form_gets_typed_defaults_and_their_cases():
                                              {"when": {"profile": "fastest"}, "default": "3"}]
     assert glob["advert_int"]["default"] == 1 and glob["advert_int"]["cases"] == [  # seconds, as UCI writes them
         {"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1},
-        {"when": {"profile": "fastest", "vrrp_version": "3"}, "default": 0.05}]
+        {"when": {"profile": "fastest", "vrrp_version": "3"}, "default": 0.04}]
     assert glob["realtime"]["default"] is False and glob["realtime"]["cases"] == [
         {"when": {"profile": "fast"}, "default": True}, {"when": {"profile": "fastest"}, "default": True}]
     assert conntrack["disable_external_cache"]["cases"] == [{"when": {"mode": "alarm"}, "default": False}]

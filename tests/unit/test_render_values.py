@@ -241,7 +241,7 @@ EXPECTED = {
     "pair-r2": lambda e: None,
     "single-vip": single_vip,
     "fast-profile": fast,
-    "fastest-profile": lambda e: fast(e, advert_int="0.05"),
+    "fastest-profile": lambda e: fast(e, advert_int="0.04"),
     "fast-not-realtime": lambda e: fast(e, realtime=False),
     "v3-preempt-delay": lambda e: both(e, version="3", advert_int="0.5", preempt_delay="30"),
     "nopreempt": lambda e: both(e, flags={"nopreempt"}),

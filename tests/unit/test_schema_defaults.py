@@ -93,9 +93,9 @@ def test_what_a_minimal_pair_gets_for_every_option_it_leaves_unset():
     ("secondary", "", "", {"priority": 100}),
     ("secondary", "\toption priority '120'\n", "", {"priority": 120}),
     ("primary", "\toption profile 'fast'\n", "", {"vrrp_version": 3, "advert_centis": 10, "realtime": True}),
-    ("primary", "\toption profile 'fastest'\n", "", {"vrrp_version": 3, "advert_centis": 5, "preempt_delay": 2,
+    ("primary", "\toption profile 'fastest'\n", "", {"vrrp_version": 3, "advert_centis": 4, "preempt_delay": 2,
                                                      "realtime": True}),
-    ("primary", "\toption profile 'fastest'\n\toption realtime '0'\n", "", {"advert_centis": 5, "realtime": False}),
+    ("primary", "\toption profile 'fastest'\n\toption realtime '0'\n", "", {"advert_centis": 4, "realtime": False}),
     ("primary", "", "", {"vrrp_version": 2, "advert_centis": 100, "preempt_delay": 0, "realtime": False}),
     # an explicit version 2 with the fast profile keeps whole-second adverts
     ("primary", "\toption profile 'fast'\n\toption vrrp_version '2'\n", "", {"vrrp_version": 2, "advert_centis": 100}),
@@ -121,7 +121,7 @@ def test_the_reference_shows_each_default_as_the_validator_applies_it():
             if line.startswith("| `")}
     for row, default in (("priority", "`150`, `100` with role secondary"),
                          ("vrrp_version", "`2`, `3` with profile fast, `3` with profile fastest"),
-                         ("advert_int", "`1`, `0.1` with profile fast and vrrp_version 3, `0.05` with profile "
+                         ("advert_int", "`1`, `0.1` with profile fast and vrrp_version 3, `0.04` with profile "
                                         "fastest and vrrp_version 3"),
                          ("realtime", "`0`, `1` with profile fast, `1` with profile fastest"),
                          ("disable_external_cache", "`1`, `0` with mode alarm"),

@@ -17,7 +17,7 @@ return baseclass.extend({
 			"single_wan_ip": {"kind": "string", "choices": [], "min": null, "max": null, "list": false, "default": null, "cases": [], "derived": null},
 			"profile": {"kind": "enum", "choices": ["default", "fast", "fastest"], "min": null, "max": null, "list": false, "default": "default", "cases": [], "derived": null},
 			"vrrp_version": {"kind": "enum", "choices": ["2", "3"], "min": null, "max": null, "list": false, "default": "2", "cases": [{"when": {"profile": "fast"}, "default": "3"}, {"when": {"profile": "fastest"}, "default": "3"}], "derived": null},
-			"advert_int": {"kind": "seconds", "choices": [], "min": 0.01, "max": 255, "list": false, "default": 1, "cases": [{"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1}, {"when": {"profile": "fastest", "vrrp_version": "3"}, "default": 0.05}], "derived": null},
+			"advert_int": {"kind": "seconds", "choices": [], "min": 0.01, "max": 255, "list": false, "default": 1, "cases": [{"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1}, {"when": {"profile": "fastest", "vrrp_version": "3"}, "default": 0.04}], "derived": null},
 			"realtime": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": false, "cases": [{"when": {"profile": "fast"}, "default": true}, {"when": {"profile": "fastest"}, "default": true}], "derived": null},
 			"preempt": {"kind": "bool", "choices": [], "min": null, "max": null, "list": false, "default": true, "cases": [], "derived": null},
 			"preempt_delay": {"kind": "int", "choices": [], "min": 0, "max": 1000, "list": false, "default": 0, "cases": [{"when": {"profile": "fast"}, "default": 2}, {"when": {"profile": "fastest"}, "default": 2}], "derived": null},

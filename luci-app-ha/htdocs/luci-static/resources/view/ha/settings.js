@@ -324,7 +324,7 @@ return view.extend({
 		interfaceOption(s, 'general', 'global', 'sync_interface', _('Sync interface'),
 			_('The interface of the dedicated link to the peer; it needs a static IPv4 address.'), interfaces);
 		option(s, 'general', form.ListValue, 'global', 'profile', _('Profile'),
-			_('Default: VRRP version 2, one advert per second, takeover in about 3.6 s. Fast: VRRP version 3, ten adverts per second, takeover in about 0.35 s. Fastest: VRRP version 3, twenty adverts per second, takeover in about 0.2 s.'));
+			_('Default: VRRP version 2, one advert per second, takeover in about 3.6 s. Fast: VRRP version 3, ten adverts per second, takeover in about 0.35 s. Fastest: VRRP version 3, 25 adverts per second, takeover in about 0.17 s.'));
 		option(s, 'general', form.Flag, 'global', 'preempt', _('Preempt'),
 			_('The node with the higher priority takes the virtual IPs back when it returns.'));
 		o = option(s, 'general', form.Value, 'global', 'preempt_delay', _('Preempt delay'),
