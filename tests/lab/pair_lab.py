@@ -242,6 +242,14 @@ class Router(OpenWrtRouter):
             return children[0] if children else None
         return self.procd_state()["instances"].get(name, {}).get("pid")
 
+    def vrrp_pid(self) -> int | None:
+        """Host PID of keepalived's VRRP child (the parent only starts and watches it)."""
+        parent = self.instance_pid("keepalived")
+        if parent is None:
+            return None
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        return int(children[0]) if children else None
+
     def service(self, action: str) -> None:
         """`/etc/init.d/ha-pair stop|start|reload|restart` on the router (the baseline: raw keepalived)."""
         if self.options.baseline:
