@@ -1,6 +1,6 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
-usage: python3 -m tests.bench [--runs N] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6,single_wan]
+usage: python3 -m tests.bench [--runs N] [--scale-runs N] [--load-minutes M] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6,single_wan,scale,load]
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench import agent, failover, ipv6, lease, single_wan
+from tests.bench import agent, failover, ipv6, lease, load, scale, single_wan
 from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
-PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync", "ipv6", "single_wan")
+PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync", "ipv6", "single_wan", "scale", "load")
 
 
 def log(text: str) -> None:
@@ -32,6 +32,9 @@ def summary(results: dict) -> str:
         lines.append(ipv6.table(results["ipv6"]))
     if "single_wan" in results:
         lines.append(single_wan.table(results["single_wan"]))
+    for name, part in (("scale", scale), ("load", load)):
+        if name in results:
+            lines.append("\n" + part.table(results[name]))
     if "handover" in results:
         lines.append("\n| planned handover, 30 push flows every 10 ms | handovers | TCP resets sent | flows broken |")
         lines.append("|---|---|---|---|")
@@ -73,6 +76,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each failover scenario (default 5)")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
+    parser.add_argument("--scale-runs", type=int, default=scale.DEFAULT_RUNS,
+                        help=f"power losses of each kind in part scale (default {scale.DEFAULT_RUNS})")
+    parser.add_argument("--load-minutes", type=float, default=load.DEFAULT_MINUTES,
+                        help=f"minutes of each load kind per profile in part load (default {load.DEFAULT_MINUTES})")
     args = parser.parse_args()
     parts = [p for p in args.only.split(",") if p]
     install_signal_handlers()
@@ -106,6 +113,12 @@ def main() -> int:
         if "ipv6" in parts:
             log("ipv6: the client's IPv6 gap beside its IPv4 gap (power loss, preemption)")
             results["ipv6"] = ipv6.run(args.runs, log)
+        if "scale" in parts:
+            log("scale: power loss with 50 000 tracked connections and with 20 VIP groups, profile fast")
+            results["scale"] = scale.run(args.scale_runs, log)
+        if "load" in parts:
+            log(f"load: false failovers under CPU, process and memory load, {args.load_minutes} min per kind")
+            results["load"] = load.run(args.load_minutes, log)
     except (KeyboardInterrupt, LabTerminated):
         log("interrupted: lab torn down, nothing written")
         return 130

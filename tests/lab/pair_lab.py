@@ -53,7 +53,7 @@ RESETS_CHAIN = "lab_resets"
 
 @dataclass(frozen=True)
 class LabOptions:
-    profile: str = "default"  # "default" (VRRPv2, 1 s) or "fast" (VRRPv3, 0.1 s)
+    profile: str = "default"  # "default" (VRRPv2, 1 s), "fast" (VRRPv3, 0.1 s) or "fastest" (VRRPv3, 0.04 s)
     conntrack: bool = True
     preempt: bool = True
     preempt_delay: int = 0
@@ -67,10 +67,11 @@ class LabOptions:
     installs: tuple[Callable[["Router"], None], ...] = ()
     ipv6: bool = False  # IPv6 on the LAN and the WAN (tests/lab/ipv6.py); needs profile "fast" (VRRPv3)
     single_wan: bool = False  # one dynamic public IP from the ISP's DHCP (tests/lab/single_wan.py)
+    extra_vips: int = 0  # more vip sections in the one sync group (pair.extra_vip_sections), for the scale bench
 
     @property
     def advert_int(self) -> float:
-        return 0.1 if self.profile == "fast" else 1.0
+        return {"fast": 0.1, "fastest": 0.04}.get(self.profile, 1.0)
 
     @property
     def runs_ha_pair(self) -> bool:
@@ -83,7 +84,7 @@ def ha_config(router: str, options: LabOptions) -> str:
         extra_global += "\toption preempt '0'\n"
     if options.preempt_delay:
         extra_global += f"\toption preempt_delay '{options.preempt_delay}'\n"
-    text = pair.ha(router, extra_global=extra_global, extra=options.checks)
+    text = pair.ha(router, extra_global=extra_global, extra=options.checks + pair.extra_vip_sections(options.extra_vips))
     conntrack = "\toption enabled '1'" if options.conntrack else "\toption enabled '0'"
     if options.commit_handover:
         conntrack += "\n\toption disable_external_cache '0'"
@@ -127,8 +128,8 @@ def baseline_keepalived_conf(router: str, options: LabOptions) -> str:
     have it: what ha-pair's generated file is compared against."""
     r = pair.ROUTERS[router]
     priority = 150 if r["role"] == "primary" else 100
-    version = 3 if options.profile == "fast" else 2
-    advert = "0.1" if options.profile == "fast" else "1"
+    version = 2 if options.profile == "default" else 3
+    advert = f"{options.advert_int:g}"
     preempt = "" if options.preempt else "    nopreempt\n"
     if options.preempt and options.preempt_delay:
         preempt = f"    preempt_delay {options.preempt_delay}\n"
@@ -240,6 +241,14 @@ class Router(OpenWrtRouter):
             children = [int(p) for p in Path(f"/proc/{raw.pid}/task/{raw.pid}/children").read_text().split()]
             return children[0] if children else None
         return self.procd_state()["instances"].get(name, {}).get("pid")
+
+    def vrrp_pid(self) -> int | None:
+        """Host PID of keepalived's VRRP child (the parent only starts and watches it)."""
+        parent = self.instance_pid("keepalived")
+        if parent is None:
+            return None
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        return int(children[0]) if children else None
 
     def service(self, action: str) -> None:
         """`/etc/init.d/ha-pair stop|start|reload|restart` on the router (the baseline: raw keepalived)."""

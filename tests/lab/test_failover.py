@@ -8,6 +8,7 @@ live in `make bench`; here only orders of magnitude that tell mechanisms apart a
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,13 @@ def test_power_loss_moves_every_vip_and_traffic_resumes(healthy):
     # recovery: r1 returns and, preempt being on, takes the VIPs back
     scenarios.power_return(lab)
     assert lab.master() == "r1"
+
+
+def test_default_profile_keeps_vrrp_in_ordinary_scheduling(healthy):
+    """ha.global.realtime is off with profile default (1 s adverts need no real-time priority)."""
+    pid = healthy.routers["r1"].vrrp_pid()
+    assert pid, "keepalived's VRRP process runs on r1"
+    assert os.sched_getscheduler(pid) == os.SCHED_OTHER
 
 
 def test_lan_link_failure_moves_the_wan_vip_too(healthy):

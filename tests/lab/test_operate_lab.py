@@ -389,3 +389,20 @@ def test_config_sync_push_sends_a_changed_configuration_when_the_primary_reloads
         for name, router in lab.routers.items():
             (router.root / "etc/config/ha").write_text(original[name])
             router.service("reload")
+
+
+def test_fast_profile_runs_vrrp_in_real_time_with_memory_locked(pair_up):
+    """ha.global.realtime (on with profile fast): keepalived applies vrrp_rt_priority and
+    vrrp_no_swap to its VRRP process, so load on the router does not delay its adverts."""
+    for router in ("r1", "r2"):
+        # an earlier test may have just restarted the service: its VRRP child forks and sets its
+        # scheduling within moments
+        pair_up.wait_for(lambda: pair_up.routers[router].vrrp_pid() is not None, 15,
+                         f"keepalived's VRRP process runs on {router}")
+        pid = pair_up.routers[router].vrrp_pid()
+        # keepalived sets SCHED_RESET_ON_FORK with it: the scripts it forks run ordinarily
+        pair_up.wait_for(lambda: os.sched_getscheduler(pid) == os.SCHED_RR | os.SCHED_RESET_ON_FORK, 5,
+                         f"keepalived's VRRP process on {router} in SCHED_RR")
+        assert os.sched_getparam(pid).sched_priority == 10, router
+        locked = re.search(r"VmLck:\s+(\d+) kB", open(f"/proc/{pid}/status").read())
+        assert locked and int(locked.group(1)) > 0, router

@@ -8,6 +8,8 @@ set -eu
 # tests/ssh; its sshd runs only inside a test namespace); GNU time measures peak memory
 APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin openssh-client openssh-server udhcpc nftables"
 APT_PACKAGES="$APT_PACKAGES iproute2 iputils-ping time busybox"
+# make bench: the load kinds of its false-failover part (tests/bench/load.py)
+APT_PACKAGES="$APT_PACKAGES stress-ng"
 # what builds OpenWrt's own components (tests/vendor)
 APT_PACKAGES="$APT_PACKAGES build-essential cmake pkg-config libjson-c-dev"
 # package tests: what an OpenWrt buildroot checks for (gawk ... fakeroot), apk-tools (meson, ninja,

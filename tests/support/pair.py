@@ -146,5 +146,22 @@ config dhcp 'dhcp'
 {extra}"""
 
 
+EXTRA_VRID = 60  # extra vip k has vrid 60 + k (the example pair's are 51 and 52)
+
+
+def extra_vip_addresses(count: int) -> list[str]:
+    """The addresses of extra_vip_sections(count), in order: LAN and WAN alternately, from .20 up."""
+    lan, wan = LAN_VIP.rsplit(".", 1)[0], WAN_VIP.rsplit(".", 1)[0]
+    return [f"{lan if k % 2 == 0 else wan}.{20 + k}" for k in range(count)]
+
+
+def extra_vip_sections(count: int) -> str:
+    """`count` more vip sections, on the LAN and the WAN alternately, each with its own VRID and
+    address: with the example pair's two, one sync group of 2 + count VRRP instances."""
+    return "".join(f"\nconfig vip 'x{k}'\n\toption interface '{'lan' if k % 2 == 0 else 'wan'}'\n"
+                   f"\toption vrid '{EXTRA_VRID + k}'\n\tlist address '{address}/24'\n"
+                   for k, address in enumerate(extra_vip_addresses(count)))
+
+
 def configs(router: str, **ha_options: str) -> dict[str, str]:
     return {"network": network(router), "dhcp": dhcp(), "system": system(router), "ha": ha(router, **ha_options)}

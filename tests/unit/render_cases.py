@@ -115,6 +115,8 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "pair-r2": ("r2", pair.ha("r2"), None),
     "single-vip": ("r1", SINGLE_VIP, None),
     "fast-profile": ("r1", pair.ha("r1", extra_global="\toption profile 'fast'\n"), None),
+    "fastest-profile": ("r1", pair.ha("r1", extra_global="\toption profile 'fastest'\n"), None),
+    "fast-not-realtime": ("r2", pair.ha("r2", extra_global="\toption profile 'fast'\n\toption realtime '0'\n"), None),
     "v3-preempt-delay": ("r1", pair.ha("r1", extra_global=(
         "\toption vrrp_version '3'\n\toption advert_int '0.5'\n\toption preempt_delay '30'\n")), None),
     # the split-brain policy and config sync are the agent's: keepalived.conf is the same with them

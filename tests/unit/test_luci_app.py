@@ -196,9 +196,13 @@ def test_the_form_gets_typed_defaults_and_their_cases():
     assert glob["preempt"]["default"] is True and glob["enabled"]["default"] is False
     assert glob["priority"] == {"kind": "int", "choices": [], "min": 1, "max": 254, "list": False, "default": 150,
                                 "cases": [{"when": {"role": "secondary"}, "default": 100}], "derived": None}
-    assert glob["vrrp_version"]["cases"] == [{"when": {"profile": "fast"}, "default": "3"}]
-    assert glob["advert_int"]["default"] == 1 and glob["advert_int"]["cases"] == [
-        {"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1}]  # seconds, as UCI writes them
+    assert glob["vrrp_version"]["cases"] == [{"when": {"profile": "fast"}, "default": "3"},
+                                             {"when": {"profile": "fastest"}, "default": "3"}]
+    assert glob["advert_int"]["default"] == 1 and glob["advert_int"]["cases"] == [  # seconds, as UCI writes them
+        {"when": {"profile": "fast", "vrrp_version": "3"}, "default": 0.1},
+        {"when": {"profile": "fastest", "vrrp_version": "3"}, "default": 0.04}]
+    assert glob["realtime"]["default"] is False and glob["realtime"]["cases"] == [
+        {"when": {"profile": "fast"}, "default": True}, {"when": {"profile": "fastest"}, "default": True}]
     assert conntrack["disable_external_cache"]["cases"] == [{"when": {"mode": "alarm"}, "default": False}]
     assert conntrack["multicast_group"]["default"] == "225.0.0.50"
     assert sections["check"]["options"]["weight"]["default"] == -60

@@ -92,7 +92,11 @@ def test_what_a_minimal_pair_gets_for_every_option_it_leaves_unset():
 @pytest.mark.parametrize("role, extra_global, extra, expected", [
     ("secondary", "", "", {"priority": 100}),
     ("secondary", "\toption priority '120'\n", "", {"priority": 120}),
-    ("primary", "\toption profile 'fast'\n", "", {"vrrp_version": 3, "advert_centis": 10}),
+    ("primary", "\toption profile 'fast'\n", "", {"vrrp_version": 3, "advert_centis": 10, "realtime": True}),
+    ("primary", "\toption profile 'fastest'\n", "", {"vrrp_version": 3, "advert_centis": 4, "preempt_delay": 2,
+                                                     "realtime": True}),
+    ("primary", "\toption profile 'fastest'\n\toption realtime '0'\n", "", {"advert_centis": 4, "realtime": False}),
+    ("primary", "", "", {"vrrp_version": 2, "advert_centis": 100, "preempt_delay": 0, "realtime": False}),
     # an explicit version 2 with the fast profile keeps whole-second adverts
     ("primary", "\toption profile 'fast'\n\toption vrrp_version '2'\n", "", {"vrrp_version": 2, "advert_centis": 100}),
     ("primary", "\toption vrrp_version '3'\n", "", {"vrrp_version": 3, "advert_centis": 100}),
@@ -102,7 +106,8 @@ def test_what_a_minimal_pair_gets_for_every_option_it_leaves_unset():
 def test_defaults_that_follow_other_options(role: str, extra_global: str, extra: str, expected: dict):
     m = minimal(role, extra_global, extra)
     seen = {"priority": m.node.priority, "vrrp_version": m.node.vrrp_version, "advert_centis": m.node.advert_centis,
-            "disable_external_cache": m.conntrack.disable_external_cache}
+            "disable_external_cache": m.conntrack.disable_external_cache, "realtime": m.node.realtime,
+            "preempt_delay": m.node.preempt_delay}
     assert {k: seen[k] for k in expected} == expected
 
 
@@ -115,8 +120,10 @@ def test_the_reference_shows_each_default_as_the_validator_applies_it():
     rows = {line.split(" | ")[0][3:-1]: line.split(" | ")[2] for line in reference.markdown().splitlines()
             if line.startswith("| `")}
     for row, default in (("priority", "`150`, `100` with role secondary"),
-                         ("vrrp_version", "`2`, `3` with profile fast"),
-                         ("advert_int", "`1`, `0.1` with profile fast and vrrp_version 3"),
+                         ("vrrp_version", "`2`, `3` with profile fast, `3` with profile fastest"),
+                         ("advert_int", "`1`, `0.1` with profile fast and vrrp_version 3, `0.04` with profile "
+                                        "fastest and vrrp_version 3"),
+                         ("realtime", "`0`, `1` with profile fast, `1` with profile fastest"),
                          ("disable_external_cache", "`1`, `0` with mode alarm"),
                          ("multicast_group", "`225.0.0.50`"), ("weight", "`-60`"), ("node_name", "hostname")):
         assert rows[row] == default, row

@@ -36,6 +36,7 @@ class Node:
     split_brain: str = "report"  # report | secondary_steps_down
     split_brain_recheck: int = 60  # seconds a secondary that stepped down stays out
     config_sync: str = "manual"  # manual | push (the primary pushes the shared part on reload)
+    realtime: bool = False  # keepalived's VRRP process: real-time scheduling, memory locked
 
 
 @record(frozen=True)

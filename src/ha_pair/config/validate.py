@@ -217,6 +217,7 @@ def _node(reader: Reader, section: Section, interfaces: dict[str, Interface], sy
         split_brain=split_brain,
         split_brain_recheck=reader.value(section, g["split_brain_recheck"]),
         config_sync=reader.value(section, g["config_sync"]),
+        realtime=reader.value(section, g["realtime"], {"profile": profile}),
     )
 
 

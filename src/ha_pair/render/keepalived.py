@@ -33,13 +33,25 @@ def _block(name: str, lines: list[str]) -> list[str]:
     return block(name, lines, "    ")
 
 
+# ha.global.realtime: SCHED_RR priority 10 beats every ordinary process and stays below the
+# kernel's own real-time threads (irq threads 50, watchdog 99). RLIMIT_RTTIME (keepalived's default
+# 10 ms of CPU without a blocking call, then SIGXCPU) is raised so a reload that parses a large
+# configuration on a slow router is not killed.
+VRRP_RT_PRIORITY = 10
+VRRP_RLIMIT_RTTIME_US = 500000
+
+
 def _global_defs(model: Model) -> list[str]:
-    return _block("global_defs", [
+    lines = [
         f"router_id {model.node.name}",
         "enable_script_security",
         "script_user root",
         f"notify_fifo {model.paths.notify_fifo}",
-    ])
+    ]
+    if model.node.realtime:
+        lines += [f"vrrp_rt_priority {VRRP_RT_PRIORITY}", f"vrrp_rlimit_rttime {VRRP_RLIMIT_RTTIME_US}",
+                  "vrrp_no_swap"]
+    return _block("global_defs", lines)
 
 
 def _vrrp_script(model: Model, check: Check) -> list[str]:
