@@ -51,6 +51,17 @@ def test_guard_rewrites_ras_to_the_virtual_link_local_and_drops_them_on_the_back
     assert len(rewrite) == 1 and drop[0] < rewrite[0]  # the backup drops before anything is rewritten
 
 
+def test_guard_drops_the_backups_dhcp_replies_too():
+    """A request dnsmasq received as master may be answered after a switch to backup (it pings an
+    address for up to 3 s before offering it): the replies leaving the LAN go through the switch."""
+    text = render_dhcp_guard(model_for(base()).model)
+    chains = {block.split("{", 1)[0].strip(): block for block in text.split("\tchain ")[1:]}
+    output = [name for name, block in chains.items() if "hook output" in block]
+    assert len(output) == 1
+    for port in (67, 547):
+        assert f'oifname {{ "br-lan" }} udp sport {port} jump dhcp_backup' in chains[output[0]]
+
+
 def test_guard_without_link_local_vip_rewrites_nothing():
     text = render_dhcp_guard(model_for(base()).model)
     assert "nd-router-advert jump dhcp_backup" in text and "saddr set" not in text

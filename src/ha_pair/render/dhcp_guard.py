@@ -2,7 +2,10 @@
 
 DHCP requests arriving on a managed LAN device jump to chain `dhcp_backup`. On the backup that
 chain drops them (dnsmasq never sees them, so it neither answers nor records a lease); on the
-master it is empty. keepalived's notify script flips it with one `nft` call, in milliseconds,
+master it is empty. DHCP replies leaving those devices jump there too: dnsmasq pings an address
+for up to 3 s before offering it, so a request that reached it while its node was master can be
+answered after the node became backup (in a failback, the old backup's late offer): a client
+taking that offer asks the backup for it and gets no address until it starts over. keepalived's notify script flips it with one `nft` call, in milliseconds,
 without the Python agent. DNS is untouched: the backup's dnsmasq keeps answering queries.
 The table starts in the backup state: a node answers DHCP only once it is master.
 
@@ -56,8 +59,10 @@ table inet ha_pair {{
 		iifname {{ {names} }} udp dport 67 jump dhcp_backup comment "ha-pair: DHCP requests on managed LANs"
 		iifname {{ {names} }} udp dport 547 jump dhcp_backup comment "ha-pair: DHCPv6 requests on managed LANs"
 	}}
-	chain router_guard {{
+	chain reply_guard {{
 		type filter hook output priority filter - 5; policy accept;
+		oifname {{ {names} }} udp sport 67 jump dhcp_backup comment "ha-pair: DHCP replies only from the master"
+		oifname {{ {names} }} udp sport 547 jump dhcp_backup comment "ha-pair: DHCPv6 replies only from the master"
 		oifname {{ {names} }} icmpv6 type nd-router-advert jump dhcp_backup comment "ha-pair: RAs only from the master"
 {rewrites}	}}
 	chain dhcp_backup {{
