@@ -1,6 +1,9 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
 usage: python3 -m tests.bench [--runs N] [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6,single_wan]
+       python3 -m tests.bench --readme   (README's performance section from build/bench.json, measuring nothing)
+
+Every run ends by rewriting README's performance section (tests/bench/report.py) from bench.json.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench import agent, failover, ipv6, lease, single_wan
+from tests.bench import agent, failover, ipv6, lease, report, single_wan
 from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
+README = REPO / "README.md"
 PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync", "ipv6", "single_wan")
+# modules whose rows(results) give issue 15's targets (tests/bench/report.py)
+ROW_SOURCES = (failover, agent, lease)
 
 
 def log(text: str) -> None:
@@ -65,51 +71,93 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+def target_rows(results: dict) -> list[report.Row]:
+    sources = [module.rows for module in ROW_SOURCES]
+    sources.append(lambda r: [report.duration_row(r, PARTS)])
+    return report.rows(results, sources)
+
+
+def write_readme(results: dict) -> None:
+    """README's performance section from these results (the targets table, then summary's tables)."""
+    section = report.section(results, target_rows(results), summary(results))
+    README.write_text(report.replace_section(README.read_text(), section))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each failover scenario (default 5)")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
+    parser.add_argument("--readme", action="store_true",
+                        help="only rewrite README's performance section from build/bench.json")
     args = parser.parse_args()
+    if args.readme:
+        if not OUTPUT.exists():
+            log(f"{OUTPUT.relative_to(REPO)} is missing: run `make bench` first")
+            return 1
+        write_readme(json.loads(OUTPUT.read_text()))
+        log(f"README.md: performance section rewritten from {OUTPUT.relative_to(REPO)}")
+        return 0
     parts = [p for p in args.only.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(unknown)} (known: {', '.join(PARTS)})")
     install_signal_handlers()
     started = time.monotonic()
-    results: dict = {"runs": args.runs, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results: dict = {"runs": args.runs, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "parts": parts}
     if OUTPUT.exists():  # a partial run (--only) keeps the other parts of the last one
         previous = json.loads(OUTPUT.read_text())
         results.update({k: v for k, v in previous.items() if k not in results})
+    part_started = time.monotonic()
+
+    def took(part: str) -> None:  # each part's minutes, to see what keeps `make bench` inside 20
+        nonlocal part_started
+        results.setdefault("part_seconds", {})[part] = round(time.monotonic() - part_started)
+        part_started = time.monotonic()
+
     try:
         if "failover" in parts:
             log("failover: both profiles, ha-pair and raw keepalived baseline")
             results.update(failover.run(args.runs, log))
+            took("failover")
         if "single_wan" in parts:
             log("one dynamic public IP: failover and failback, profile fast, the shared DHCP address")
             results["single_wan"] = single_wan.run(args.runs, log)
+            took("single_wan")
         if "handover" in parts:
             log("handover: resets in planned handovers, injected vs committed connection state")
             results["handover"] = failover.handover(max(3, args.runs), log)
+            took("handover")
         if "operator_handover" in parts:
             log("operator handover: `ha-pair handover` under pings every 10 ms, both profiles")
             results["operator_handover"] = failover.operator_handover(args.runs, log)
+            took("operator_handover")
         if "split_brain" in parts:
             log("split brain: VRRP dropped on both switches, detection on both routers, both profiles")
             results["split_brain"] = failover.split_brain(args.runs, log)
+            took("split_brain")
         if "agent" in parts:
             log("agent: status latency, memory, idle wake-ups")
             results["agent"] = agent.run(20, log)
+            took("agent")
         if "lease_sync" in parts:
             log("lease sync: propagation of 100 leases, merge of 50 000, bytes per update")
             results["lease_sync"] = lease.run(100, log)
+            took("lease_sync")
         if "ipv6" in parts:
             log("ipv6: the client's IPv6 gap beside its IPv4 gap (power loss, preemption)")
             results["ipv6"] = ipv6.run(args.runs, log)
+            took("ipv6")
     except (KeyboardInterrupt, LabTerminated):
         log("interrupted: lab torn down, nothing written")
         return 130
     results["seconds"] = round(time.monotonic() - started)
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(json.dumps(results, indent=1) + "\n")
+    print(report.targets_table(target_rows(results)) + "\n")
     print(summary(results))
-    print(f"\nwritten: {OUTPUT.relative_to(REPO)} ({results['seconds']} s)")
+    write_readme(results)
+    print(f"\nwritten: {OUTPUT.relative_to(REPO)} ({results['seconds']} s) and README.md's performance section")
     return 0
 
 
