@@ -19,10 +19,11 @@ from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
 
 SCENARIOS = ("power", "lan_link", "graceful", "preempt")
-FLOW_FAILURES = ("power", "lan_link", "graceful")
-# raw keepalived runs no conntrackd: its flows break by design, one failure shows it (and keeps
-# `make bench` inside 20 minutes); no UDP streams either
-BASELINE_FLOW_FAILURES = ("power",)
+# Flows through a power loss only, and none with raw keepalived (it runs no conntrackd: they break
+# by design): what keeps `make bench` near 20 minutes on a shared 2-core machine (with all three
+# failures on both sides the failover part alone took 20 minutes). The lab tests cover the others.
+FLOW_FAILURES = ("power",)
+BASELINE_FLOW_FAILURES: tuple[str, ...] = ()
 
 
 def _record(series: dict[str, list], measured: scenarios.Measurement) -> None:
@@ -196,10 +197,11 @@ def table(results: dict[str, Any]) -> str:
                          f"{b['p50']:.0f} / {b['p95']:.0f} | {_spread(base[name]['lost'])} | "
                          f"{c['median']:+.0f} [{c['ci95_low']:+.0f}, {c['ci95_high']:+.0f}] (n={c['n']}) |")
         f, g = ours["tcp_flows"], base["tcp_flows"]
-        lines.append(f"| {profile} | tcp flows survived failover / failback ({', '.join(f['by_failure'])}; raw: "
-                     f"{', '.join(g['by_failure'])}) | "
+        raw_flows = (f"{g['survived_failover']}/{g['total']} / {g['survived_failback']}/{g['total']}"
+                     if g["total"] else "not run")
+        lines.append(f"| {profile} | tcp flows survived failover / failback ({', '.join(f['by_failure'])}) | "
                      f"{f['survived_failover']}/{f['total']} / {f['survived_failback']}/{f['total']} | | "
-                     f"{g['survived_failover']}/{g['total']} / {g['survived_failback']}/{g['total']} | | |")
+                     f"{raw_flows} | | |")
         if "udp_streams" in ours:
             raw_udp = _udp_cell(base["udp_streams"]) if "udp_streams" in base else "not run"
             lines.append(f"| {profile} | udp streams (power) gap ms echo / push, failover; failback | "
