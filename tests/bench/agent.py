@@ -15,11 +15,13 @@ Without rpcd/uhttpd's sources the HTTP figure is left out and says why.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from ha_pair.paths import Paths
+from tests.bench import report
 from tests.lab import scenarios
 from tests.lab.pair_lab import Lab, LabOptions, Router
 from tests.lab.topology import BENCH_PREFIX as PREFIX
@@ -152,3 +154,20 @@ def run(runs: int, log, ubus_runs: int = 200) -> dict[str, Any]:
     return {"status_ms": status_ms, "rss_kb": rss_kb, "python_rss_kb": python_rss_kb,
             "rss_above_python_kb": rss_kb - python_rss_kb, "idle_wakeups_10s": wakeups, "ubus_note": ubus_note,
             **figures}
+
+
+def rows(results: dict[str, Any]) -> list[report.Row]:
+    """Issue 15's agent targets (tests/bench/report.py)."""
+    a = results.get("agent")
+    if not a:
+        return []
+    status = statistics.median(a["status_ms"])
+    out = [report.Row("status_startup", f"median {status:.0f} ms (max {max(a['status_ms']):.0f}, n={len(a['status_ms'])})",
+                      status <= 40)]
+    interpreter = a.get("interpreter_rss_kb")
+    if interpreter is None:
+        out.append(report.Row("agent_rss", f"RSS {a['rss_kb'] / 1024:.1f} MB (the bare interpreter not measured)", None))
+    else:
+        above = (a["rss_kb"] - interpreter) / 1024
+        out.append(report.Row("agent_rss", f"{above:.1f} MB above {interpreter / 1024:.1f} MB", above <= 6))
+    return out

@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tests.bench import report
 from tests.bench.lease_exchange import bench_exchange
 from tests.bench.lease_merge import bench_merge
 from tests.lab import scenarios
@@ -81,3 +82,17 @@ def run(leases: int, log) -> dict[str, Any]:
         f"{exchange['peer_seconds']} s ({exchange['peer_cpu_seconds']} s CPU, peak RSS {exchange['peer_peak_mb']} MB); "
         f"{exchange['message_mb']} MB message")
     return result
+
+
+def rows(results: dict[str, Any]) -> list[report.Row]:
+    """Issue 15's lease targets (tests/bench/report.py)."""
+    ls = results.get("lease_sync")
+    if not ls:
+        return []
+    out = [report.Row("lease_propagation", f"p95 {ls['propagation_p95_ms']} ms (p50 {ls['propagation_p50_ms']}, "
+                                           f"n={ls['leases']})", ls["propagation_p95_ms"] <= 300)]
+    if "exchange_50k_s" in ls:
+        seconds, peak = ls["exchange_50k_s"], ls["exchange_50k_peak_mb"]
+        out.append(report.Row("lease_exchange_50k", f"{seconds} s, {peak} MB peak (the serving end)",
+                              seconds <= 1 and peak <= 64))
+    return out

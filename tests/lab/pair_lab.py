@@ -24,6 +24,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -472,12 +473,31 @@ class Lab:
 
     # -- failures -----------------------------------------------------------------------------
     def power_off(self, router: str) -> None:
-        """Power loss: the sync link first (the peer sees its carrier go), the switch ports dark,
-        every process gone, the kernel state gone."""
+        """Power loss: every process of the router stopped at once, then the sync link (the peer
+        sees its carrier go), the switch ports dark, every process gone, the kernel state gone.
+        Stopped first because a router without power reacts to nothing: a running keepalived
+        would see its LAN port go dark a moment before the WAN port and announce priority 0 on
+        the WAN, which hastens the peer's takeover as no real power loss does."""
+        self._stop_processes(router)
         self.topo.set_links(router, False, which=("sync",), side="router")
         self.topo.set_links(router, False, which=("lan", "wan"), side="switch")
         self.routers[router].kill_everything()
         self.topo.reset_router(router)
+
+    def _stop_processes(self, router: str) -> None:
+        """SIGSTOP every process of the router's own PID namespace (PID 1's SIGKILL ends them
+        later); the host-side processes that started them keep running."""
+        pid1 = self.routers[router].pid1
+        try:
+            own = os.readlink(f"/proc/{pid1}/ns/pid")
+        except (TypeError, OSError):
+            return  # not running
+        for pid in netns.ns_pids(self.topo.ns(router)):
+            try:
+                if os.readlink(f"/proc/{pid}/ns/pid") == own:
+                    os.kill(pid, signal.SIGSTOP)
+            except OSError:  # gone meanwhile
+                pass
 
     def power_on(self, router: str) -> None:
         """Boot again from the flash; the switch ports come back first."""

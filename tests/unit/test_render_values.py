@@ -127,9 +127,10 @@ def pair_of(router: str) -> dict:
     return {
         "keepalived": {
             "router_id": router, "scripts": {}, "realtime": {},
-            # br-lan has one port, lan1: tracked by default (its carrier is seen sooner than the bridge's)
+            # br-lan has one port, lan1: tracked by default (its carrier is seen sooner than the bridge's);
+            # its dead port cannot carry a priority-0 advert, so its master-down is one advert (wan: three)
             "instances": {"lan": {**instance("br-lan", 51, ["192.168.50.1/24 dev br-lan"], priority),
-                                  "track_interface": ["lan1"]},
+                                  "track_interface": ["lan1"], "down_timer_adverts": "1"},
                           "wan": instance("eth1", 52, ["198.51.100.1/24 dev eth1"], priority)},
             # tracking weights count on members: the hold file is weighted
             "track_files": {"ha_pair_hold": {"file": '"/var/run/ha-pair/operator-hold"', "weight": "1", "init_file": "0"}},
@@ -181,7 +182,7 @@ def ipv6(e: dict) -> None:
     both(e, version="3")
     e["keepalived"]["instances"]["lan"]["excluded"] = ["fd00:50::1/64 dev br-lan"]
     e["keepalived"]["instances"]["lan6"] = {**instance("br-lan", 61, ["fd00:50::100/64 dev br-lan"]), "version": "3",
-                                            "track_interface": ["lan1"]}
+                                            "track_interface": ["lan1"], "down_timer_adverts": "1"}
     e["keepalived"]["group"]["members"] = ["lan", "wan", "lan6"]
     e["conntrackd"]["ignore"] |= {"fd00:50::2", "fd00:50::1", "fd00:50::100"}
 
@@ -231,6 +232,7 @@ def single_wan(e: dict) -> None:
     # no WAN VIP (the DHCP address is the shared one), so no sync group; the master's rule to table 250
     e["keepalived"]["group"] = None
     del e["keepalived"]["instances"]["wan"]
+    del e["keepalived"]["instances"]["lan"]["down_timer_adverts"]  # alone, one missed advert would move it
     e["keepalived"]["instances"]["lan"].update(vips=["192.168.50.1/24"], flags={"use_vmac", "vmac_xmit_base"},
                                                rules=["to all lookup 250 priority 32770"], notify=NOTIFY)
     e["conntrackd"]["ignore"] -= {"198.51.100.2", "198.51.100.1"}  # the WAN address is not static

@@ -5,7 +5,9 @@ uplink would go unnoticed; with one port the port's carrier is seen sooner than 
 
 from __future__ import annotations
 
-from ha_pair.render.keepalived import render_keepalived
+import dataclasses
+
+from ha_pair.render.keepalived import quick_down_instances, render_keepalived
 from tests.support import pair
 from tests.unit.test_validate import assert_error, base, model_for
 
@@ -78,3 +80,37 @@ def test_the_old_bridge_syntax_is_understood():
     result = model_for(base(), network=old)
     assert result.ok, [str(e) for e in result.errors]
     assert result.model.vips[0].device == "br-lan" and result.model.vips[0].track_ports == ("lan1",)
+
+
+def wan_instance(text: str) -> str:
+    start = text.index("vrrp_instance wan {")
+    return text[start:text.index("\n}\n", start)]
+
+
+def test_a_tracked_lan_instance_declares_its_master_down_after_one_advert_and_wan_after_three():
+    # the master's dead LAN port cannot carry its priority-0 advert; the WAN one can, and the
+    # sync group still waits for the WAN instance (three adverts) when only LAN adverts go missing
+    model = model_for(base()).model
+    assert quick_down_instances(model) == {"lan"}
+    text = render_keepalived(model)
+    assert "down_timer_adverts 1" in lan_instance(text)
+    assert "down_timer_adverts" not in wan_instance(text)
+
+
+def test_no_instance_is_shortened_when_every_one_tracks_ports():
+    model = model_for(base()).model
+    lan, wan = model.vips
+    both = dataclasses.replace(model, vips=(lan, dataclasses.replace(wan, track_ports=("wan1",))))
+    assert quick_down_instances(both) == frozenset()
+    assert "down_timer_adverts" not in render_keepalived(both)
+
+
+def test_an_untracked_bridge_and_a_single_instance_keep_three_adverts():
+    several = model_for(base(), network=network_with_ports("lan1", "lan2")).model
+    assert several.vips[0].track_ports == () and quick_down_instances(several) == frozenset()
+    model = model_for(base()).model
+    alone = dataclasses.replace(model, vips=model.vips[:1])
+    assert not alone.sync_group
+    assert alone.vips[0].track_ports == ("lan1",)
+    assert quick_down_instances(alone) == frozenset()  # no group: one missed advert would move it
+    assert "down_timer_adverts" not in render_keepalived(alone)

@@ -1,0 +1,91 @@
+"""README's performance section is generated from build/bench.json (tests/bench/report.py): each
+issue-15 target is a row with its limit, the measured figure, raw keepalived's beside it and the
+verdict. A small hand-made bench.json, whose medians and 95th percentiles are worked out by hand
+here, must land in the right cells; README's own section must have the generator's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.bench import __main__ as bench
+from tests.bench import report
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def scenario(gaps: list[float]) -> dict:
+    return {"gap_ms": gaps, "lost": [0] * len(gaps), "takeover_ms": gaps}
+
+
+def variant(power: list[float], lan_link: list[float]) -> dict:
+    flows = {"total": 30, "survived_failover": 30, "survived_failback": 29, "by_failure": {}}
+    return {"power": scenario(power), "lan_link": scenario(lan_link), "graceful": scenario([20.0, 30.0, 25.0]),
+            "preempt": scenario([24.0, 26.0, 25.0]), "tcp_flows": flows}
+
+
+SAMPLE = {
+    "runs": 3, "started": "2026-12-01T16:00:00Z", "seconds": 1002, "parts": list(bench.PARTS),
+    "profiles": {"default": variant([2900.0, 3100.0, 3300.0], [1500.0, 1100.0, 1200.0]),
+                 "fast": variant([195.0, 180.0, 190.0], [500.0, 450.0, 520.0])},
+    "baseline": {"default": variant([2800.0, 3000.0, 3200.0], [3400.0, 2800.0, 3000.0]),
+                 "fast": variant([360.0, 350.0, 370.0], [1100.0, 1000.0, 1050.0])},
+    "agent": {"status_ms": [30.0, 50.0, 35.0], "rss_kb": 16384, "interpreter_rss_kb": 8192,
+              "idle_wakeups_10s": 3, "ubus_note": "sample"},
+    "lease_sync": {"leases": 100, "missing_on_backup": 0, "propagation_p50_ms": 120, "propagation_p95_ms": 250,
+                   "merge_50k_ms": 300, "bytes_per_update": 200, "leases_known_at_update": 101,
+                   "exchange_50k_s": 2.5, "exchange_50k_peak_mb": 120},
+}
+SAMPLE["comparison"] = {p: bench.failover.compare(SAMPLE["profiles"][p], SAMPLE["baseline"][p]) for p in ("default", "fast")}
+
+
+def table_of(results: dict) -> dict[str, list[str]]:
+    text = report.section(results, bench.target_rows(results), "")
+    return {cells[0]: cells[1:] for cells in report.parse_targets_table(text)}
+
+
+def test_each_target_lands_in_its_row_with_limit_measured_raw_and_verdict():
+    table = table_of(SAMPLE)
+    label = {key: target.label for key, target in report.TARGETS.items()}
+    assert list(table) == list(label.values())
+    # LAN link, default: ours 1100/1200/1500 -> p50 1200, p95 1500; raw 2800/3000/3400
+    assert table[label["lan_link_default"]] == ["p50 ≤ 1500 ms", "p50 1200 · p95 1500 ms (n=3)",
+                                                "p50 3000 · p95 3400 ms (n=3)", "met"]
+    # LAN link, fast: 450/500/520 against 400
+    assert table[label["lan_link_fast"]] == ["p50 ≤ 400 ms", "p50 500 · p95 520 ms (n=3)",
+                                             "p50 1050 · p95 1100 ms (n=3)", "**not met**"]
+    # uplink port: LAN link p50 against power loss p50 + 100 (fast 500 > 190 + 100; default 1200 < 3100 + 100)
+    assert table[label["uplink_fast"]][1:] == ["p50 500 ms; power loss p50 190 ms", "—", "**not met**"]
+    assert table[label["uplink_default"]][-1] == "met"
+    # power loss, fast: 180/190/195 against 200, raw 350/360/370
+    assert table[label["power_200"]][1:] == ["p50 190 · p95 195 ms (n=3)", "p50 360 · p95 370 ms (n=3)", "met"]
+    assert table[label["status_startup"]][1:] == ["median 35 ms (max 50, n=3)", "—", "met"]
+    assert table[label["agent_rss"]][1:] == ["8.0 MB above 8.0 MB", "—", "**not met**"]
+    assert table[label["lease_propagation"]][1:] == ["p95 250 ms (p50 120, n=100)", "—", "met"]
+    assert table[label["lease_exchange_50k"]][-1] == "**not met**"
+    assert table[label["bench_minutes"]][1:] == ["16.7 min", "—", "met"]
+    # what no part measured stays, as not measured
+    assert table[label["conntrack_50k"]][1:] == ["not measured", "—", "—"]
+
+
+def test_a_partial_run_does_not_pass_for_the_whole_bench_time():
+    table = table_of({**SAMPLE, "parts": ["failover"], "seconds": 300})
+    assert table[report.TARGETS["bench_minutes"].label][1:] == ["not measured (last run: failover only)", "—", "—"]
+
+
+def test_an_empty_bench_lists_every_target_as_not_measured():
+    table = table_of({})
+    assert all(cells[1] == "not measured" and cells[3] == "—" for cells in table.values()), table
+
+
+def test_the_section_replaces_only_what_lies_between_its_markers():
+    section = report.section(SAMPLE, bench.target_rows(SAMPLE), "details")
+    text = f"before\n{report.START}\nold\n{report.END}\nafter\n"
+    assert report.replace_section(text, section) == f"before\n{section}\nafter\n"
+
+
+def test_readme_has_the_generators_section():
+    assert README.count(report.START) == 1 and README.count(report.END) == 1
+    rows = report.parse_targets_table(README)
+    assert [cells[:2] for cells in rows] == [[t.label, t.limit] for t in report.TARGETS.values()], (
+        "README's performance section is stale: regenerate it with `python3 -m tests.bench --readme`")
+    assert all(len(cells) == 5 and cells[4] in ("met", "**not met**", "—") for cells in rows), rows
