@@ -164,7 +164,7 @@ def rows(results: dict[str, Any]) -> list[report.Row]:
     status = statistics.median(a["status_ms"])
     out = [report.Row("status_startup", f"median {status:.0f} ms (max {max(a['status_ms']):.0f}, n={len(a['status_ms'])})",
                       status <= 40)]
-    interpreter = a.get("interpreter_rss_kb")
+    interpreter = a.get("python_rss_kb")  # a bare python3 on the same router
     if interpreter is None:
         out.append(report.Row("agent_rss", f"RSS {a['rss_kb'] / 1024:.1f} MB (the bare interpreter not measured)", None))
     else:

@@ -102,6 +102,8 @@ def section(results: dict[str, Any], table_rows: list[Row], details: str) -> str
              f"scenario{took}) on a 2-core machine shared with other jobs: single figures are noisy; the "
              "paired differences (ha-pair − raw keepalived at the same advert phase) carry a bootstrap "
              "95 % interval, and an interval that holds 0 means the runs cannot tell the two apart.")
+    if results.get("note"):  # e.g. parts measured in separate runs, said where the figures are shown
+        about += " " + str(results["note"])
     if not results:
         about = "No `make bench` has written build/bench.json yet."
     parts = [START, "", about, "", targets_table(table_rows)]

@@ -29,7 +29,7 @@ SAMPLE = {
                  "fast": variant([195.0, 180.0, 190.0], [500.0, 450.0, 520.0])},
     "baseline": {"default": variant([2800.0, 3000.0, 3200.0], [3400.0, 2800.0, 3000.0]),
                  "fast": variant([360.0, 350.0, 370.0], [1100.0, 1000.0, 1050.0])},
-    "agent": {"status_ms": [30.0, 50.0, 35.0], "rss_kb": 16384, "interpreter_rss_kb": 8192,
+    "agent": {"status_ms": [30.0, 50.0, 35.0], "rss_kb": 16384, "python_rss_kb": 8192,
               "idle_wakeups_10s": 3, "ubus_note": "sample"},
     "lease_sync": {"leases": 100, "missing_on_backup": 0, "propagation_p50_ms": 120, "propagation_p95_ms": 250,
                    "merge_50k_ms": 300, "bytes_per_update": 200, "leases_known_at_update": 101,
@@ -89,3 +89,24 @@ def test_readme_has_the_generators_section():
     assert [cells[:2] for cells in rows] == [[t.label, t.limit] for t in report.TARGETS.values()], (
         "README's performance section is stale: regenerate it with `python3 -m tests.bench --readme`")
     assert all(len(cells) == 5 and cells[4] in ("met", "**not met**", "—") for cells in rows), rows
+
+
+def test_the_scale_and_load_parts_give_their_rows():
+    scale = {"conntrack": {"difference_ms": {"median": -4, "ci95_low": -20, "ci95_high": 68, "n": 3},
+                           "tcp_flows": {"survived_failover": 20, "total": 20}},
+             "vip_groups": {"difference_ms": {"median": 12, "ci95_low": 4, "ci95_high": 17, "n": 3}}}
+    kind = next(iter(bench.load.LOADS))
+    quiet = {"false_failovers": 0, "seconds": 1800, "upper95_per_hour": 6.0}
+    load = {"profiles": {"fast": {"power_loss_gap_ms": [300], kind: quiet},
+                         "fastest": {"power_loss_gap_ms": [144, 213], kind: {**quiet, "false_failovers": 1}}}}
+    table = table_of({**SAMPLE, "scale": scale, "load": load})
+    label = {key: target.label for key, target in report.TARGETS.items()}
+    # the whole interval must lie within +50 ms: +68 is not proven
+    assert table[label["conntrack_50k"]][1:] == ["Δ -4 ms [-20, +68] (n=3); TCP flows kept 20/20", "—", "**not met**"]
+    assert table[label["vip_groups_20"]][1:] == ["Δ +12 ms [+4, +17] (n=3)", "—", "met"]
+    # one false failover in an hour of watching: not met; the fastest profile's worst gap 213 > 200
+    assert table[label["false_failovers"]][1:] == ["1 in 1.00 h over 2 cases (each ≤ 6/h at 95 %)", "—", "**not met**"]
+    assert table[label["power_200"]][1:] == ["max 213 ms of 2 (no load)", "—", "**not met**"]
+    # none seen in a run too short to tell 0 from a few per hour: no verdict
+    load["profiles"]["fastest"][kind]["false_failovers"] = 0
+    assert table_of({**SAMPLE, "load": load})[label["false_failovers"]][-1] == "—"
