@@ -5,8 +5,7 @@ uplink would go unnoticed; with one port the port's carrier is seen sooner than 
 
 from __future__ import annotations
 
-import dataclasses
-
+from ha_pair.record import replace
 from ha_pair.render.keepalived import quick_down_instances, render_keepalived
 from tests.support import pair
 from tests.unit.test_validate import assert_error, base, model_for
@@ -100,7 +99,7 @@ def test_a_tracked_lan_instance_declares_its_master_down_after_one_advert_and_wa
 def test_no_instance_is_shortened_when_every_one_tracks_ports():
     model = model_for(base()).model
     lan, wan = model.vips
-    both = dataclasses.replace(model, vips=(lan, dataclasses.replace(wan, track_ports=("wan1",))))
+    both = replace(model, vips=(lan, replace(wan, track_ports=("wan1",))))
     assert quick_down_instances(both) == frozenset()
     assert "down_timer_adverts" not in render_keepalived(both)
 
@@ -109,7 +108,7 @@ def test_an_untracked_bridge_and_a_single_instance_keep_three_adverts():
     several = model_for(base(), network=network_with_ports("lan1", "lan2")).model
     assert several.vips[0].track_ports == () and quick_down_instances(several) == frozenset()
     model = model_for(base()).model
-    alone = dataclasses.replace(model, vips=model.vips[:1])
+    alone = replace(model, vips=model.vips[:1])
     assert not alone.sync_group
     assert alone.vips[0].track_ports == ("lan1",)
     assert quick_down_instances(alone) == frozenset()  # no group: one missed advert would move it
