@@ -279,6 +279,10 @@ class Paths:
     def dnsmasq_pid_dir(self) -> FsPath:  # OpenWrt's init: -x /var/run/dnsmasq/dnsmasq.<section>.pid
         return self.under("/var/run/dnsmasq")
 
+    @property
+    def dnsmasq_lock(self) -> FsPath:  # procd.sh's lock for every action of dnsmasq's init (fd 1000)
+        return self.under("/var/lock/procd_dnsmasq.lock")
+
 
 def known_hosts_in(home: str) -> FsPath:
     """Where an SSH client with this HOME keeps known hosts (dbclient has no option to say otherwise)."""

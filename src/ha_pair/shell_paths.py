@@ -46,6 +46,7 @@ VARIABLES = (
     ("HA_DHCP_CONFIG", "dhcp_config"),
     ("HA_SYSTEM_CONFIG", "system_config"),
     ("HA_DNSMASQ_INIT", "dnsmasq_init"),
+    ("HA_DNSMASQ_LOCK", "dnsmasq_lock"),
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -188,18 +189,28 @@ def test_the_init_script_reloads_dnsmasq_under_dnsmasqs_own_lock(healthy):
     it runs, so that two actions of one service never interleave. ha-pair's init updates dnsmasq (`start`)
     when it changed /etc/config/dhcp: that update must wait for a dnsmasq action in progress (e.g.
     one of procd's interface triggers), or the one that read the older /etc/config/dhcp may write
-    dnsmasq's configuration last and the VIP options are lost."""
+    dnsmasq's configuration last and the VIP options are lost. And render must not rewrite
+    /etc/config/dhcp under that action either: a trigger's `reload` that reads the new file has
+    procd restart dnsmasq and then sends SIGHUP to the new process (exit 129, seen in the package
+    test)."""
     r2 = healthy.routers["r2"]
     generated = r2.root / "var/etc/dnsmasq.conf.cfg01411c"
+    dhcp = r2.root / "etc/config/dhcp"
     r2.sh("uci del_list dhcp.lan.dhcp_option='3,192.168.50.1' && uci commit dhcp")  # a user's edit
+    edited = dhcp.read_text()
     holder = r2.spawn(["sh", "-c", "exec 1000>/var/lock/procd_dnsmasq.lock; flock 1000; sleep 3"])
+    seen_while_held = []
     try:
         time.sleep(0.5)
+        watcher = threading.Thread(target=lambda: (time.sleep(1.5), seen_while_held.append(dhcp.read_text())))
+        watcher.start()
         started = time.monotonic()
         r2.service("reload")  # renders the option back into /etc/config/dhcp and updates dnsmasq
         waited = time.monotonic() - started
+        watcher.join()
     finally:
         holder.wait(10)
+    assert seen_while_held == [edited], "render rewrote /etc/config/dhcp while a dnsmasq action held its lock"
     assert "list dhcp_option '3,192.168.50.1'" in (r2.root / "etc/config/dhcp").read_text()
     assert waited > 2, f"dnsmasq was updated after {waited:.1f} s, while another dnsmasq action held its lock"
     assert "dhcp-option=lan,3,192.168.50.1" in generated.read_text()

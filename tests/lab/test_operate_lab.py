@@ -66,7 +66,7 @@ def test_handover_moves_the_vips_without_losing_a_ping_and_the_old_master_yields
     assert lab.master() == "r2"
     r1 = wait_status(lab, "r1", lambda s: s["state"] == "backup", "r1 is backup after the handover")
     assert r1["maintenance"]["hold"] == "yield" and r1["maintenance"]["on"] is False
-    assert r1["node"]["effective_priority"] == 150  # what ha-pair computes from checks; keepalived's hold is apart
+    assert r1["node"]["effective_priority"] == 1  # keepalived's: priority 150 with the yield hold (-253)
     reasons = [t["reason"] for t in json.loads(lab.run_ha_pair("r1", "--json", "history").stdout)["history"][-2:]]
     assert reasons == ["operator: handover to the peer", "operator: handover done, yielding to the peer"], reasons
     # handing back: r2 hands over to the yielding r1, whose notify script then ends its yield

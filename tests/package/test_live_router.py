@@ -120,7 +120,11 @@ def test_exactly_one_keepalived_and_one_conntrackd_ha_pairs(live: dict) -> None:
         assert len(conntrackd) == 1 and step.conntrackd == conntrackd, (name, step.services, step.conntrackd)
         assert running(step, "keepalived") == [] and running(step, "conntrackd") == [], (name, step.services)
     # nothing died by itself (procd respawned it: a crash loop is not "inert")
-    assert [e for e in live["events"] if e["event"] in DIED] == []
+    died = [i for i, e in enumerate(live["events"]) if e["event"] in DIED]
+    # with what procd did just before each (from the step mark before it): for the failure's message
+    context = [live["events"][max((j for j in range(i) if live["events"][j]["event"] == "lab.step"), default=0):i + 1]
+               for i in died]
+    assert died == [], context
 
 
 def test_upgrade_keeps_the_pair_running_and_its_dhcp_settings(live: dict) -> None:

@@ -30,8 +30,9 @@ start() { start_service; }
 
 def init(root: Path, action: str) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "HA_PAIR_ROOT": str(root), "PROCD_LOG": str(root / "procd.log")}
-    return subprocess.run([*isolated_net(), "sh", "-c", HARNESS, "init", action], capture_output=True, text=True,
-                          env=env, timeout=120)
+    # busybox's ash, OpenWrt's /bin/sh (dash takes no file descriptor above 9, as `exec 1000>...`)
+    return subprocess.run([*isolated_net(), "busybox", "sh", "-c", HARNESS, "init", action], capture_output=True,
+                          text=True, env=env, timeout=120)
 
 
 def instances(root: Path) -> list[str]:
@@ -43,7 +44,7 @@ def instances(root: Path) -> list[str]:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    require_root_and("keepalived", "nft")
+    require_root_and("keepalived", "nft", "busybox")
     root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
     dnsmasq = root / "etc/init.d/dnsmasq"
     dnsmasq.parent.mkdir(parents=True, exist_ok=True)

@@ -164,3 +164,25 @@ def test_the_agent_dying_mid_import_leaves_dnsmasq_running_with_every_lease(rout
     assert_serving_and_nothing_lost(root)
     assert addresses((root / "tmp/dhcp.leases").read_bytes()) == {"192.168.50.101", "192.168.50.102",
                                                                   "192.168.50.103"}
+
+
+def test_the_import_holds_dnsmasqs_own_lock_from_stop_to_start(router):
+    """A dnsmasq reload from one of procd's triggers must wait until the import has started
+    dnsmasq again: between the stop and the swap it would start dnsmasq on the old lease file."""
+    import fcntl
+
+    root, namespace = router
+    proc = import_process(root, namespace, "swap")
+    pid = helper_pid(root)
+    wait_stopped(pid)
+    lock = root / "var/lock/procd_dnsmasq.lock"
+    try:
+        with open(lock, "a") as handle:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        assert proc.wait(30) == 0
+    with open(lock, "a") as handle:  # released with the import
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert_serving_and_nothing_lost(root)

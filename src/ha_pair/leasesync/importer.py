@@ -29,10 +29,29 @@ def _init_script(paths: Paths) -> str | None:
     return str(script) if os.access(script, os.X_OK) else None
 
 
-def _dnsmasq(paths: Paths, action: str) -> None:
+PROCD_LOCK_FD = 1000  # procd.sh's lock descriptor: an init script run with it open and locked goes on
+
+
+def _dnsmasq(paths: Paths, action: str, locked: bool = False) -> None:
+    """dnsmasq's init `action`; `locked`: under the dnsmasq lock this process holds (_dnsmasq_lock)."""
     script = _init_script(paths)
     if script:
-        subprocess.run([script, action], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        subprocess.run([script, action], stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                       pass_fds=(PROCD_LOCK_FD,) if locked else ())
+
+
+def _dnsmasq_lock(paths: Paths) -> None:
+    """Take dnsmasq's own procd lock for the whole stop/swap/start, on the descriptor procd.sh
+    uses: the init calls above find it held by their caller and go on, while a reload from one of
+    procd's triggers waits. Without it such a reload can start dnsmasq between the stop and the
+    swap (it would read the old lease file, and write it back later) or restart it and SIGHUP the
+    new process at once. Released when the helper process exits."""
+    paths.dnsmasq_lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(paths.dnsmasq_lock, os.O_WRONLY | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    if fd != PROCD_LOCK_FD:
+        os.dup2(fd, PROCD_LOCK_FD)
+        os.close(fd)
 
 
 def reread_reservations(paths: Paths) -> int:
@@ -97,16 +116,17 @@ def run_import(paths: Paths, now: int) -> bool:
         signal.signal(signum, signal.SIG_IGN)
     store = LeaseStore(paths)
     with _lock(paths, blocking=True):
+        _dnsmasq_lock(paths)
         marker = paths.import_marker
         with open(marker, "w") as handle:
             handle.write(f"{os.getpid()}\n")
         _pause_for_test("stop")
-        _dnsmasq(paths, "stop")
+        _dnsmasq(paths, "stop", locked=True)
         _pause_for_test("swap")
         with store.locked():
             written = store.swap_into_dnsmasq_file(now)
         _pause_for_test("start")
-        _dnsmasq(paths, "start")
+        _dnsmasq(paths, "start", locked=True)
         _pause_for_test("done")
         marker.unlink(missing_ok=True)
     return written
