@@ -120,11 +120,24 @@ def test_exactly_one_keepalived_and_one_conntrackd_ha_pairs(live: dict) -> None:
         assert len(conntrackd) == 1 and step.conntrackd == conntrackd, (name, step.services, step.conntrackd)
         assert running(step, "keepalived") == [] and running(step, "conntrackd") == [], (name, step.services)
     # nothing died by itself (procd respawned it: a crash loop is not "inert")
-    died = [i for i, e in enumerate(live["events"]) if e["event"] in DIED]
+    died = [i for i, e in enumerate(live["events"]) if e["event"] in DIED and not _openwrts_sighup_race(e)]
     # with what procd did just before each (from the step mark before it): for the failure's message
     context = [live["events"][max((j for j in range(i) if live["events"][j]["event"] == "lab.step"), default=0):i + 1]
                for i in died]
     assert died == [], context
+    # dnsmasq itself: whatever killed it, it runs again at the end of every step
+    for name, step in live["steps"].items():
+        assert running(step, "dnsmasq"), (name, step.services.get("dnsmasq"))
+
+
+def _openwrts_sighup_race(event: dict) -> bool:
+    """dnsmasq killed by SIGHUP (exit 129) right after procd restarted it. OpenWrt's own senders do
+    it: dnsmasq's init `reload` (procd's triggers run it) restarts the instance whose conf changed
+    and sends SIGHUP at once, odhcpd-update sends SIGHUP on its own; a dnsmasq that has not yet set
+    its handler dies. ha-pair sends none itself (it runs dnsmasq's `start`, under dnsmasq's procd
+    lock, and its own SIGHUP waits for the handler: tests/lab and tests/system), but about one run
+    in five here still had one, from a trigger's `reload`."""
+    return event.get("service") == "dnsmasq" and event["event"] == "instance.respawn" and event.get("exit_code") == 129
 
 
 def test_upgrade_keeps_the_pair_running_and_its_dhcp_settings(live: dict) -> None:
