@@ -47,7 +47,7 @@ TOP_BLOCKS = {"global_defs", "vrrp_script", "track_file", "vrrp_instance", "vrrp
 INSTANCE_KEYWORDS = {"state", "interface", "virtual_router_id", "priority", "advert_int", "version", "nopreempt",
                      "preempt_delay", "use_vmac", "vmac_xmit_base", "unicast_src_ip", "unicast_peer", "authentication",
                      "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules",
-                     "track_script", "track_interface", "track_file", "notify"}
+                     "track_script", "track_interface", "track_file", "notify", "down_timer_adverts"}
 
 
 @pytest.fixture(scope="module")
