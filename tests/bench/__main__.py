@@ -136,47 +136,39 @@ def main() -> int:
         OUTPUT.parent.mkdir(exist_ok=True)
         OUTPUT.write_text(json.dumps({**results, "seconds": None}, indent=1) + "\n")
 
+    # each part in the order it runs: what it measures (logged as it starts) and how
+    steps = (
+        ("failover", "failover: both profiles, ha-pair and raw keepalived baseline",
+         lambda: failover.run(args.runs, log)),
+        ("single_wan", "one dynamic public IP: failover and failback, profile fast, the shared DHCP address",
+         lambda: single_wan.run(args.other_runs, log)),
+        ("handover", "handover: resets in planned handovers, injected vs committed connection state",
+         lambda: failover.handover(max(2, args.other_runs - 1), log)),
+        ("operator_handover", "operator handover: `ha-pair handover` under pings every 10 ms, both profiles",
+         lambda: failover.operator_handover(args.other_runs, log)),
+        ("split_brain", "split brain: VRRP dropped on both switches, detection on both routers, both profiles",
+         lambda: failover.split_brain(args.other_runs, log)),
+        ("agent", "agent: status latency, memory, idle wake-ups", lambda: agent.run(20, log)),
+        ("lease_sync", "lease sync: propagation of 100 leases, merge of 50 000, bytes per update",
+         lambda: lease.run(100, log)),
+        ("ipv6", "ipv6: the client's IPv6 gap beside its IPv4 gap (power loss, preemption)",
+         lambda: ipv6.run(args.other_runs, log)),
+        ("scale", "scale: power loss with 50 000 tracked connections and with 20 VIP groups, profile fast",
+         lambda: scale.run(args.scale_runs, log)),
+        ("load", f"load: false failovers under CPU, process and memory load, {args.load_minutes} min per kind",
+         lambda: load.run(args.load_minutes, log)),
+    )
     try:
-        if "failover" in parts:
-            log("failover: both profiles, ha-pair and raw keepalived baseline")
-            results.update(failover.run(args.runs, log))
-            took("failover")
-        if "single_wan" in parts:
-            log("one dynamic public IP: failover and failback, profile fast, the shared DHCP address")
-            results["single_wan"] = single_wan.run(args.other_runs, log)
-            took("single_wan")
-        if "handover" in parts:
-            log("handover: resets in planned handovers, injected vs committed connection state")
-            results["handover"] = failover.handover(max(2, args.other_runs - 1), log)
-            took("handover")
-        if "operator_handover" in parts:
-            log("operator handover: `ha-pair handover` under pings every 10 ms, both profiles")
-            results["operator_handover"] = failover.operator_handover(args.other_runs, log)
-            took("operator_handover")
-        if "split_brain" in parts:
-            log("split brain: VRRP dropped on both switches, detection on both routers, both profiles")
-            results["split_brain"] = failover.split_brain(args.other_runs, log)
-            took("split_brain")
-        if "agent" in parts:
-            log("agent: status latency, memory, idle wake-ups")
-            results["agent"] = agent.run(20, log)
-            took("agent")
-        if "lease_sync" in parts:
-            log("lease sync: propagation of 100 leases, merge of 50 000, bytes per update")
-            results["lease_sync"] = lease.run(100, log)
-            took("lease_sync")
-        if "ipv6" in parts:
-            log("ipv6: the client's IPv6 gap beside its IPv4 gap (power loss, preemption)")
-            results["ipv6"] = ipv6.run(args.other_runs, log)
-            took("ipv6")
-        if "scale" in parts:
-            log("scale: power loss with 50 000 tracked connections and with 20 VIP groups, profile fast")
-            results["scale"] = scale.run(args.scale_runs, log)
-            took("scale")
-        if "load" in parts:
-            log(f"load: false failovers under CPU, process and memory load, {args.load_minutes} min per kind")
-            results["load"] = load.run(args.load_minutes, log)
-            took("load")
+        for part, what, measure in steps:
+            if part not in parts:
+                continue
+            log(what)
+            measured = measure()
+            if part == "failover":  # its profiles, baseline and comparison sit at the top level
+                results.update(measured)
+            else:
+                results[part] = measured
+            took(part)
     except (KeyboardInterrupt, LabTerminated):
         log("interrupted: lab torn down, nothing written")
         return 130

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 NORMAL, YIELD, OUT = 0, -253, -254
 TRACK_NAME = "ha_pair_hold"  # the track_file's name in keepalived.conf
 NAMES = {NORMAL: "none", YIELD: "yield", OUT: "out"}
+VALUES = {name: value for value, name in NAMES.items()}  # status names back to the number
 
 
 def read_hold(paths: Paths) -> int | None:

@@ -15,7 +15,7 @@ from ..config.model import Check, Model
 from ..config.shared import vrrp_profile
 from ..state.observed import UNKNOWN_CHECK, CheckResult, Snapshot
 from ..state.pair import PairState
-from ..operate.hold import NAMES as HOLD_NAMES, NORMAL, YIELD
+from ..operate.hold import NORMAL, VALUES as HOLD_VALUES, YIELD
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def build_status(model: Model | None, state: PairState, snapshot: Snapshot, agen
     else:
         status["sync_group"] = None
     if model is not None:
-        held = {name: value for value, name in HOLD_NAMES.items()}.get((maintenance or {}).get("hold"), NORMAL)
+        held = HOLD_VALUES.get((maintenance or {}).get("hold"), NORMAL)
         status.update(_pair(model, state, snapshot, held))
     status["lease_sync"] = lease_sync if lease_sync is not None else {"enabled": False}
     status["health"] = health(status)
