@@ -1,9 +1,10 @@
 """`make bench`: measure, print a table, write build/bench.json.
 
-usage: python3 -m tests.bench [--runs N] [--other-runs N] [--scale-runs N] [--load-minutes M]
-                               [--only failover,handover,operator_handover,split_brain,agent,lease_sync,ipv6,single_wan,scale,load]
+usage: python3 -m tests.bench [--runs N] [--other-runs N] [--scale-runs N] [--load-minutes M] [--parallel N]
+                               [--only failover,single_wan,handover,operator_handover,split_brain,ipv6,agent,lease_sync,scale,load]
        python3 -m tests.bench --readme   (README's performance section from build/bench.json, measuring nothing)
 
+The jobs run in stages, those of a stage side by side (tests/bench/jobs.py says which and why).
 Every run ends by rewriting README's performance section (tests/bench/report.py) from bench.json.
 """
 
@@ -15,15 +16,17 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
-from tests.bench import agent, failover, ipv6, lease, load, report, scale, single_wan
+from tests.bench import agent, failover, ipv6, jobs, lease, load, report, scale, single_wan, workers
 from tests.lab.topology import LabTerminated, install_signal_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "build" / "bench.json"
 README = REPO / "README.md"
-PARTS = ("failover", "handover", "operator_handover", "split_brain", "agent", "lease_sync", "ipv6", "single_wan",
-         "scale", "load")
+PARTS = jobs.PARTS
+DEFAULT_PARALLEL = 4  # the failover stage's four variants at once
+STALE_KEYS = ("note", "part_seconds")  # said of one earlier run only
 # modules whose rows(results) give issue 15's targets (tests/bench/report.py)
 ROW_SOURCES = (failover, agent, lease, scale, load)
 
@@ -92,6 +95,27 @@ def write_readme(results: dict) -> None:
     README.write_text(report.replace_section(README.read_text(), section))
 
 
+def job_main(args: argparse.Namespace) -> int:
+    """One job (tests/bench/jobs.py) in this process: its result as JSON to --job-out."""
+    install_signal_handlers()
+    _, what, measure = jobs.JOBS[args.job]
+    log(what)
+    try:
+        result = measure(args, log)
+    except (KeyboardInterrupt, LabTerminated):
+        log("interrupted: lab torn down")
+        return 130
+    Path(args.job_out).write_text(json.dumps(result) + "\n")
+    return 0
+
+
+def job_argv(args: argparse.Namespace) -> Callable[[str, Path], list[str]]:
+    """The command line of one job, with this bench's settings."""
+    return lambda name, out: [sys.executable, "-m", "tests.bench", "--job", name, "--job-out", str(out),
+                              "--runs", str(args.runs), "--other-runs", str(args.other_runs),
+                              "--scale-runs", str(args.scale_runs), "--load-minutes", str(args.load_minutes)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--runs", type=int, default=4,
@@ -104,9 +128,16 @@ def main() -> int:
                         help=f"power losses of each kind in part scale (default {scale.DEFAULT_RUNS})")
     parser.add_argument("--load-minutes", type=float, default=load.DEFAULT_MINUTES,
                         help=f"minutes of each load kind per profile in part load (default {load.DEFAULT_MINUTES})")
+    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
+                        help=f"jobs of one stage run at once, each with its own lab (default {DEFAULT_PARALLEL}; "
+                             "1 runs every job alone)")
     parser.add_argument("--readme", action="store_true",
                         help="only rewrite README's performance section from build/bench.json")
+    parser.add_argument("--job", choices=sorted(jobs.JOBS), help=argparse.SUPPRESS)
+    parser.add_argument("--job-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.job:
+        return job_main(args)
     if args.readme:
         if not OUTPUT.exists():
             log(f"{OUTPUT.relative_to(REPO)} is missing: run `make bench` first")
@@ -118,60 +149,32 @@ def main() -> int:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown parts: {', '.join(unknown)} (known: {', '.join(PARTS)})")
+    if args.parallel < 1:
+        parser.error("--parallel must be at least 1")
     install_signal_handlers()
     started = time.monotonic()
-    results: dict = {"runs": args.runs, "other_runs": args.other_runs, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "parts": parts}
-    if OUTPUT.exists():  # a partial run (--only) keeps the other parts of the last one
+    results: dict = {"runs": args.runs, "other_runs": args.other_runs, "parallel": args.parallel,
+                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "parts": parts, "stages": []}
+    if OUTPUT.exists():  # a partial run (--only) keeps the other parts of the last one, not its notes
         previous = json.loads(OUTPUT.read_text())
-        results.update({k: v for k, v in previous.items() if k not in results})
-    part_started = time.monotonic()
-
-    def took(part: str) -> None:
-        """Each part's seconds (what keeps `make bench` inside 20 minutes), and bench.json written
-        so far: a later part that fails leaves the finished ones."""
-        nonlocal part_started
-        results.setdefault("part_seconds", {})[part] = round(time.monotonic() - part_started)
-        part_started = time.monotonic()
-        OUTPUT.parent.mkdir(exist_ok=True)
-        OUTPUT.write_text(json.dumps({**results, "seconds": None}, indent=1) + "\n")
-
-    # each part in the order it runs: what it measures (logged as it starts) and how
-    steps = (
-        ("failover", "failover: both profiles, ha-pair and raw keepalived baseline",
-         lambda: failover.run(args.runs, log)),
-        ("single_wan", "one dynamic public IP: failover and failback, profile fast, the shared DHCP address",
-         lambda: single_wan.run(args.other_runs, log)),
-        ("handover", "handover: resets in planned handovers, injected vs committed connection state",
-         lambda: failover.handover(max(2, args.other_runs - 1), log)),
-        ("operator_handover", "operator handover: `ha-pair handover` under pings every 10 ms, both profiles",
-         lambda: failover.operator_handover(args.other_runs, log)),
-        ("split_brain", "split brain: VRRP dropped on both switches, detection on both routers, both profiles",
-         lambda: failover.split_brain(args.other_runs, log)),
-        ("agent", "agent: status latency, memory, idle wake-ups", lambda: agent.run(20, log)),
-        ("lease_sync", "lease sync: propagation of 100 leases, merge of 50 000, bytes per update",
-         lambda: lease.run(100, log)),
-        ("ipv6", "ipv6: the client's IPv6 gap beside its IPv4 gap (power loss, preemption)",
-         lambda: ipv6.run(args.other_runs, log)),
-        ("scale", "scale: power loss with 50 000 tracked connections and with 20 VIP groups, profile fast",
-         lambda: scale.run(args.scale_runs, log)),
-        ("load", f"load: false failovers under CPU, process and memory load, {args.load_minutes} min per kind",
-         lambda: load.run(args.load_minutes, log)),
-    )
+        results.update({k: v for k, v in previous.items() if k not in results and k not in STALE_KEYS})
     try:
-        for part, what, measure in steps:
-            if part not in parts:
-                continue
-            log(what)
-            measured = measure()
-            if part == "failover":  # its profiles, baseline and comparison sit at the top level
-                results.update(measured)
-            else:
-                results[part] = measured
-            took(part)
+        for stage in jobs.stages_for(parts):
+            log(f"stage: {', '.join(stage)} ({min(len(stage), args.parallel)} at a time)")
+            stage_started = time.monotonic()
+            done = workers.run_stage(stage, job_argv(args), args.parallel, log)
+            jobs.place(results, {name: job["result"] for name, job in done.items()})
+            results["stages"].append({"jobs": {name: {"seconds": job["seconds"], "load_average": job["load_average"]}
+                                               for name, job in done.items()},
+                                      "seconds": round(time.monotonic() - stage_started)})
+            OUTPUT.parent.mkdir(exist_ok=True)  # after each stage: a later failure leaves the finished ones
+            OUTPUT.write_text(json.dumps({**results, "seconds": None}, indent=1) + "\n")
     except (KeyboardInterrupt, LabTerminated):
-        log("interrupted: lab torn down, nothing written")
+        log("interrupted: every job's lab torn down, bench.json keeps the finished stages")
         return 130
+    except workers.JobFailed as failure:
+        log(str(failure))
+        return 1
     results["seconds"] = round(time.monotonic() - started)
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(json.dumps(results, indent=1) + "\n")

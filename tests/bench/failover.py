@@ -89,18 +89,6 @@ def _udp_record(outcome: scenarios.UdpOutcome) -> dict[str, Any]:
             "gap_ms_failback": finite(outcome.gap_ms_failback)}
 
 
-def run(runs: int, log) -> dict[str, Any]:
-    out: dict[str, Any] = {"profiles": {}, "baseline": {}, "comparison": {}}
-    for profile in ("default", "fast"):
-        for baseline in (False, True):
-            started = time.monotonic()
-            section = "baseline" if baseline else "profiles"
-            out[section][profile] = run_variant(profile, baseline, runs, log)
-            log(f"  {profile} {section}: {time.monotonic() - started:.0f} s")
-        out["comparison"][profile] = compare(out["profiles"][profile], out["baseline"][profile])
-    return out
-
-
 def compare(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """Per scenario: p50/p95 of each side's gaps and the paired difference (ha-pair - raw)."""
     return {name: {"ha_pair": stats.summary(ours[name]["gap_ms"]), "raw": stats.summary(base[name]["gap_ms"]),

@@ -102,6 +102,8 @@ def section(results: dict[str, Any], table_rows: list[Row], details: str) -> str
              f"scenario{took}) on a 2-core machine shared with other jobs: single figures are noisy; the "
              "paired differences (ha-pair − raw keepalived at the same advert phase) carry a bootstrap "
              "95 % interval, and an interval that holds 0 means the runs cannot tell the two apart.")
+    if results.get("stages"):
+        about += " " + stages_sentence(results)
     if results.get("note"):  # e.g. parts measured in separate runs, said where the figures are shown
         about += " " + str(results["note"])
     if not results:
@@ -110,6 +112,15 @@ def section(results: dict[str, Any], table_rows: list[Row], details: str) -> str
     if details.strip():
         parts += ["", details.strip()]
     return "\n".join(parts + ["", END])
+
+
+def stages_sentence(results: dict[str, Any]) -> str:
+    """How the run was laid out (tests/bench/jobs.py): each stage's jobs, side by side, with the
+    stage's seconds and the highest 1-minute load average seen as one of its jobs ended."""
+    stages = [f"{' + '.join(stage['jobs'])} ({stage['seconds']} s, load ≤ "
+              f"{max(j['load_average'] for j in stage['jobs'].values()):.1f})" for stage in results["stages"]]
+    return (f"The jobs ran in stages, those of a stage side by side, each in its own lab (at most "
+            f"{results.get('parallel', 1)} at once): {'; '.join(stages)}.")
 
 
 def replace_section(readme: str, new_section: str) -> str:
