@@ -162,6 +162,7 @@ def apply_to_dnsmasq(paths: Paths, now: int) -> bool:
     if _init_script(paths) is None:
         store = LeaseStore(paths)
         with store.locked():
+            paths.dnsmasq_behind.unlink(missing_ok=True)  # no dnsmasq of OpenWrt's here to owe a restart
             return store.swap_into_dnsmasq_file(now)
     helper = paths.command
     proc = subprocess.Popen([str(helper), "--root", str(paths.root), "lease-import", "--now", str(now)],
