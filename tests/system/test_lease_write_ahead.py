@@ -125,7 +125,8 @@ def write_ahead_as_the_forced_command(namespace: str, root: Path) -> subprocess.
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
         out = python_in(namespace, root, "import sys, time\nfrom ha_pair.paths import Paths\n"
-                        "from ha_pair.leasesync.peer import request_apply\nfrom ha_pair.leasesync.store import LeaseStore\n"
+                        "from ha_pair.leasesync.peer import request_apply\n"
+                        "from ha_pair.leasesync.store import LeaseStore\n"
                         "paths = Paths(sys.argv[1])\nrequest_apply(paths, LeaseStore(paths), int(time.time()))\n")
         asked = os.read(reader, 4096)
     finally:

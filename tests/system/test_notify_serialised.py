@@ -225,8 +225,9 @@ exec "{real}" "$@"
 """)
     command.chmod(0o755)
     notify = root / "usr/libexec/ha-pair/notify"
-    subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", "BACKUP", "0"], check=True, timeout=60)
-    subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", "MASTER", "0"], check=True, timeout=60)
+    for state in ("BACKUP", "MASTER"):
+        subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", state, "0"], check=True,
+                       timeout=60)
     assert calls.exists() and calls.read_text().split() == ["no"], "dnsmasq restarted once, before DHCP was answered"
     assert not (run / "dnsmasq.behind-its-file").exists()
     assert observed(root, namespace) == expected("MASTER")

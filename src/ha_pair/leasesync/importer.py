@@ -7,7 +7,8 @@ or their death, does not reach it; it ignores SIGTERM/SIGHUP/SIGINT until done),
 lock, with a marker file that exists only while dnsmasq may be stopped on its behalf. If that
 process itself dies (SIGKILL, OOM), its caller starts dnsmasq again at once, and so does the
 agent when it starts (recover()). No lease is lost at any step: dnsmasq writes its file on every
-change (not at stop: dnsmasq.c, EVENT_TERM), the swap folds that file in first, and the knowledge it swaps in stays in leases.state.
+change (not at stop: dnsmasq.c, EVENT_TERM), the swap folds that file in first, and the knowledge
+it swaps in stays in leases.state.
 """
 
 from __future__ import annotations
