@@ -233,6 +233,10 @@ class Paths:
     def import_marker(self) -> FsPath:  # exists while dnsmasq may be stopped for an import
         return self.run_dir / "dnsmasq.stopped-for-import"
 
+    @property
+    def dnsmasq_behind(self) -> FsPath:  # exists while dnsmasq's memory may lack its file's leases
+        return self.run_dir / "dnsmasq.behind-its-file"
+
     # -- kept across sysupgrade ----------------------------------------------------------------
     @property
     def dhcp_record(self) -> FsPath:  # what ha-pair changed in /etc/config/dhcp, to undo it

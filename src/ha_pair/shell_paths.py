@@ -47,6 +47,7 @@ VARIABLES = (
     ("HA_SYSTEM_CONFIG", "system_config"),
     ("HA_DNSMASQ_INIT", "dnsmasq_init"),
     ("HA_DNSMASQ_LOCK", "dnsmasq_lock"),
+    ("HA_DNSMASQ_BEHIND", "dnsmasq_behind"),
 )
 
 

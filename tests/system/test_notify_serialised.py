@@ -201,3 +201,33 @@ def test_the_transition_log_stays_bounded_and_whole(router):
     assert all(len(line.split()) == 5 for line in lines)
     assert lines[-1].split()[1:] == ["GROUP", "ha", "FAULT", "0"]
     assert lines[-2] == "1700004999 GROUP ha BACKUP 100", "the newest lines are the ones kept"
+
+
+def test_a_lease_file_written_ahead_after_the_catch_up_is_loaded_before_dhcp_is_answered(router):
+    """The forced command may write dnsmasq's lease file ahead of dnsmasq while keepalived's word is
+    not MASTER (leasesync/peer.may_write_ahead). If the word went to BACKUP and back to MASTER while
+    a MASTER run did its catch-up, a file can be written ahead after the catch-up looked: the run
+    restarts dnsmasq (`lease-import`) before it opens the DHCP guard. Here the tree's ha-pair
+    command writes the marker as its catch-up ends, and records each lease-import with the DHCP
+    answering state it saw."""
+    root, namespace = router
+    run = root / "var/run/ha-pair"
+    command = root / "usr/sbin/ha-pair"
+    real = command.with_name("ha-pair.real")
+    command.rename(real)
+    calls = root / "lease-import.calls"
+    command.write_text(f"""#!/bin/sh
+case " $* " in
+	*" lease-sync "*) "{real}" "$@"; status=$?; echo written > "{run}/dnsmasq.behind-its-file"; exit $status ;;
+	*" lease-import "*) cat "{run}/dhcp" >> "{calls}"; rm -f "{run}/dnsmasq.behind-its-file"; exit 0 ;;
+esac
+exec "{real}" "$@"
+""")
+    command.chmod(0o755)
+    notify = root / "usr/libexec/ha-pair/notify"
+    for state in ("BACKUP", "MASTER"):
+        subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", state, "0"], check=True,
+                       timeout=60)
+    assert calls.exists() and calls.read_text().split() == ["no"], "dnsmasq restarted once, before DHCP was answered"
+    assert not (run / "dnsmasq.behind-its-file").exists()
+    assert observed(root, namespace) == expected("MASTER")

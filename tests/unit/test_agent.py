@@ -218,10 +218,13 @@ def test_config_sync_method_answers_like_the_command_and_publishes_its_policy(tm
 
 
 def test_lease_events_queue_work_at_once_and_coalesce(tmp_path: Path):
-    """A lease event queues a push at once (no timer: a debounce delayed every lease by 50 ms, an
-    import by 150 ms), and a burst of events queues it once until the worker starts it; likewise
-    for imports requested by the peer's forced command."""
-    from ha_pair.agent.lease_sync import LeaseSync
+    """A lease event queues a push at once (no timer: a debounce delayed every lease by 50 ms), and
+    a burst of events queues it once until the worker starts it. A request to restart dnsmasq from
+    the peer's forced command (which has written dnsmasq's file already) waits until the requests
+    have been quiet for APPLY_QUIET_S, or APPLY_MAX_DELAY_S after the first: a burst, one restart."""
+    import time
+
+    from ha_pair.agent.lease_sync import APPLY_MAX_DELAY_S, APPLY_QUIET_S, LeaseSync
 
     root = tree.make_tree(tmp_path / "r1", pair.configs("r1"))
     scheduled: list[tuple[float, str]] = []
@@ -232,12 +235,29 @@ def test_lease_events_queue_work_at_once_and_coalesce(tmp_path: Path):
     while not sync.jobs.empty():
         sync.jobs.get_nowait()
     scheduled.clear()
+
+    def queued() -> list[str]:
+        return [sync.jobs.get_nowait() for _ in range(sync.jobs.qsize())]
+
     for _ in range(5):
         sync.on_event("leases-changed")
         sync.on_event("leases-apply")
-    assert scheduled == []
-    assert [sync.jobs.get_nowait() for _ in range(sync.jobs.qsize())] == ["exchange", "apply"]
+    assert {name for _, name in scheduled} == {"lease-apply"}  # the loop keeps one pending timer per name
+    assert all(delay == APPLY_QUIET_S for delay, _ in scheduled)
+    assert queued() == ["exchange"]
     sync._waiting.discard("exchange")  # what the worker does when it takes the job
     sync.on_event("leases-changed")
-    sync.on_event("leases-apply")  # still waiting: not queued twice
-    assert [sync.jobs.get_nowait() for _ in range(sync.jobs.qsize())] == ["exchange"]
+    assert queued() == ["exchange"]
+    scheduled.clear()
+    sync._apply_due()  # the timer fires while requests are still coming: it waits again
+    assert queued() == [] and [name for _, name in scheduled] == ["lease-apply"]
+    now = time.monotonic()
+    sync._apply_asked = (now - APPLY_QUIET_S - 1, now - APPLY_QUIET_S - 0.5)  # quiet since
+    sync._apply_due()
+    assert queued() == ["apply"]
+    sync._waiting.discard("apply")
+    sync._apply_asked = (now - APPLY_MAX_DELAY_S - 0.1, now)  # never quiet, but waited long enough
+    sync._apply_due()
+    assert queued() == ["apply"]
+    sync._apply_due()  # nothing asked since: nothing queued
+    assert queued() == []

@@ -2,10 +2,13 @@
 
 Triggers: a lease event from dnsmasq (hotplug, through the events FIFO) -> at once, a push of what
 changed since the peer last heard from us; a request to import leases (from the forced command
-serving the peer) -> at once, bring dnsmasq's file up to date. No fixed debounce (it was 50 ms
-before a push and 150 ms before an import, a fifth of the propagation time): a job of either kind
-is queued at most once, so the events of a burst that arrive while one runs make one more run
-after it, which takes everything they brought. Every reconcile_interval, and
+serving the peer, which on a node not answering DHCP has already written dnsmasq's file: see
+LeaseStore.write_ahead) -> a restart of dnsmasq once the requests have been quiet for
+APPLY_QUIET_S, or APPLY_MAX_DELAY_S after the first (a burst costs one restart, and dnsmasq's
+memory is needed only when this node answers DHCP: the MASTER catch-up restarts it before that
+if it is still owed). No fixed debounce before a push (it was 50 ms, a fifth of the propagation
+time): a job of either kind is queued at most once, so the events of a burst that arrive while
+one runs make one more run after it, which takes everything they brought. Every reconcile_interval, and
 after every transition -> a full exchange (hello for the clock, then exchange). While the peer is
 unreachable, retries back off from RETRY_MIN_S to the reconcile interval. The SSH work runs in
 one worker thread, so the event loop keeps answering status meanwhile.
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 RETRY_MIN_S = 5.0
+APPLY_QUIET_S = 1.0
+APPLY_MAX_DELAY_S = 5.0
 
 
 class LeaseSync:
@@ -48,10 +53,13 @@ class LeaseSync:
         self._changed_at: float | None = None
         self._counting: LeaseStore | None = None
         self._retry_s = RETRY_MIN_S
+        self._apply_asked: tuple[float, float] | None = None  # (first, last) request not yet queued
         self._peer_has: set[bytes] | None = None  # lines the peer got from us; None: send everything
         self._worker = threading.Thread(target=self._work, name="lease-sync", daemon=True)
         self._worker.start()
         self.schedule(0, "lease-full", self.full)
+        if paths.dnsmasq_behind.exists():  # owed by a forced command whose request this agent never got
+            self._queue_once("apply")
 
     @staticmethod
     def initial_state(peer: str) -> dict[str, Any]:
@@ -70,7 +78,22 @@ class LeaseSync:
                 self._changed_at = time.time()
             self._queue_once("exchange")
         elif word == "leases-apply":
-            self._queue_once("apply")
+            now = time.monotonic()
+            self._apply_asked = (self._apply_asked[0] if self._apply_asked else now, now)
+            self.schedule(APPLY_QUIET_S, "lease-apply", self._apply_due)
+
+    def _apply_due(self) -> None:
+        """The apply timer: queue the job once the requests are quiet, or have waited long enough."""
+        if self._apply_asked is None:
+            return
+        first, last = self._apply_asked
+        now = time.monotonic()
+        wait = min(last + APPLY_QUIET_S, first + APPLY_MAX_DELAY_S) - now
+        if wait > 0:
+            self.schedule(wait, "lease-apply", self._apply_due)
+            return
+        self._apply_asked = None
+        self._queue_once("apply")
 
     def _queue_once(self, job: str) -> None:
         """Queue `job` unless it is queued already and has not started: the run still to come
@@ -129,10 +152,12 @@ class LeaseSync:
                 gc.enable()
 
     def _apply(self) -> None:
-        if answering_dhcp(self.paths):
-            return  # the node answering DHCP is never restarted for a sync
         store = LeaseStore(self.paths)
-        if store.needs_apply() and store.apply_to_dnsmasq(int(time.time())):
+        if answering_dhcp(self.paths):  # the node answering DHCP is never restarted for a sync, but
+            if not store.dnsmasq_behind():  # one written ahead of must be: its grants would be lost
+                return
+            log.warning("dnsmasq answers DHCP with its lease file written ahead of it: restarting it")
+        if (store.dnsmasq_behind() or store.needs_apply()) and store.apply_to_dnsmasq(int(time.time())):
             self.state["dnsmasq_restarts"] += 1
 
     def _push(self, changed_at: float | None) -> None:

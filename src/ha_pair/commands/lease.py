@@ -13,12 +13,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 from ..agent.probes import carrier
 from ..config.load import validate
 from ..fs import atomic_write
 from ..fspath import FsPath
 from ..leasesync import peer as peer_side
+from ..leasesync.store import LeaseStore
 from ..leasesync.sync import exchange, hello
 from ..leasesync.transport import TransportError, client
 from ..paths import Paths, known_hosts_in
@@ -234,6 +236,25 @@ def _pin(paths: Paths, peer: str, port: int, key: str, as_json: bool) -> int:
 def lease_sync(args: argparse.Namespace, paths: Paths) -> int:
     """One exchange now. --catch-up: before this node answers DHCP (keepalived's notify on MASTER):
     bounded in time, and dnsmasq's file is brought up to date since it does not answer yet."""
+    try:
+        return _lease_sync(args, paths)
+    finally:
+        if args.catch_up:
+            _restart_if_behind(paths)
+
+
+def _restart_if_behind(paths: Paths) -> None:
+    """Before this node answers DHCP: a dnsmasq whose file was written ahead of its memory
+    (store.write_ahead) is restarted, whether or not the peer could be asked. Checked under the
+    lease lock after keepalived's MASTER word is recorded: no later write ahead happens."""
+    store = LeaseStore(paths)
+    with store.locked():
+        behind = store.dnsmasq_behind()
+    if behind:
+        store.apply_to_dnsmasq(int(time.time()))
+
+
+def _lease_sync(args: argparse.Namespace, paths: Paths) -> int:
     peer, port, model = _peer(paths)
     if not model.dhcp.lease_sync:
         return EXIT_OK

@@ -6,8 +6,9 @@ its own (`ha-pair lease-import`, a new session: a signal to the agent or to the 
 or their death, does not reach it; it ignores SIGTERM/SIGHUP/SIGINT until done), under an import
 lock, with a marker file that exists only while dnsmasq may be stopped on its behalf. If that
 process itself dies (SIGKILL, OOM), its caller starts dnsmasq again at once, and so does the
-agent when it starts (recover()). No lease is lost at any step: dnsmasq writes its file when it
-stops, the swap folds that file in first, and the knowledge it swaps in stays in leases.state.
+agent when it starts (recover()). No lease is lost at any step: dnsmasq writes its file on every
+change (not at stop: dnsmasq.c, EVENT_TERM), the swap folds that file in first, and the knowledge
+it swaps in stays in leases.state.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def _pause_for_test(step: str) -> None:
 
 
 def run_import(paths: Paths, now: int) -> bool:
-    """The sequence itself (the helper process's body). Returns whether the file changed."""
+    """The sequence itself (the helper process's body). Returns whether the file changed, or
+    dnsmasq's memory was behind it (store.write_ahead): either way dnsmasq was restarted on news."""
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, signal.SIG_IGN)
     store = LeaseStore(paths)
@@ -120,6 +122,11 @@ def run_import(paths: Paths, now: int) -> bool:
         marker = paths.import_marker
         with open(marker, "w") as handle:
             handle.write(f"{os.getpid()}\n")
+        # cleared before the stop: a file written ahead after this is either read by the start
+        # below or owes a restart of its own (its writer marks again); if this process dies from
+        # here on, the import marker has dnsmasq started again, on the current file
+        behind = paths.dnsmasq_behind.exists()
+        paths.dnsmasq_behind.unlink(missing_ok=True)
         _pause_for_test("stop")
         _dnsmasq(paths, "stop", locked=True)
         _pause_for_test("swap")
@@ -129,7 +136,7 @@ def run_import(paths: Paths, now: int) -> bool:
         _dnsmasq(paths, "start", locked=True)
         _pause_for_test("done")
         marker.unlink(missing_ok=True)
-    return written
+    return written or behind
 
 
 def recover(paths: Paths) -> bool:
@@ -156,6 +163,7 @@ def apply_to_dnsmasq(paths: Paths, now: int) -> bool:
     if _init_script(paths) is None:
         store = LeaseStore(paths)
         with store.locked():
+            paths.dnsmasq_behind.unlink(missing_ok=True)  # no dnsmasq of OpenWrt's here to owe a restart
             return store.swap_into_dnsmasq_file(now)
     helper = paths.command
     proc = subprocess.Popen([str(helper), "--root", str(paths.root), "lease-import", "--now", str(now)],

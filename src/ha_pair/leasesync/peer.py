@@ -33,7 +33,7 @@ import time
 
 from .. import __version__, log
 from ..paths import Paths
-from ..runfiles import dhcp_answering
+from ..runfiles import dhcp_answering, pending_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
 from .importer import reread_reservations
 from .message import read_message
@@ -79,9 +79,21 @@ def answering_dhcp(paths: Paths) -> bool:
     return dhcp_answering(paths) is not False
 
 
+def may_write_ahead(paths: Paths) -> bool:
+    """Whether dnsmasq's file may be written ahead of its memory (store.write_ahead): only on a node
+    whose DHCP guard is closed and that keepalived has not just made master (its notify run checks
+    for an owed restart under the lease lock, after recording that word: a writer that saw no
+    MASTER word and holds the lease lock marks before that check)."""
+    return dhcp_answering(paths) is False and pending_state(paths) != "master"
+
+
 def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
-    """Ask the agent to bring dnsmasq's file up to date (it debounces a burst into one restart);
-    without an agent, do it here."""
+    """Bring dnsmasq's file up to date: on the node not answering DHCP, written at once with
+    dnsmasq left running, and the agent restarts dnsmasq once a burst is over (its memory is
+    needed only when this node answers DHCP); without an agent, dnsmasq is restarted here."""
+    with store.locked():
+        if may_write_ahead(paths):
+            store.write_ahead(now)
     try:
         fd = os.open(paths.events_fifo, os.O_WRONLY | os.O_NONBLOCK)
     except OSError:

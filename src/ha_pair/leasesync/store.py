@@ -243,6 +243,29 @@ class LeaseStore:
         self.refresh_reservations(now)  # dnsmasq reads both when it starts: nothing left to reserve
         return written
 
+    def write_ahead(self, now: int) -> bool:
+        """The swap with dnsmasq left running (the lock held): the file holds the knowledge at once,
+        and dnsmasq's memory catches up at its next restart (importer.py). Safe because dnsmasq
+        opens its lease file once, at start, and rewrites it only through that descriptor
+        (lease.c: lease_init, lease_update_file): the swap renames a new file into place, so
+        whatever the running dnsmasq writes from its older memory goes to the replaced inode, never
+        over this file. Until that restart dnsmasq must not answer DHCP (what it grants would land
+        in the replaced inode): the marker `dnsmasq_behind` tells the restart is owed, and the
+        MASTER catch-up pays it before the DHCP guard opens. Returns whether the file changed."""
+        marker = self.paths.dnsmasq_behind
+        owed = marker.exists()
+        if not owed:
+            with open(marker, "w") as handle:  # before the rename: a crash between the two owes a restart
+                handle.write(f"{now}\n")
+        written = self.swap_into_dnsmasq_file(now)
+        if not written and not owed:
+            marker.unlink(missing_ok=True)
+        return written
+
+    def dnsmasq_behind(self) -> bool:
+        """Whether dnsmasq's memory may lack leases its file holds (write_ahead since its last restart)."""
+        return self.paths.dnsmasq_behind.exists()
+
     def refresh_reservations(self, now: int) -> bool:
         """Write the dhcp-hostsfile of leases this node knows and dnsmasq's file lacks (callers hold
         the lock). Returns whether it changed: then a running dnsmasq needs SIGHUP to read it.

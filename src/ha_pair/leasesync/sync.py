@@ -129,7 +129,7 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         outcome.tombstones = len(merged.db.tombstones)
         outcome.leases_local = len(merged.db.leases)
         outcome.leases_peer = len(remote.leases)
-        apply = apply_if_not_answering and not answering and store.needs_apply()
+        apply = apply_if_not_answering and not answering and (store.needs_apply() or store.dnsmasq_behind())
         reserve = not apply and store.refresh_reservations(int(time.time()))
     if apply:
         outcome.applied = store.apply_to_dnsmasq(int(time.time()))
