@@ -101,6 +101,10 @@ class Paths:
         return self.libexec_dir / "conntrackd-resync"
 
     @property
+    def sync_gate_script(self) -> FsPath:  # keeps a starting node out of mastership until it has the peer's state
+        return self.libexec_dir / "sync-gate"
+
+    @property
     def openwrt_services(self) -> FsPath:
         return self.libexec_dir / "openwrt-services"
 
@@ -162,6 +166,10 @@ class Paths:
     @property
     def hold_file(self) -> FsPath:  # keepalived's track_file: 0, or the operator's hold (operate/hold.py)
         return self.run_dir / "operator-hold"
+
+    @property
+    def sync_gate(self) -> FsPath:  # keepalived's track_file: -254 while a starting node waits for the peer's state
+        return self.run_dir / "sync-gate"
 
     @property
     def dhcp_answering(self) -> FsPath:  # yes|no: the DHCP guard as last switched (absent: unknown)

@@ -116,8 +116,9 @@ def instance(device: str, vrid: int, vips: list[str], priority: int = 150) -> di
     return {"state": "BACKUP", "interface": device, "virtual_router_id": str(vrid), "priority": str(priority),
             "advert_int": "1", "version": "2", "vips": vips, "excluded": [], "routes": [], "rules": [],
             "unicast_peers": [], "track_script": [], "track_interface": [], "auth": {}, "flags": set(),
-            # the operator's hold (handover, maintenance): every instance, weight 1 from its block
-            "track_file": ["ha_pair_hold"]}
+            # the operator's hold (handover, maintenance): every instance, weight 1 from its block; with
+            # FTFW/NOTRACK state sync the sync gate too (a starting node in FAULT until it has the peer's state)
+            "track_file": ["ha_pair_hold", "ha_pair_sync"]}
 
 
 def pair_of(router: str) -> dict:
@@ -133,7 +134,9 @@ def pair_of(router: str) -> dict:
                                   "track_interface": ["lan1"], "down_timer_adverts": "1"},
                           "wan": instance("eth1", 52, ["198.51.100.1/24 dev eth1"], priority)},
             # tracking weights count on members: the hold file is weighted
-            "track_files": {"ha_pair_hold": {"file": '"/var/run/ha-pair/operator-hold"', "weight": "1", "init_file": "0"}},
+            # the sync gate has no init_file: the init script writes it (-254 when keepalived starts)
+            "track_files": {"ha_pair_hold": {"file": '"/var/run/ha-pair/operator-hold"', "weight": "1", "init_file": "0"},
+                            "ha_pair_sync": {"file": '"/var/run/ha-pair/sync-gate"', "weight": "1"}},
             "group": {"members": ["lan", "wan"], "track_script": [], "track_interface": [],
                       "flags": {"sync_group_tracking_weight"},
                       "notify": NOTIFY},
@@ -158,6 +161,13 @@ def both(expected: dict, **values) -> None:
         expected["keepalived"]["instances"][name].update(values)
 
 
+def ungated(e: dict) -> None:
+    """No sync gate: conntrackd has no resync request to wait for (mode alarm, or no state sync)."""
+    del e["keepalived"]["track_files"]["ha_pair_sync"]
+    for values in e["keepalived"]["instances"].values():
+        values["track_file"] = ["ha_pair_hold"]
+
+
 def single_vip(e: dict) -> None:
     e["keepalived"] = {
         "router_id": "edge-b", "group": None, "track_files": e["keepalived"]["track_files"], "realtime": {},
@@ -170,6 +180,7 @@ def single_vip(e: dict) -> None:
                               "track_interface": ["lan1"]}},
     }
     e["conntrackd"] = e["guard"] = None  # conntrack and DHCP not managed: no file
+    ungated(e)
 
 
 def unicast(e: dict) -> None:
@@ -226,6 +237,7 @@ def multicast(e: dict) -> None:
 def alarm(e: dict) -> None:
     e["conntrackd"]["mode"] = "ALARM"
     del e["conntrackd"]["external_cache_disabled"]  # mode alarm has no such switch
+    ungated(e)  # and no resync request
 
 
 def single_wan(e: dict) -> None:

@@ -122,10 +122,10 @@ GLOBAL = SectionType(
         Option("preempt", BOOL, True,
                "The higher priority node takes mastership back when it returns."),
         Option("preempt_delay", INT, 0,
-               "Seconds a returning higher-priority node waits before taking over. With profile fast it "
-               "is 2: the node would otherwise take over ~0.5 s before conntrackd's startup resync has "
-               "brought the peer's connections (measured in the lab: server-driven TCP flows broke at "
-               "every failback); the same with profile fastest.",
+               "Seconds a returning higher-priority node waits, once it hears the peer, before taking "
+               "over. With profile fast and fastest it is 2: a margin for conntrackd's resync after the "
+               "sync gate has let the node in (a starting node stays in FAULT until it holds the peer's "
+               "connections, see Failover).",
                minimum=0, maximum=1000, cases=(when(2, profile="fast"), when(2, profile="fastest"))),
         Option("initial_state", ENUM, "backup",
                "State keepalived starts in. `backup` on both nodes is the robust choice; "

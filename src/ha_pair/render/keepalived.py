@@ -11,6 +11,8 @@ Shape, and why:
   keepalived otherwise ignores weighted trackers on sync group members;
 - every instance tracks the operator's hold file (operate/hold.py) with weight 1: handover and
   maintenance mode change a number in it and keepalived itself leaves mastership;
+- with state sync (FTFW or NOTRACK) every instance also tracks the sync gate (SYNC_GATE_NAME): a
+  starting node stays in FAULT until it has the peer's connections (usr/libexec/ha-pair/sync-gate);
 - in a sync group, an instance that tracks bridge ports declares its master down after one missed
   advert (`down_timer_adverts 1`) while the others keep the RFC's three (see quick_down_instances);
 - transitions reach the agent through notify_fifo and the package's notify script, which
@@ -24,6 +26,14 @@ from ..config import grammar
 from ..config.model import Check, Model, Vip
 from ..config.values import format_centiseconds
 from ..operate.hold import TRACK_NAME
+
+# The sync gate's track_file. At boot the firewall drops the peer's adverts until netifd's ifup has
+# told fw4 the devices (~0.8 s in the lab): with 0.1 s adverts a returning node's master-down timer
+# ran out first and it took the VIPs as if alone, without preempt_delay and ~0.5 s before the
+# peer's connections arrived: every tracked TCP flow broke at the failback (profile fast, make bench).
+# The init script writes -254 (FAULT) there when keepalived starts; the sync-gate script writes 0
+# once the peer's state has arrived, the peer stayed silent, or a bound passed.
+SYNC_GATE_NAME = "ha_pair_sync"
 
 
 
@@ -118,6 +128,16 @@ def _hold_file(model: Model) -> list[str]:
     return _block(f"track_file {TRACK_NAME}", [f'file "{model.paths.hold_file}"', "weight 1", "init_file 0"])
 
 
+def sync_gated(model: Model) -> bool:
+    """Whether a starting node waits for the peer's connections: conntrackd asks for them at
+    start only in FTFW and NOTRACK mode (ALARM has no resync request)."""
+    return model.conntrack.enabled and model.conntrack.mode in ("ftfw", "notrack")
+
+
+def _sync_gate(model: Model) -> list[str]:
+    return _block(f"track_file {SYNC_GATE_NAME}", [f'file "{model.paths.sync_gate}"', "weight 1"])
+
+
 def _address_line(vip: Vip, address) -> str:
     # With use_vmac keepalived puts the addresses on the macvlan it creates: naming a dev would pin them
     # to the parent interface instead.
@@ -154,7 +174,7 @@ def _instance(model: Model, vip: Vip, hooks: list[str]) -> list[str]:
         lines += _block("virtual_routes", list(vip.virtual_routes))
     if vip.virtual_rules:
         lines += _block("virtual_rules", list(vip.virtual_rules))
-    lines += _block("track_file", [TRACK_NAME])
+    lines += _block("track_file", [TRACK_NAME, SYNC_GATE_NAME] if sync_gated(model) else [TRACK_NAME])
     lines += hooks
     return _block(f"vrrp_instance {vip.name}", lines)
 
@@ -166,6 +186,8 @@ def render_keepalived(model: Model) -> str:
     notify = f'notify "{model.paths.notify_script}"'
 
     out = _global_defs(model) + [""] + _hold_file(model)
+    if sync_gated(model):
+        out += [""] + _sync_gate(model)
     for check in checks:
         if check.kind in ("ping", "script"):
             out += [""] + _vrrp_script(model, check)
