@@ -22,10 +22,10 @@ ASK_TIMEOUT_S = 8.0
 def local_report(paths: Paths) -> dict[str, Any]:
     """This node's report from its agent; without an agent, what the run files and the
     configuration on disk say."""
-    from ..agent import control
+    from ..agent import control_client
 
     try:
-        answer = control.request(paths.control_socket, "peer_report", timeout=2.0)
+        answer = control_client.request(paths.control_socket, "peer_report", timeout=2.0)
         if isinstance(answer, dict) and "error" not in answer:
             return answer
     except (OSError, ValueError):
