@@ -69,7 +69,7 @@ import json
 import os
 import signal
 import threading
-import weakref
+from _weakref import ref as weak_ref  # weakref.ref itself, without weakref.py (~80 kB in the agent)
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -551,7 +551,7 @@ class UbusConnection:
         if not methods:
             raise ValueError("an ubus object needs at least one method")
         handlers = dict(methods)
-        me = weakref.ref(self)  # no cycle: dropping the connection frees it
+        me = weak_ref(self)  # no cycle: dropping the connection frees it
 
         def c_handler(_ctx, _obj, req, method, msg):  # runs inside libubus
             conn = me()
