@@ -4,8 +4,9 @@ from 16.5 MB to 16.0 MB without it (two runs each; a bare python3 there: 7.9 MB)
 (ha_pair.record does the part ha-pair uses). Annotations are never evaluated (`from __future__ import annotations`), so
 every module takes typing's names only under `if TYPE_CHECKING:` (a local False constant).
 
-The agent also goes without socket.py (its enums: _socket is its C core), queue, copy, weakref
-and contextlib's users: about 400 kB of its imports on the lab router's python3. `ha-pair status`
+The agent also goes without socket.py (its enums: _socket is its C core), queue, copy, weakref,
+contextlib and subprocess (with locale and warnings; ha_pair.spawn starts its children): about
+870 kB of its imports on the lab router's python3. `ha-pair status`
 goes without json (re, enum, collections, functools: leanjson uses _json), socket, selectors,
 importlib and types: about 10 ms of its start-up."""
 
@@ -61,7 +62,8 @@ def _loaded(modules: str, unwanted: tuple[str, ...]) -> str:
 
 AGENT = "ha_pair.agent.loop, ha_pair.ubus.registration, ha_pair.inotify, ha_pair.operate.peer, ha_pair.cli, " \
         "ha_pair.commands.status"
-NOT_IN_THE_AGENT = HEAVY + ("socket", "queue", "heapq", "copy", "weakref")
+NOT_IN_THE_AGENT = HEAVY + ("socket", "queue", "heapq", "copy", "weakref", "subprocess", "contextlib", "locale",
+                            "warnings")
 # the status command's path: cli and commands.status (the agent's answer and the offline report
 # import more when they run)
 STATUS = "ha_pair.cli, ha_pair.commands.status"
@@ -73,7 +75,7 @@ def test_the_agent_and_the_status_command_load_without_typing_or_dataclasses():
     assert _loaded(AGENT, HEAVY) == "[]"
 
 
-def test_the_agent_loads_without_socket_py_queue_copy_or_weakref():
+def test_the_agent_loads_without_socket_py_queue_copy_weakref_or_subprocess():
     assert _loaded(AGENT, NOT_IN_THE_AGENT) == "[]"
 
 

@@ -27,7 +27,6 @@ import gc
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -47,6 +46,8 @@ if TYPE_CHECKING:
 
 def host_public_keys(paths: Paths) -> list[str]:
     """This router's SSH host public keys, as known_hosts wants them: `type base64`."""
+    import subprocess  # not at the top: the agent imports this module (answering_dhcp), never this function
+
     keys = []
     dropbear = paths.under("/etc/dropbear")  # the SSH servers' own files
     for name in ("dropbear_ed25519_host_key", "dropbear_ecdsa_host_key", "dropbear_rsa_host_key"):
