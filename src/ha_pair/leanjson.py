@@ -1,8 +1,9 @@
-"""JSON for the commands that start often (`ha-pair status`), with only the interpreter's C
-accelerator `_json`: the json package imports re, enum, collections and functools, about 10 ms of
-a status run's 40 ms on a lab router. Same results as json.loads and as json.dumps(indent=2,
-sort_keys=True, default=str) (tests/unit/test_leanjson.py compares them); without `_json`, or on
-input json would reject, json itself runs (its error messages stay the same)."""
+"""JSON for the commands that start often (`ha-pair status`) and for the long-running agent, with
+only the interpreter's C accelerator `_json`: the json package imports re, enum, collections and
+functools, about 10 ms of a status run's 40 ms on a lab router, and ~160 kB of the agent's RSS.
+Same results as json.loads, json.dumps (one line) and json.dumps(indent=2, sort_keys=True,
+default=str) (tests/unit/test_leanjson.py compares them); without `_json`, or on input json would
+reject, json itself runs (its error messages stay the same)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 try:
-    from _json import encode_basestring_ascii as _string, make_scanner as _make_scanner
+    from _json import (encode_basestring as _string_utf8, encode_basestring_ascii as _string,
+                       make_encoder as _make_encoder, make_scanner as _make_scanner)
 except ImportError:  # an interpreter without the accelerator: json's own code below
-    _string = _make_scanner = None
+    _string = _string_utf8 = _make_encoder = _make_scanner = None
 
 _WHITESPACE = " \t\n\r"
 _INFINITY = float("inf")
@@ -30,22 +32,51 @@ class _Context:
 
 
 _scan = _make_scanner(_Context()) if _make_scanner is not None else None
+_scanners = {None: _scan}  # by parse_constant
 
 
-def loads(raw: bytes | str) -> Any:
-    """json.loads."""
+def loads(raw: bytes | str, parse_constant: Any = None) -> Any:
+    """json.loads (with json's parse_constant)."""
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw  # json detects UTF-16/32 too: not sent here
     start, end = len(text) - len(text.lstrip(_WHITESPACE)), len(text.rstrip(_WHITESPACE))
-    if _scan is not None and start < end:
+    scan = _scanners.get(parse_constant)
+    if scan is None and _make_scanner is not None:
+        context = _Context()
+        context.parse_constant = parse_constant
+        if len(_scanners) > 4:  # callers pass one function each; a lambda per call must not pile up
+            _scanners.clear()
+            _scanners[None] = _scan
+        scan = _scanners[parse_constant] = _make_scanner(context)
+    if scan is not None and start < end:
         try:
-            value, stop = _scan(text, start)
+            value, stop = scan(text, start)
         except (StopIteration, ValueError):
             pass
         else:
             if stop == end:
                 return value
     import json  # not JSON (or no accelerator): json's own answer and message
-    return json.loads(text)
+    return json.loads(text, parse_constant=parse_constant)
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def dumps(value: Any, *, sort_keys: bool = False, separators: tuple[str, str] = (", ", ": "),
+          allow_nan: bool = True, default: Any = None, ensure_ascii: bool = True) -> str:
+    """json.dumps on one line (no indent), through _json's encoder as json itself does; on any error
+    json runs again for its own exception and message."""
+    if _make_encoder is not None:
+        try:
+            encode = _make_encoder({}, default or _no_default, _string if ensure_ascii else _string_utf8, None,
+                                   separators[1], separators[0], sort_keys, False, allow_nan)
+            return "".join(encode(value, 0))
+        except Exception:  # noqa: BLE001 - json's own exception follows
+            pass
+    import json
+    return json.dumps(value, sort_keys=sort_keys, separators=separators, allow_nan=allow_nan, default=default,
+                      ensure_ascii=ensure_ascii)
 
 
 def _float(value: float) -> str:

@@ -6,7 +6,8 @@ every module takes typing's names only under `if TYPE_CHECKING:` (a local False 
 
 The agent also goes without socket.py (its enums: _socket is its C core), queue, copy, weakref,
 contextlib and subprocess (with locale and warnings; ha_pair.spawn starts its children): about
-870 kB of its imports on the lab router's python3. `ha-pair status`
+870 kB of its imports on the lab router's python3; and without json (leanjson writes and reads
+its records, digests, ubus replies and peer messages on _json's C code): 160 kB more. `ha-pair status`
 goes without json (re, enum, collections, functools: leanjson uses _json), socket, selectors,
 importlib and types: about 10 ms of its start-up."""
 
@@ -63,7 +64,7 @@ def _loaded(modules: str, unwanted: tuple[str, ...]) -> str:
 AGENT = "ha_pair.agent.loop, ha_pair.ubus.registration, ha_pair.inotify, ha_pair.operate.peer, ha_pair.cli, " \
         "ha_pair.commands.status"
 NOT_IN_THE_AGENT = HEAVY + ("socket", "queue", "heapq", "copy", "weakref", "subprocess", "contextlib", "locale",
-                            "warnings")
+                            "warnings", "json")
 # the status command's path: cli and commands.status (the agent's answer and the offline report
 # import more when they run)
 STATUS = "ha_pair.cli, ha_pair.commands.status"
@@ -75,7 +76,7 @@ def test_the_agent_and_the_status_command_load_without_typing_or_dataclasses():
     assert _loaded(AGENT, HEAVY) == "[]"
 
 
-def test_the_agent_loads_without_socket_py_queue_copy_weakref_or_subprocess():
+def test_the_agent_loads_without_socket_py_queue_copy_weakref_subprocess_or_json():
     assert _loaded(AGENT, NOT_IN_THE_AGENT) == "[]"
 
 

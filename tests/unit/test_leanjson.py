@@ -1,4 +1,5 @@
-"""leanjson (the status path's JSON without the json package) gives exactly what json gives."""
+"""leanjson (the JSON of the status path and of the agent, without the json package) gives exactly
+what json gives."""
 
 from __future__ import annotations
 
@@ -73,3 +74,50 @@ def test_bad_input_raises_jsons_error(text):
 def test_request_line_is_jsons(method):
     assert leanjson.dumps_request(method, {}) == json.dumps({"method": method, "args": {}})
     assert leanjson.dumps_request(method, {"x": 1}) == json.dumps({"method": method, "args": {"x": 1}})
+
+
+# the agent's calls: history and hold records, config digests, ubus replies, jsonsafe, the peer
+ONE_LINE = [{}, {"sort_keys": True}, {"ensure_ascii": False, "allow_nan": False},
+            {"separators": (",", ":"), "allow_nan": False, "default": str}]
+
+
+def _one_line_as_json(value, options) -> None:
+    """leanjson.dumps gives json.dumps's text, or raises its exception with its message."""
+    try:
+        expected = json.dumps(value, **options)
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)) as ours:
+            leanjson.dumps(value, **options)
+        assert str(ours.value) == str(exc)
+    else:
+        assert leanjson.dumps(value, **options) == expected
+
+
+@settings(max_examples=300)
+@given(values, st.sampled_from(ONE_LINE))
+def test_one_line_output_is_jsons(value, options):
+    _one_line_as_json(value, options)
+
+
+@pytest.mark.parametrize("value", [{"a": Thing()}, [Thing()], {2: "two", 1.5: None, True: 0, None: 1},
+                                   [float("nan")], {"a": float("inf")}, {"a": 1, 2: 3}])
+@pytest.mark.parametrize("options", ONE_LINE)
+def test_one_line_other_values_and_errors_are_jsons(value, options):
+    _one_line_as_json(value, options)
+
+
+def _refuse(name):
+    raise ValueError(f"{name} refused")
+
+
+@pytest.mark.parametrize("text", ["[NaN]", '{"a": Infinity}', "-Infinity"])
+def test_parse_constant_is_called_as_json_calls_it(text):
+    with pytest.raises(ValueError, match="refused"):
+        leanjson.loads(text, parse_constant=_refuse)
+    assert _same(leanjson.loads(text, parse_constant=lambda name: name), json.loads(text, parse_constant=lambda n: n))
+
+
+def test_many_parse_constants_leave_the_default_scanner_working():
+    for _ in range(10):
+        assert leanjson.loads("[NaN]", parse_constant=lambda name: name) == ["NaN"]
+    assert math.isnan(leanjson.loads("[NaN]")[0])

@@ -24,13 +24,12 @@ Anything else is refused with exit status 1. No shell ever sees the request.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
 import sys
 import time
 
-from .. import __version__, log
+from .. import __version__, leanjson, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
@@ -140,7 +139,7 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
             heard_question(paths, _read_request(stdin, Budget(max_bytes=MAX_QUESTION_BYTES)))
         except MessageRefused as exc:
             return _refuse(str(exc))
-        stdout.write(json.dumps(local_report(paths)).encode() + b"\n")
+        stdout.write(leanjson.dumps(local_report(paths)).encode() + b"\n")
         return 0
     if verb in ("config-get", "config-put"):
         return _config(paths, verb, stdin, stdout)
@@ -149,7 +148,7 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     if verb == "hello":
         reply = {"node": node_name(paths), "time": time.time(), "version": __version__,
                  "host_keys": host_public_keys(paths)}
-        stdout.write(json.dumps(reply).encode() + b"\n")
+        stdout.write(leanjson.dumps(reply).encode() + b"\n")
         return 0
     remote = raw = None
     if verb in ("exchange", "push"):
@@ -191,7 +190,7 @@ def _config(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     except (MessageRefused, config_sync.Refused) as exc:
         log.warning(f"config sync from the peer refused: {exc}")
         return _refuse(str(exc))
-    stdout.write(json.dumps(answer).encode() + b"\n")
+    stdout.write(leanjson.dumps(answer).encode() + b"\n")
     return 0
 
 
