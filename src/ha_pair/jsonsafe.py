@@ -6,8 +6,9 @@ from the middle of a request handler. The depth is checked first, in one pass ov
 
 from __future__ import annotations
 
-import json
 import math
+
+from . import leanjson
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def loads(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw  # UnicodeDecodeError is a ValueError
     if nesting(text) > max_depth:
         raise ValueError(f"nested deeper than {max_depth} levels")
-    return json.loads(text, parse_constant=_refuse_constant)
+    return leanjson.loads(text, parse_constant=_refuse_constant)
 
 
 def finite(value: Any) -> Any:
@@ -63,4 +64,4 @@ def finite(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON that is always valid JSON."""
-    return json.dumps(finite(value), separators=(",", ":"), allow_nan=False, default=str)
+    return leanjson.dumps(finite(value), separators=(",", ":"), allow_nan=False, default=str)

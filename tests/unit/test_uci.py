@@ -214,3 +214,21 @@ def test_uci_shaped_noise_parses_or_fails_cleanly(pieces: list[str]):
     except UciSyntaxError:
         return
     assert parse(dump(package), "p").content() == package.content()
+
+
+def test_a_copy_shares_nothing_with_its_original():
+    """Package.copy copies by hand (no copy module in the agent): every section, option, list and
+    line number, none of them shared."""
+    original = parse("config dhcp 'lan'\n\toption start '100'\n\tlist dhcp_option '6,1.1.1.1'\n\n"
+                     "config host\n\toption name 'x'\n", "dhcp", "/etc/config/dhcp")
+    copy = original.copy()
+    assert copy == original and copy.content() == original.content() and copy.path == original.path
+    copy.sections[0].add_list("dhcp_option", "3,10.0.0.1")
+    copy.sections[0].set("start", "50")
+    copy.sections[0].option_lines["start"] = 99
+    copy.sections.append(Section("host"))
+    assert original.sections[0].options == {"start": "100", "dhcp_option": ["6,1.1.1.1"]}
+    assert original.sections[0].option_lines["start"] != 99 and len(original.sections) == 2
+    content = original.content()
+    content[0][2]["dhcp_option"].append("y")
+    assert original.sections[0].options["dhcp_option"] == ["6,1.1.1.1"]

@@ -1,6 +1,6 @@
 """The agent's unix control socket: one JSON request line in, one JSON reply out, then close.
 
-`ha-pair status` uses it; the ubus object calls the same handlers. Root only (mode 0600).
+`ha-pair status` uses it (through control_client); the ubus object calls the same handlers. Root only (mode 0600).
 Every connection is handled without blocking inside the agent's selector loop: a slow or stuck
 client holds a few bytes of buffer until its deadline, never the loop. Requests are bounded in
 size and nesting; replies never hold NaN or infinity.
@@ -8,10 +8,9 @@ size and nesting; replies never hold NaN or infinity.
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
-import socket
+import _socket  # socket.py's C core: socket.py's enums of every AF_/SOCK_/MSG_ constant cost the agent ~300 kB
 import time
 
 from .. import jsonsafe, log
@@ -31,7 +30,7 @@ MAX_CLIENTS = 32  # connections open at once; more are closed at once (the backl
 class _Client:
     __slots__ = ("conn", "deadline", "data", "reply")
 
-    def __init__(self, conn: socket.socket, deadline: float) -> None:
+    def __init__(self, conn: _socket.socket, deadline: float) -> None:
         self.conn = conn
         self.deadline = deadline
         self.data = b""
@@ -50,7 +49,7 @@ class ControlServer:
             path.unlink()
         except FileNotFoundError:
             pass
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         old = os.umask(0o177)  # socket mode 0600: root only
         try:
             self.sock.bind(str(path))
@@ -68,7 +67,8 @@ class ControlServer:
     def _accept(self, _fd: int) -> None:
         for _ in range(MAX_CLIENTS):
             try:
-                conn, _ = self.sock.accept()
+                fd, _ = self.sock._accept()  # what socket.socket.accept wraps: a new fd, close-on-exec
+                conn = _socket.socket(fileno=fd)
             except (BlockingIOError, InterruptedError):
                 return
             if len(self.clients) >= MAX_CLIENTS:
@@ -171,19 +171,3 @@ class ControlServer:
         except OSError:
             pass
 
-
-def request(path: str, method: str, args: dict | None = None, timeout: float = 3.0) -> dict[str, Any]:
-    """Client side: ask the agent. Raises OSError when it does not answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
-        sock.sendall(json.dumps({"method": method, "args": args or {}}).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    if not data:
-        raise ConnectionError("the agent closed the connection without an answer")
-    return json.loads(data)

@@ -17,8 +17,8 @@ one worker thread, so the event loop keeps answering status meanwhile.
 from __future__ import annotations
 
 import gc
-import queue
 import threading
+from _queue import SimpleQueue  # queue.SimpleQueue, without queue.py (and heapq) in the agent
 import time
 
 from .. import log
@@ -46,7 +46,7 @@ class LeaseSync:
         self.port = port
         self.reconcile_s = reconcile_s
         self.schedule = schedule  # (delay, name, callback): the loop's timers; one pending per name
-        self.jobs: queue.Queue = queue.Queue()
+        self.jobs: SimpleQueue = SimpleQueue()
         self._waiting: set[str] = set()  # coalescing jobs queued and not yet started
         self._waiting_lock = threading.Lock()
         self.state = self.initial_state(peer)

@@ -30,6 +30,7 @@ from ..state.pair import Transition, apply_event, resumed, with_history
 from ..state.split_brain import SplitBrain
 from ..status.build import ConfigOnDisk, build_status, check_down
 from . import history, probes
+from .heap import release_free_heap
 from .control import ControlServer
 from .lease_sync import LeaseSync
 from .peer_view import PeerView
@@ -121,6 +122,7 @@ class Agent(SplitBrainHandling):
         result = validate(self.paths)
         self.config_errors = [str(e) for e in result.errors]
         self.disk_digest = result.model.digest if result.model else None
+        release_free_heap()  # what validating allocated (and freed) would stay in the RSS
         return result
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
@@ -459,6 +461,7 @@ class Agent(SplitBrainHandling):
             log.warning("this node is in MAINTENANCE mode: out of mastership until `ha-pair maintenance off`")
         if step_down.stepped_down(self.paths) is not None:  # a restarted agent keeps the policy's promise
             self._policy_recheck()
+        release_free_heap()  # starting has allocated and freed a few MB
         try:
             while not self.stop_requested:
                 for key, _ in self.selector.select(self._timeout()):

@@ -9,7 +9,7 @@ where `ip -o addr show` costs a fork and exec (5 ms here, far more on a router).
 
 from __future__ import annotations
 
-import socket
+import _socket  # socket.py's C core: socket.py's enums of every AF_/SOCK_/MSG_ constant cost the agent ~300 kB
 import struct
 from ..record import record
 
@@ -60,7 +60,8 @@ def _attribute(data: bytes, offset: int, end: int, wanted: int) -> bytes | None:
 
 def _dump(message_type: int, body: bytes) -> list[tuple[int, bytes, int, int]]:
     """Every message of one dump: (type, the buffer holding it, offset of its payload, its end)."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
+    try:
         sock.settimeout(TIMEOUT_S)
         sock.bind((0, 0))
         seq = 1
@@ -83,12 +84,14 @@ def _dump(message_type: int, body: bytes) -> list[tuple[int, bytes, int, int]]:
                     else:
                         messages.append((kind, data, offset + _HEADER.size, offset + length))
                 offset += _align(length)
+    finally:
+        sock.close()
 
 
 def links() -> dict[str, Link]:
     """Every network device of this namespace, by name."""
     out = {}
-    for kind, data, start, end in _dump(RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+    for kind, data, start, end in _dump(RTM_GETLINK, _IFINFO.pack(_socket.AF_UNSPEC, 0, 0, 0, 0)):
         if kind != RTM_NEWLINK:
             continue
         _family, _type, index, flags, _change = _IFINFO.unpack_from(data, start)
@@ -101,15 +104,15 @@ def links() -> dict[str, Link]:
 def addresses() -> dict[int, list[str]]:
     """Every IPv4 and IPv6 address, by device index, as `ip addr` shows them (without prefix)."""
     out: dict[int, list[str]] = {}
-    for kind, data, start, end in _dump(RTM_GETADDR, _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+    for kind, data, start, end in _dump(RTM_GETADDR, _IFADDR.pack(_socket.AF_UNSPEC, 0, 0, 0, 0)):
         if kind != RTM_NEWADDR:
             continue
         family, _prefix, _flags, _scope, index = _IFADDR.unpack_from(data, start)
-        if family not in (socket.AF_INET, socket.AF_INET6):
+        if family not in (_socket.AF_INET, _socket.AF_INET6):
             continue
         # IFA_LOCAL: this end of a point-to-point link; otherwise IFA_ADDRESS is the address
         raw = _attribute(data, start + _IFADDR.size, end, IFA_LOCAL) or \
             _attribute(data, start + _IFADDR.size, end, IFA_ADDRESS)
         if raw:
-            out.setdefault(index, []).append(socket.inet_ntop(family, raw))
+            out.setdefault(index, []).append(_socket.inet_ntop(family, raw))
     return out

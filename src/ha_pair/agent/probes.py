@@ -9,7 +9,7 @@ transition needs a reason.
 from __future__ import annotations
 
 import re
-import socket
+import _socket  # socket.py's C core: socket.py's enums of every AF_/SOCK_/MSG_ constant cost the agent ~300 kB
 import struct
 
 from ..fspath import FsPath
@@ -56,7 +56,8 @@ def conntrackd_stats(control_socket: FsPath) -> dict:
     errors), asked on conntrackd's control socket as the conntrackd CLI does: one native int,
     then the text until conntrackd closes."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
             sock.settimeout(CONNTRACKD_TIMEOUT_S)
             sock.connect(str(control_socket))
             sock.sendall(struct.pack("=i", CONNTRACKD_STATS))
@@ -67,6 +68,8 @@ def conntrackd_stats(control_socket: FsPath) -> dict:
                     break
                 chunks.append(chunk)
                 size += len(chunk)
+        finally:
+            sock.close()
     except OSError:
         return {"running": False}
     return parse_conntrackd_stats(b"".join(chunks).decode(errors="replace"))
@@ -107,13 +110,15 @@ def peer_reachable(address: str, port: int = 22, timeout: float = 0.3) -> bool:
     """Any answer on the sync link (accepted or refused) means the peer is up."""
     # socket.connect with an ASCII address, not create_connection: getaddrinfo needs the idna
     # codec, which OpenWrt ships outside python3-light.
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    family = _socket.AF_INET6 if ":" in address else _socket.AF_INET
+    sock = _socket.socket(family, _socket.SOCK_STREAM)
+    try:
         sock.settimeout(timeout)
-        try:
-            sock.connect((address, port))
-            return True
-        except ConnectionRefusedError:
-            return True
-        except OSError:
-            return False
+        sock.connect((address, port))
+        return True
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
+
+from .. import leanjson
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:  # not imported at run time: `ha-pair status` needs none of the config code
@@ -16,8 +17,7 @@ EXIT_INVALID = 2  # the configuration (or the request) is invalid
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
-    sys.stdout.write("\n")
+    sys.stdout.write(leanjson.dumps_pretty(data) + "\n")
 
 
 def report_problems(errors: Iterable["Problem"], warnings: Iterable["Problem"]) -> None:

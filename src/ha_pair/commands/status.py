@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from .. import log
-from ..agent import control
+from ..agent import control_client
 from ..paths import Paths
 from .output import EXIT_FAILED, EXIT_OK, fail, print_json
 
@@ -25,7 +25,7 @@ def agent(args: argparse.Namespace, paths: Paths) -> int:
 
 def status(args: argparse.Namespace, paths: Paths) -> int:
     try:
-        data = control.request(paths.control_socket, "status")
+        data = control_client.request(paths.control_socket, "status")
     except (OSError, ValueError) as exc:
         data = offline_status(paths, f"no answer on {paths.control_socket}: {exc.strerror or exc}"
                               if isinstance(exc, OSError) else f"bad answer: {exc}")
@@ -38,7 +38,7 @@ def status(args: argparse.Namespace, paths: Paths) -> int:
 
 def history(args: argparse.Namespace, paths: Paths) -> int:
     try:
-        data = control.request(paths.control_socket, "history")
+        data = control_client.request(paths.control_socket, "history")
     except (OSError, ValueError) as exc:
         return fail(f"the agent is not running ({exc}); the notify script's log is {paths.transitions_log}")
     if args.json:

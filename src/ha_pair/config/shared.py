@@ -4,8 +4,7 @@ mismatch makes both nodes master (status `peer_view.vrrp_mismatch`)."""
 
 from __future__ import annotations
 
-import json
-
+from .. import leanjson
 from ..sha256 import sha256
 from ..uci import Package
 
@@ -59,7 +58,7 @@ def shared_digest(ha: Package) -> str:
         shared = {k: ("<secret>" if k == "auth_pass" else v) for k, v in options.items()
                   if (section_type, k) not in PER_NODE}
         content.append([section_type, name, shared])
-    return sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
+    return sha256(leanjson.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def vrrp_profile(model: "Model") -> dict[str, Any]:

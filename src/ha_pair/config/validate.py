@@ -15,7 +15,8 @@ no two sections are rendered under one name. Unknown sections and options are wa
 from __future__ import annotations
 
 import ipaddress
-import json
+
+from .. import leanjson
 from ..record import record, replace
 
 from ..paths import Paths
@@ -595,7 +596,7 @@ def _digest(ha: Package) -> str:
     for section_type, name, options in ha.content():
         shown = {k: ("<secret>" if k == "auth_pass" else v) for k, v in options.items()}
         content.append([section_type, name, shown])
-    return sha256(json.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
+    return sha256(leanjson.dumps(content, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _single_wan(reader: Reader, section: Section, node: Node, vips: tuple[Vip, ...],

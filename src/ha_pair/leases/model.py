@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
+import _socket  # inet_pton/inet_aton without socket.py's enums (the agent imports this module)
 from ..record import record, field, replace
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -86,7 +86,7 @@ def _dotted_quad(text: str) -> ipaddress.IPv4Address | None:
     inet_pton takes exactly what ipaddress takes: four decimal octets, none above 255, no
     leading zero; so the text is already canonical."""
     try:
-        packed = socket.inet_pton(socket.AF_INET, text)
+        packed = _socket.inet_pton(_socket.AF_INET, text)
     except (OSError, ValueError):  # ValueError: an embedded NUL
         return None
     return ipaddress.IPv4Address(packed)
@@ -224,7 +224,7 @@ class Lease:
         expiry = int(expiry_text)
         if expiry > MAX_EXPIRY:
             return None
-        packed = socket.inet_aton(address_text.decode())  # the pattern allows canonical quads only
+        packed = _socket.inet_aton(address_text.decode())  # the pattern allows canonical quads only
         lease = object.__new__(cls)
         put = object.__setattr__
         put(lease, "expiry", expiry)

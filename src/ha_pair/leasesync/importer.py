@@ -16,9 +16,9 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
 import time
 
+from .. import spawn
 from ..paths import Paths
 from .store import LeaseStore
 
@@ -37,6 +37,8 @@ def _dnsmasq(paths: Paths, action: str, locked: bool = False) -> None:
     """dnsmasq's init `action`; `locked`: under the dnsmasq lock this process holds (_dnsmasq_lock)."""
     script = _init_script(paths)
     if script:
+        import subprocess  # pass_fds; in the helper process, and in the agent only to recover
+
         subprocess.run([script, action], stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
                        pass_fds=(PROCD_LOCK_FD,) if locked else ())
 
@@ -166,15 +168,12 @@ def apply_to_dnsmasq(paths: Paths, now: int) -> bool:
             paths.dnsmasq_behind.unlink(missing_ok=True)  # no dnsmasq of OpenWrt's here to owe a restart
             return store.swap_into_dnsmasq_file(now)
     helper = paths.command
-    proc = subprocess.Popen([str(helper), "--root", str(paths.root), "lease-import", "--now", str(now)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
     try:
-        _, err = proc.communicate(timeout=HELPER_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-    if proc.returncode not in (0, 3):
+        code, _, err = spawn.run([str(helper), "--root", str(paths.root), "lease-import", "--now", str(now)],
+                                 HELPER_TIMEOUT_S, new_session=True)
+    except TimeoutError:  # killed
+        code, err = -signal.SIGKILL, f"no end within {HELPER_TIMEOUT_S} s".encode()
+    if code not in (0, 3):
         recover(paths)  # killed mid-way: dnsmasq must not stay stopped
-        raise RuntimeError(f"lease import failed (exit {proc.returncode}): {err.decode(errors='replace')[-300:]}")
-    return proc.returncode == 0
+        raise RuntimeError(f"lease import failed (exit {code}): {err.decode(errors='replace')[-300:]}")
+    return code == 0

@@ -24,14 +24,12 @@ Anything else is refused with exit status 1. No shell ever sees the request.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
-from .. import __version__, log
+from .. import __version__, leanjson, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering, pending_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
@@ -47,6 +45,8 @@ if TYPE_CHECKING:
 
 def host_public_keys(paths: Paths) -> list[str]:
     """This router's SSH host public keys, as known_hosts wants them: `type base64`."""
+    import subprocess  # not at the top: the agent imports this module (answering_dhcp), never this function
+
     keys = []
     dropbear = paths.under("/etc/dropbear")  # the SSH servers' own files
     for name in ("dropbear_ed25519_host_key", "dropbear_ecdsa_host_key", "dropbear_rsa_host_key"):
@@ -151,7 +151,7 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
             heard_question(paths, _read_request(stdin, Budget(max_bytes=MAX_QUESTION_BYTES)))
         except MessageRefused as exc:
             return _refuse(str(exc))
-        stdout.write(json.dumps(local_report(paths)).encode() + b"\n")
+        stdout.write(leanjson.dumps(local_report(paths)).encode() + b"\n")
         return 0
     if verb in ("config-get", "config-put"):
         return _config(paths, verb, stdin, stdout)
@@ -160,7 +160,7 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     if verb == "hello":
         reply = {"node": node_name(paths), "time": time.time(), "version": __version__,
                  "host_keys": host_public_keys(paths)}
-        stdout.write(json.dumps(reply).encode() + b"\n")
+        stdout.write(leanjson.dumps(reply).encode() + b"\n")
         return 0
     remote = raw = None
     if verb in ("exchange", "push"):
@@ -202,7 +202,7 @@ def _config(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     except (MessageRefused, config_sync.Refused) as exc:
         log.warning(f"config sync from the peer refused: {exc}")
         return _refuse(str(exc))
-    stdout.write(json.dumps(answer).encode() + b"\n")
+    stdout.write(leanjson.dumps(answer).encode() + b"\n")
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from contextlib import contextmanager
 from ..record import record
 
 from ..fs import atomic_write
@@ -29,7 +28,7 @@ from ..leases.reservations import reservations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
-    from typing import Iterator
+    from typing import IO
 
 
 @record(frozen=True)
@@ -53,6 +52,29 @@ def lease_file(paths: Paths) -> FsPath:
     return paths.under("/tmp/dhcp.leases")
 
 
+class _Flock:
+    """An exclusive flock on a file for a `with` block (not contextlib: the agent would load it for
+    this alone)."""
+
+    def __init__(self, path: FsPath) -> None:
+        self.path = path
+        self.handle: IO | None = None
+
+    def __enter__(self) -> None:
+        self.handle = open(self.path, "a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        except BaseException:
+            self.handle.close()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+        finally:
+            self.handle.close()
+
+
 class LeaseStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
@@ -65,15 +87,10 @@ class LeaseStore:
         self._written: dict[str, tuple[tuple, bytes]] = {}  # path -> (its stat key, the bytes written)
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> _Flock:
+        """`with store.locked():` holds the store's lock file (flock) for the block."""
         self.paths.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return _Flock(self.lock_path)
 
     # -- reading --------------------------------------------------------------------------------
     def read_file(self) -> LocalRead:

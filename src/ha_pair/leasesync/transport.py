@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import selectors
-import subprocess
 import time
 from ..record import record
+from .. import spawn
 
 from ..paths import Paths, known_hosts_in
 from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
@@ -52,8 +52,8 @@ def client() -> str | None:
 def _dbclient_options(binary: str) -> list[str]:
     """BatchMode / StrictHostKeyChecking where this dbclient knows them (newer dropbear)."""
     try:
-        known = subprocess.run([binary, "-o", "help"], capture_output=True, text=True, timeout=5).stderr
-    except (OSError, subprocess.TimeoutExpired):
+        known = spawn.run([binary, "-o", "help"], timeout=5)[2].decode(errors="replace")
+    except (OSError, TimeoutError):
         known = ""
     out = []
     for option in ("BatchMode=yes", "StrictHostKeyChecking=yes"):
@@ -123,8 +123,7 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeo
         raise ValueError(f"unknown verb {verb}")
     argv, env = command(paths, host, port, verb, scratch)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True)
+        proc = spawn.Child(argv, env, spawn.PIPE, spawn.PIPE, spawn.PIPE, new_session=True)
     except OSError as exc:
         raise TransportError("failed", str(exc)) from None
     _running.add(proc)
@@ -134,12 +133,13 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeo
         proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
     except MessageRefused as exc:
         raise TransportError("rejected", f"refused the peer's answer to {verb}: {exc}") from None
-    except (TimeoutError, subprocess.TimeoutExpired):
+    except TimeoutError:
         raise TransportError("unreachable", f"no answer from {host} within {timeout:.0f} s") from None
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        proc.close()
         _running.discard(proc)
     stderr = raw_stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
@@ -147,40 +147,45 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeo
     return Reply(stdout, len(data), len(stdout)), stderr
 
 
-def _converse(proc: subprocess.Popen, data: bytes, timeout: float, budget: Budget) -> tuple[bytes, bytes]:
+def _close_stdin(proc: spawn.Child) -> None:
+    os.close(proc.stdin)
+    proc.stdin = None
+
+
+def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget) -> tuple[bytes, bytes]:
     """Write data to the client's stdin while reading its stdout (within budget) and stderr (capped)."""
     deadline = time.monotonic() + timeout
     out: list[bytes] = []
     err = bytearray()
     pending = memoryview(data)
     with selectors.DefaultSelector() as selector:
-        for stream, events in ((proc.stdout, selectors.EVENT_READ), (proc.stderr, selectors.EVENT_READ)):
-            os.set_blocking(stream.fileno(), False)
-            selector.register(stream, events)
+        for fd in (proc.stdout, proc.stderr):
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
         if pending:
-            os.set_blocking(proc.stdin.fileno(), False)
+            os.set_blocking(proc.stdin, False)
             selector.register(proc.stdin, selectors.EVENT_WRITE)
         else:
-            proc.stdin.close()
+            _close_stdin(proc)
         while selector.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
             for key, _ in selector.select(left):
-                if key.fileobj is proc.stdin:
+                if key.fd == proc.stdin:
                     try:
-                        written = os.write(proc.stdin.fileno(), pending[:65536])
+                        written = os.write(proc.stdin, pending[:65536])
                     except BrokenPipeError:
                         written = len(pending)
                     pending = pending[written:]
                     if not pending:
                         selector.unregister(proc.stdin)
-                        proc.stdin.close()
+                        _close_stdin(proc)
                     continue
-                chunk = os.read(key.fileobj.fileno(), 65536)
+                chunk = os.read(key.fd, 65536)
                 if not chunk:
-                    selector.unregister(key.fileobj)
-                elif key.fileobj is proc.stdout:
+                    selector.unregister(key.fd)
+                elif key.fd == proc.stdout:
                     budget.take(chunk)
                     out.append(chunk)
                 elif len(err) < MAX_ERROR_BYTES:
@@ -188,7 +193,7 @@ def _converse(proc: subprocess.Popen, data: bytes, timeout: float, budget: Budge
     return b"".join(out), bytes(err)
 
 
-_running: set[subprocess.Popen] = set()
+_running: set[spawn.Child] = set()
 
 
 def stop_all() -> None:

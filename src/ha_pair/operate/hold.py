@@ -17,9 +17,9 @@ hold file from that record, so a rebooted node comes up in maintenance.
 
 from __future__ import annotations
 
-import json
 import time
 
+from .. import leanjson
 from ..fs import atomic_write
 from ..paths import Paths
 
@@ -58,7 +58,7 @@ def maintenance(paths: Paths) -> dict[str, Any] | None:
     except OSError:
         return {"since": None, "by": "unreadable record"}
     try:
-        record = json.loads(text)
+        record = leanjson.loads(text)
     except ValueError:
         record = {}
     if not isinstance(record, dict):
@@ -70,7 +70,7 @@ def maintenance(paths: Paths) -> dict[str, Any] | None:
 def record_maintenance(paths: Paths, on: bool, by: str) -> None:
     """Persist maintenance first, then hold (entering) or release (leaving) the node."""
     if on:
-        atomic_write(paths.maintenance_record, json.dumps({"since": round(time.time(), 3), "by": by}) + "\n", 0o600)
+        atomic_write(paths.maintenance_record, leanjson.dumps({"since": round(time.time(), 3), "by": by}) + "\n", 0o600)
         write_hold(paths, OUT)
     else:
         try:

@@ -3,11 +3,10 @@ command's `state` verb) and asking the peer for its own."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
-from .. import __version__, runfiles
+from .. import __version__, leanjson, runfiles
 from ..paths import Paths
 from ..status.peer_report import MAX_REPORT_BYTES, parse_report, report
 from . import hold
@@ -22,10 +21,10 @@ ASK_TIMEOUT_S = 8.0
 def local_report(paths: Paths) -> dict[str, Any]:
     """This node's report from its agent; without an agent, what the run files and the
     configuration on disk say."""
-    from ..agent import control
+    from ..agent import control_client
 
     try:
-        answer = control.request(paths.control_socket, "peer_report", timeout=2.0)
+        answer = control_client.request(paths.control_socket, "peer_report", timeout=2.0)
         if isinstance(answer, dict) and "error" not in answer:
             return answer
     except (OSError, ValueError):
@@ -57,7 +56,7 @@ def ask(paths: Paths, host: str, port: int, timeout: float = ASK_TIMEOUT_S, own_
     from ..leases.limits import Budget
     from ..leasesync.transport import TransportError, call
 
-    question = json.dumps({"state": own_state}).encode() if own_state else b""
+    question = leanjson.dumps({"state": own_state}).encode() if own_state else b""
     reply, _ = call(paths, host, port, "state", question, timeout=timeout, budget=Budget(max_bytes=MAX_REPORT_BYTES))
     try:
         return parse_report(reply.data)
@@ -72,7 +71,7 @@ def heard_question(paths: Paths, raw: bytes) -> None:
     """On the asked node (the forced command): a peer that says it is master makes this node's
     agent ask it back now (the events FIFO; nothing when no agent reads it)."""
     try:
-        question = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        question = leanjson.loads(raw.decode("utf-8")) if raw.strip() else {}
     except ValueError:
         return
     if not isinstance(question, dict) or question.get("state") != "master":

@@ -10,9 +10,9 @@ at once when the peer stops being master or cannot be asked (better two masters 
 
 from __future__ import annotations
 
-import json
 import time
 
+from .. import leanjson
 from ..config.model import Model
 from ..fs import atomic_write
 from ..paths import Paths
@@ -28,7 +28,7 @@ def stepped_down(paths: Paths) -> float | None:
     if hold.read_hold(paths) != hold.OUT or hold.maintenance(paths) is not None:
         return None
     try:
-        since = json.loads(paths.split_brain_hold.read_text()).get("since")
+        since = leanjson.loads(paths.split_brain_hold.read_text()).get("since")
     except (OSError, ValueError, AttributeError):
         return None
     return since if isinstance(since, (int, float)) else None
@@ -39,7 +39,7 @@ def step_down(paths: Paths) -> bool:
     if hold.maintenance(paths) is not None or hold.read_hold(paths) == hold.OUT:
         return False
     paths.split_brain_hold.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(paths.split_brain_hold, json.dumps({"since": round(time.time(), 3)}) + "\n", 0o644)
+    atomic_write(paths.split_brain_hold, leanjson.dumps({"since": round(time.time(), 3)}) + "\n", 0o644)
     hold.write_hold(paths, hold.OUT)
     return True
 

@@ -56,11 +56,11 @@ def report(status: dict[str, Any], now: float) -> dict[str, Any]:
 def parse_report(raw: bytes) -> dict[str, Any]:
     """The peer's report, checked: a JSON object with the known keys of the expected types (an
     unknown or mistyped value is left out, never passed on). Raises ValueError."""
-    import json
+    from .. import leanjson
 
     if len(raw) > MAX_REPORT_BYTES:
         raise ValueError(f"peer report larger than {MAX_REPORT_BYTES} bytes")
-    data = json.loads(raw.decode("utf-8"))
+    data = leanjson.loads(raw.decode("utf-8"))
     if not isinstance(data, dict):
         raise ValueError("peer report is not a JSON object")
     types = {"node": str, "state": str, "effective_priority": int, "version": str, "config_digest": str,

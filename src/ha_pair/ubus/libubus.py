@@ -65,11 +65,10 @@ connect.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import threading
-import weakref
+from _weakref import ref as weak_ref  # weakref.ref itself, without weakref.py (~80 kB in the agent)
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -86,7 +85,7 @@ from ctypes import (
     c_void_p,
 )
 
-from .. import jsonsafe, log
+from .. import jsonsafe, leanjson, log
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -448,7 +447,7 @@ class _BlobBuf:
     def from_dict(self, data: dict) -> POINTER(BlobAttr):
         if not isinstance(data, dict):
             raise TypeError(f"expected a dict, got {type(data).__name__}")
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        text = leanjson.dumps(data, ensure_ascii=False, allow_nan=False)
         self._libs.ubox.blob_buf_init(ctypes.byref(self.buf), 0)
         if not self._libs.blobmsg_json.blobmsg_add_json_from_string(
             ctypes.byref(self.buf), text.encode("utf-8")
@@ -551,7 +550,7 @@ class UbusConnection:
         if not methods:
             raise ValueError("an ubus object needs at least one method")
         handlers = dict(methods)
-        me = weakref.ref(self)  # no cycle: dropping the connection frees it
+        me = weak_ref(self)  # no cycle: dropping the connection frees it
 
         def c_handler(_ctx, _obj, req, method, msg):  # runs inside libubus
             conn = me()

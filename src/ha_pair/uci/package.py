@@ -7,7 +7,6 @@ validation errors can point at the file and line.
 
 from __future__ import annotations
 
-import copy
 import re
 from ..record import record, field
 
@@ -67,6 +66,10 @@ class Section:
         self.option_lines.pop(option, None)
 
 
+def _copied(options: dict[str, Value]) -> dict[str, Value]:
+    return {name: list(value) if isinstance(value, list) else value for name, value in options.items()}
+
+
 @record
 class Package:
     name: str
@@ -74,11 +77,14 @@ class Package:
     path: str = ""  # where it was read from, for error messages
 
     def copy(self) -> "Package":
-        return copy.deepcopy(self)
+        """A deep copy (values are strings and lists of strings: no copy module in the agent)."""
+        return Package(name=self.name, path=self.path, sections=[
+            Section(type=s.type, name=s.name, options=_copied(s.options), line=s.line,
+                    option_lines=dict(s.option_lines)) for s in self.sections])
 
     def content(self) -> list[tuple[str, str | None, dict[str, Value]]]:
         """What the package says, without line numbers: for comparing two packages."""
-        return [(s.type, s.name, copy.deepcopy(s.options)) for s in self.sections]
+        return [(s.type, s.name, _copied(s.options)) for s in self.sections]
 
     def of_type(self, section_type: str) -> list[Section]:
         return [s for s in self.sections if s.type == section_type]
