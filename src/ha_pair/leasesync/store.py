@@ -22,7 +22,7 @@ from ..record import record
 from ..fs import atomic_write
 from ..fspath import FsPath
 from ..paths import Paths
-from ..leases import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
+from ..leases import LeaseDb, MergeResult, diff, lines, merge, parse_leases, parse_state, serialise, serialise_state
 from ..leases.limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
 from ..leases.parse import LineProblem
 from ..leases.reservations import reservations
@@ -36,6 +36,33 @@ if TYPE_CHECKING:
 class LocalRead:
     db: LeaseDb
     problems: tuple[LineProblem, ...]
+
+
+class LinesRead:
+    """LocalRead of a lease file in the canonical form (leases/lines.py): no problems, and the
+    Lease objects built only if someone asks for them."""
+
+    problems: tuple[LineProblem, ...] = ()
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    @property
+    def db(self) -> LeaseDb:
+        return parse_leases(self.raw).db
+
+
+class LinesResult:
+    """MergeResult of the line merge: its counts, and the Lease objects only if asked for."""
+
+    def __init__(self, merged: lines.LinesMerge) -> None:
+        self.merged = merged
+        self.conflicts, self.conflict_descriptions = merged.conflicts, merged.conflict_descriptions
+        self.dropped_expired, self.tombstoned = merged.dropped_expired, merged.tombstoned
+
+    @property
+    def db(self) -> LeaseDb:
+        return parse_state(self.merged.text).db
 
 
 def lease_file(paths: Paths) -> FsPath:
@@ -117,7 +144,30 @@ class LeaseStore:
                 return written[1]
         except OSError:
             pass
+        raw = self._bytes(self.state_path)
+        if lines.split(raw) is not None:
+            return raw  # the pair's own form already: as a parse and serialisation would give it
         return serialise_state(self.knowledge())
+
+    @staticmethod
+    def _bytes(path: FsPath) -> bytes:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return b""
+
+    def _state_lines(self, path: FsPath) -> lines.StateLines | None:
+        """A state file split into lines, None outside the canonical form. The bytes this store
+        wrote last are not read again."""
+        written = self._written.get(str(path))
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return lines.split(b"")
+        if written is not None and written[0] == (info.st_ino, info.st_size, info.st_mtime_ns):
+            return lines.split(written[1])
+        return lines.split(self._bytes(path))
 
     def counts(self) -> dict[str, int]:
         """Leases and tombstones this node knows, counted from the state file's lines (cheap
@@ -155,9 +205,12 @@ class LeaseStore:
         return db
 
     # -- updating (callers hold the lock, except for apply_to_dnsmasq) ---------------------------
-    def observe_local(self, now: int) -> tuple[MergeResult, LocalRead]:
+    def observe_local(self, now: int) -> tuple[MergeResult | LinesResult, LocalRead | LinesRead]:
         """Fold the current lease file into the knowledge: new and renewed leases, and tombstones for
         those gone since the last read (released or expired)."""
+        fast = self._observe_lines(now)
+        if fast is not None:
+            return fast
         local = self.read_file()
         if self.seen_path.exists():
             seen = self._read_state(self.seen_path)
@@ -172,10 +225,42 @@ class LeaseStore:
         self._save(result.db, local.db)
         return result, local
 
-    def absorb(self, remote: LeaseDb, now: int, remote_text: bytes | None = None) -> MergeResult:
+    def _observe_lines(self, now: int) -> tuple[LinesResult, LinesRead] | None:
+        """observe_local by the line merge, when the lease file and both state files are in the
+        canonical form and nothing was released since the last read (a release goes the Lease way,
+        which reads a half-written file again before believing it); None otherwise."""
+        raw = self._bytes(self.file)
+        local = lines.split(raw, state=False)
+        known = self._state_lines(self.state_path)
+        if local is None or known is None:
+            return None
+        if self.seen_path.exists():
+            seen = self._state_lines(self.seen_path)
+            if seen is None or lines.diff(seen.leases, local.leases, now):
+                return None
+        observed = lines.StateLines(local.leases, [], [], local.duid)
+        merged = lines.merge(known, observed, now)
+        self._write_text(self.state_path, merged.text)
+        local.leases.sort(key=lines.address_order)
+        self._write_text(self.seen_path, lines.serialise(observed))
+        return LinesResult(merged), LinesRead(raw)
+
+    def absorb(self, remote: LeaseDb | lines.StateLines, now: int,
+               remote_text: bytes | None = None) -> MergeResult | LinesResult:
         """Fold the peer's knowledge into ours, noting what came from the peer (`remote_text`: the
         message it was parsed from, if at hand): it need not be pushed back to it. Refused whole
         (MessageRefused, nothing stored) when the result would pass the stored-state cap."""
+        if isinstance(remote, lines.StateLines):
+            known = self._state_lines(self.state_path)
+            if known is not None:
+                merged = lines.merge(known, remote, now)
+                stored = merged.leases + merged.superseded + merged.tombstones
+                if stored > MAX_ENTRIES:
+                    raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
+                self._write_text(self.state_path, merged.text)
+                self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
+                return LinesResult(merged)
+            remote = parse_state(lines.serialise(remote) if remote_text is None else remote_text).db
         result = merge(self.knowledge(), remote, now)
         stored = entries(result.db)
         if stored > MAX_ENTRIES:
@@ -209,17 +294,26 @@ class LeaseStore:
 
     def _write_state(self, path: FsPath, db: LeaseDb) -> None:
         """Write a state file and remember what it holds (the next read need not parse it)."""
-        text = serialise_state(db)
+        info = self._write_text(path, serialise_state(db))
+        if info is not None:
+            self._parsed[str(path)] = ((str(path), info.st_ino, info.st_size, info.st_mtime_ns), db)
+
+    def _write_text(self, path: FsPath, text: bytes) -> os.stat_result | None:
+        """Write a state file's bytes and remember them (knowledge_text need not read them back)."""
         atomic_write(path, text, 0o600)
         try:
             info = os.stat(path)
         except OSError:
-            return
-        self._parsed[str(path)] = ((str(path), info.st_ino, info.st_size, info.st_mtime_ns), db)
+            return None
         self._written[str(path)] = ((info.st_ino, info.st_size, info.st_mtime_ns), text)
+        return info
 
     def needs_apply(self) -> bool:
         """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
+        file_lines, known_lines = lines.split(self._bytes(self.file), state=False), self._state_lines(self.state_path)
+        if file_lines is not None and known_lines is not None:
+            return (sorted(file_lines.leases, key=lines.address_order), file_lines.duid) != \
+                (sorted(known_lines.leases, key=lines.address_order), known_lines.duid)
         file_db = self.read_file().db
         known = self.knowledge()
         return (file_db.leases, file_db.duid) != (known.leases, known.duid)
@@ -250,7 +344,11 @@ class LeaseStore:
         passes --dhcp-hostsfile only for a file that exists). Rewritten in place, not renamed:
         procd's jail bind-mounts the file itself into dnsmasq's view, so a new inode would stay
         unseen there."""
-        wanted = reservations(self.knowledge(), self.read_file().db, now).encode()
+        file_lines, known_lines = lines.split(self._bytes(self.file), state=False), self._state_lines(self.state_path)
+        if file_lines is not None and known_lines is not None:
+            wanted = lines.reservations(known_lines, file_lines, now).encode()
+        else:
+            wanted = reservations(self.knowledge(), self.read_file().db, now).encode()
         path = self.paths.dhcp_reservations
         try:
             with open(path, "r+b") as handle:
@@ -265,10 +363,14 @@ class LeaseStore:
             return False
         return True
 
-    def decode_remote(self, raw: bytes) -> tuple[LeaseDb, int]:
+    def decode_remote(self, raw: bytes) -> tuple[LeaseDb | lines.StateLines, int]:
         """The peer's knowledge from the wire (parsed without the lock); malformed lines are skipped
-        and counted; over a message's limits it is refused whole (MessageRefused)."""
+        and counted; over a message's limits it is refused whole (MessageRefused). A message in the
+        canonical form stays lines (leases/lines.py)."""
         Budget().take(raw)
+        split = lines.split(raw)
+        if split is not None:
+            return split, 0
         result = parse_state(raw)
         return result.db, len(result.problems)
 

@@ -126,8 +126,8 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     with store.locked():
         outcome.conflicts = merged.conflicts
         outcome.conflict_descriptions = merged.conflict_descriptions
-        outcome.tombstones = len(merged.db.tombstones)
-        outcome.leases_local = len(merged.db.leases)
+        counts = store.counts()  # from the state file's lines: no Lease objects for a count
+        outcome.tombstones, outcome.leases_local = counts["tombstones"], counts["leases"]
         outcome.leases_peer = len(remote.leases)
         apply = apply_if_not_answering and not answering and store.needs_apply()
         reserve = not apply and store.refresh_reservations(int(time.time()))
