@@ -22,7 +22,7 @@ import socket
 from itertools import chain
 
 from ..config.grammar import dhcp_host_entry
-from ..record import record
+from ..record import field, record
 from .merge import TOMBSTONE_GRACE, INFINITE_TOMBSTONE_TTL
 from .model import _CANONICAL_V4, INFINITE_RANK, MAX_EXPIRY, MAX_SERVER_DUID
 
@@ -117,6 +117,7 @@ class LinesMerge:
     dropped_expired: int = 0
     tombstoned: int = 0
     conflict_descriptions: tuple[str, ...] = ()
+    state: StateLines | None = field(default=None, compare=False, repr=False)  # the text, split
 
 
 def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
@@ -131,7 +132,8 @@ def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
             if current is None or key > current:
                 tombs[slot] = key
     expired = killed = 0
-    latest: dict[bytes, tuple] = {}  # slot -> the latest copy's sort key (rank, has a name, line)
+    # slot -> the latest copy: its sort key (rank, has a name, line), then its address and client
+    latest: dict[bytes, tuple] = {}
     for line in dict.fromkeys(chain(a.leases, a.superseded, b.leases, b.superseded)):  # one of each
         expiry, mac, quad, hostname, client_id = line.split(b" ")
         rank = int(expiry)
@@ -139,34 +141,33 @@ def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
             expired += 1
             continue
         rank = rank or INFINITE_RANK
-        slot = _slot(mac, quad, client_id)
+        identity = b"i" + client_id if client_id != b"*" else b"h" + mac
+        slot = identity + b" " + quad
         tomb = tombs.get(slot)
         if tomb is not None and rank <= tomb[0]:
             killed += 1
             continue
-        key = (rank, hostname != b"*", line)
         current = latest.get(slot)
-        if current is None or key > current:
-            latest[slot] = key
+        if current is None or (rank, hostname != b"*", line) > current[:3]:
+            latest[slot] = (rank, hostname != b"*", line, quad, identity)  # the line decides ties
 
     ordered = sorted(latest.values(), reverse=True)
     del latest
     live: set[bytes] | None = None  # the lines of a.leases and b.leases, if needed
-    kept: list[bytes] = []
-    lost: list[bytes] = []
+    kept: list[tuple] = []  # (packed address, line): one per address
+    lost: list[tuple] = []  # (packed address, sort key): model._address_order
     clients: set[bytes] = set()
     holders: dict[bytes, bytes] = {}  # address -> the kept line holding it
     descriptions: list[str] = []
-    for _, _, line in ordered:
-        _, mac, quad, _, client_id = line.split(b" ")
-        identity = b"i" + client_id if client_id != b"*" else b"h" + mac
+    aton = socket.inet_aton
+    for rank, named, line, quad, identity in ordered:
         holder = holders.get(quad)
         if holder is None and identity not in clients:
-            kept.append(line)
+            kept.append((aton(quad.decode()), line))
             clients.add(identity)
             holders[quad] = line
             continue
-        lost.append(line)
+        lost.append((aton(quad.decode()), rank, named, line))
         if holder is not None and live is None:
             live = set(chain(a.leases, b.leases))
         if holder is not None and line in live:
@@ -178,13 +179,16 @@ def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     if len(duids) > 1:
         descriptions.append(f"server DUIDs differ ({duids[0].decode()} and {duids[1].decode()}): "
                             f"kept {duids[0].decode()}")
-    kept.sort(key=address_order)
-    lost.sort(key=address_order)
+    kept.sort()
+    lost.sort()
     tombstones = sorted(((deleted_at, expires, line) for _, expires, deleted_at, line in tombs.values()),
                         key=_tomb_order)
-    text = serialise(StateLines(kept, lost, tombstones, duids[0] if duids else None))
-    return LinesMerge(text, len(kept), len(tombstones), len(lost), conflicts, expired, killed,
-                      tuple(descriptions))
+    state = StateLines([entry[1] for entry in kept], [entry[3] for entry in lost], tombstones,
+                       duids[0] if duids else None)
+    del kept, lost
+    merged = LinesMerge(serialise(state), len(state.leases), len(tombstones), len(state.superseded),
+                        conflicts, expired, killed, tuple(descriptions), state)
+    return merged
 
 
 def serialise(state: StateLines) -> bytes:

@@ -91,6 +91,8 @@ class LeaseStore:
         self._parsed: dict[str, tuple[tuple, LeaseDb]] = {}  # path -> (its stat key, its content)
         self._written: dict[str, tuple[tuple, bytes]] = {}  # path -> (its stat key, the bytes written)
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
+        self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
+        self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -158,16 +160,28 @@ class LeaseStore:
             return b""
 
     def _state_lines(self, path: FsPath) -> lines.StateLines | None:
-        """A state file split into lines, None outside the canonical form. The bytes this store
-        wrote last are not read again."""
-        written = self._written.get(str(path))
+        """A state file split into lines, None outside the canonical form; split again only when
+        the file changed (every writer replaces it: inode, size and mtime tell)."""
         try:
             info = os.stat(path)
         except FileNotFoundError:
             return lines.split(b"")
-        if written is not None and written[0] == (info.st_ino, info.st_size, info.st_mtime_ns):
-            return lines.split(written[1])
-        return lines.split(self._bytes(path))
+        key = (info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = self._split.get(str(path))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        written = self._written.get(str(path))
+        split = lines.split(written[1] if written is not None and written[0] == key else self._bytes(path))
+        self._split[str(path)] = (key, split)
+        return split
+
+    def _file_lines(self) -> tuple[bytes, lines.StateLines | None]:
+        """dnsmasq's file and its lines (None outside the canonical form), split again only when
+        its bytes changed (see read_file)."""
+        raw = self._bytes(self.file)
+        if self._file_split is None or self._file_split[0] != raw:
+            self._file_split = (raw, lines.split(raw, state=False))
+        return self._file_split
 
     def counts(self) -> dict[str, int]:
         """Leases and tombstones this node knows, counted from the state file's lines (cheap
@@ -229,8 +243,7 @@ class LeaseStore:
         """observe_local by the line merge, when the lease file and both state files are in the
         canonical form and nothing was released since the last read (a release goes the Lease way,
         which reads a half-written file again before believing it); None otherwise."""
-        raw = self._bytes(self.file)
-        local = lines.split(raw, state=False)
+        raw, local = self._file_lines()
         known = self._state_lines(self.state_path)
         if local is None or known is None:
             return None
@@ -240,9 +253,10 @@ class LeaseStore:
                 return None
         observed = lines.StateLines(local.leases, [], [], local.duid)
         merged = lines.merge(known, observed, now)
-        self._write_text(self.state_path, merged.text)
-        local.leases.sort(key=lines.address_order)
-        self._write_text(self.seen_path, lines.serialise(observed))
+        self._write_lines(self.state_path, merged)
+        seen = lines.StateLines(sorted(local.leases, key=lines.address_order), [], [], local.duid)
+        self._write_text(self.seen_path, lines.serialise(seen))
+        self._remember_lines(self.seen_path, seen)
         return LinesResult(merged), LinesRead(raw)
 
     def absorb(self, remote: LeaseDb | lines.StateLines, now: int,
@@ -257,7 +271,7 @@ class LeaseStore:
                 stored = merged.leases + merged.superseded + merged.tombstones
                 if stored > MAX_ENTRIES:
                     raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
-                self._write_text(self.state_path, merged.text)
+                self._write_lines(self.state_path, merged)
                 self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
                 return LinesResult(merged)
             remote = parse_state(lines.serialise(remote) if remote_text is None else remote_text).db
@@ -298,6 +312,15 @@ class LeaseStore:
         if info is not None:
             self._parsed[str(path)] = ((str(path), info.st_ino, info.st_size, info.st_mtime_ns), db)
 
+    def _write_lines(self, path: FsPath, merged: lines.LinesMerge) -> None:
+        self._write_text(path, merged.text)
+        self._remember_lines(path, merged.state)
+
+    def _remember_lines(self, path: FsPath, state: lines.StateLines) -> None:
+        written = self._written.get(str(path))
+        if written is not None:
+            self._split[str(path)] = (written[0], state)
+
     def _write_text(self, path: FsPath, text: bytes) -> os.stat_result | None:
         """Write a state file's bytes and remember them (knowledge_text need not read them back)."""
         atomic_write(path, text, 0o600)
@@ -310,7 +333,7 @@ class LeaseStore:
 
     def needs_apply(self) -> bool:
         """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
-        file_lines, known_lines = lines.split(self._bytes(self.file), state=False), self._state_lines(self.state_path)
+        file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
         if file_lines is not None and known_lines is not None:
             return (sorted(file_lines.leases, key=lines.address_order), file_lines.duid) != \
                 (sorted(known_lines.leases, key=lines.address_order), known_lines.duid)
@@ -344,7 +367,7 @@ class LeaseStore:
         passes --dhcp-hostsfile only for a file that exists). Rewritten in place, not renamed:
         procd's jail bind-mounts the file itself into dnsmasq's view, so a new inode would stay
         unseen there."""
-        file_lines, known_lines = lines.split(self._bytes(self.file), state=False), self._state_lines(self.state_path)
+        file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
         if file_lines is not None and known_lines is not None:
             wanted = lines.reservations(known_lines, file_lines, now).encode()
         else:
