@@ -17,6 +17,7 @@ address), the client-id or else the MAC is the identity.
 
 from __future__ import annotations
 
+import gc
 import re
 import socket
 from itertools import chain
@@ -97,6 +98,12 @@ def _tomb_order(tomb: tuple[int, int, bytes]) -> tuple:
     return order, (order[1], expires, deleted_at, line)
 
 
+def _sort_key(line: bytes) -> tuple:
+    """merge.py's sort key of a canonical line (no extras): rank, has a name, the line."""
+    expiry, _, _, hostname, _ = line.split(b" ")
+    return int(expiry) or INFINITE_RANK, hostname != b"*", line
+
+
 def _describe(line: bytes) -> str:
     """merge._describe for a canonical line."""
     expiry, mac, _, hostname, client_id = line.split(b" ")
@@ -122,6 +129,16 @@ class LinesMerge:
 
 def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     """merge.merge() for two canonical texts (see there for the rules, step by step)."""
+    collecting = gc.isenabled()
+    gc.disable()  # ~10^5 tuples and no cycle among them: the collector's passes would only cost
+    try:
+        return _merge(a, b, now)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     tombs: dict[bytes, tuple] = {}  # slot -> (the killed lease's rank, expires, deleted_at, line)
     for deleted_at, expires, line in chain(a.tombstones, b.tombstones):
         if now <= expires:
@@ -132,60 +149,64 @@ def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
             if current is None or key > current:
                 tombs[slot] = key
     expired = killed = 0
-    # slot -> the latest copy: its sort key (rank, has a name, line), then its address and client
-    latest: dict[bytes, tuple] = {}
-    for line in dict.fromkeys(chain(a.leases, a.superseded, b.leases, b.superseded)):  # one of each
+    dropped: set[bytes] = set()  # expired or killed lines, each counted once (as merge.py's pool does)
+    latest: dict[bytes, bytes] = {}  # slot -> its latest copy's line (just the line: memory)
+    for line in chain(a.leases, a.superseded, b.leases, b.superseded):
         expiry, mac, quad, hostname, client_id = line.split(b" ")
         rank = int(expiry)
         if 0 < rank <= now:
-            expired += 1
+            if line not in dropped:
+                dropped.add(line)
+                expired += 1
             continue
         rank = rank or INFINITE_RANK
-        identity = b"i" + client_id if client_id != b"*" else b"h" + mac
-        slot = identity + b" " + quad
+        slot = (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad
         tomb = tombs.get(slot)
         if tomb is not None and rank <= tomb[0]:
-            killed += 1
+            if line not in dropped:
+                dropped.add(line)
+                killed += 1
             continue
         current = latest.get(slot)
-        if current is None or (rank, hostname != b"*", line) > current[:3]:
-            latest[slot] = (rank, hostname != b"*", line, quad, identity)  # the line decides ties
-
-    ordered = sorted(latest.values(), reverse=True)
+        if current is None or (current != line and (rank, hostname != b"*", line) > _sort_key(current)):
+            latest[slot] = line
+    del dropped
+    ordered = sorted(latest.values(), key=_sort_key, reverse=True)
     del latest
     live: set[bytes] | None = None  # the lines of a.leases and b.leases, if needed
-    kept: list[tuple] = []  # (packed address, line): one per address
     lost: list[tuple] = []  # (packed address, sort key): model._address_order
     clients: set[bytes] = set()
-    holders: dict[bytes, bytes] = {}  # address -> the kept line holding it
+    holders: dict[bytes, bytes] = {}  # packed address -> the kept line holding it: the kept leases
     descriptions: list[str] = []
     aton = socket.inet_aton
-    for rank, named, line, quad, identity in ordered:
-        holder = holders.get(quad)
+    for line in ordered:
+        expiry, mac, quad, hostname, client_id = line.split(b" ")
+        identity = b"i" + client_id if client_id != b"*" else b"h" + mac
+        packed = aton(quad.decode())
+        holder = holders.get(packed)
         if holder is None and identity not in clients:
-            kept.append((aton(quad.decode()), line))
             clients.add(identity)
-            holders[quad] = line
+            holders[packed] = line
             continue
-        lost.append((aton(quad.decode()), rank, named, line))
+        lost.append((packed, int(expiry) or INFINITE_RANK, hostname != b"*", line))
         if holder is not None and live is None:
             live = set(chain(a.leases, b.leases))
         if holder is not None and line in live:
             descriptions.append(f"address conflict on {quad.decode()}: kept {_describe(holder)}, "
                                 f"set aside {_describe(line)}")
-    del ordered, clients, holders
+    del ordered, clients
     conflicts = len(descriptions)
     duids = sorted({d for d in (a.duid, b.duid) if d is not None})
     if len(duids) > 1:
         descriptions.append(f"server DUIDs differ ({duids[0].decode()} and {duids[1].decode()}): "
                             f"kept {duids[0].decode()}")
-    kept.sort()
+    kept = [holders[address] for address in sorted(holders)]  # model._address_order: one per address
+    del holders
     lost.sort()
     tombstones = sorted(((deleted_at, expires, line) for _, expires, deleted_at, line in tombs.values()),
                         key=_tomb_order)
-    state = StateLines([entry[1] for entry in kept], [entry[3] for entry in lost], tombstones,
-                       duids[0] if duids else None)
-    del kept, lost
+    state = StateLines(kept, [entry[3] for entry in lost], tombstones, duids[0] if duids else None)
+    del lost
     merged = LinesMerge(serialise(state), len(state.leases), len(tombstones), len(state.superseded),
                         conflicts, expired, killed, tuple(descriptions), state)
     return merged
@@ -219,12 +240,12 @@ def diff(old: list[bytes], new: list[bytes], now: int) -> list[tuple[int, int, b
 def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> str:
     """reservations.reservations() for canonical texts (see there), over `knowledge`'s leases in
     the order of its text (the pair's state files are written in address order)."""
-    held = {_slot_of(line) for line in in_dnsmasq.leases}
+    # reservations() also skips a lease whose slot dnsmasq holds: its address is then taken too
     taken = {line.split(b" ", 3)[2] for line in in_dnsmasq.leases}
     out = []
     for line in knowledge.leases:
         expiry, mac, quad, _, client_id = line.split(b" ")
-        if quad in taken or 0 < int(expiry) <= now or _slot(mac, quad, client_id) in held:
+        if quad in taken or 0 < int(expiry) <= now:
             continue
         if client_id != b"*" and b":" in client_id:
             entry = "id:%s,%s" % (client_id.decode(), quad.decode())

@@ -89,7 +89,7 @@ class LeaseStore:
         self.lock_path = paths.leases_lock
         self.from_peer_path = paths.leases_from_peer
         self._parsed: dict[str, tuple[tuple, LeaseDb]] = {}  # path -> (its stat key, its content)
-        self._written: dict[str, tuple[tuple, bytes]] = {}  # path -> (its stat key, the bytes written)
+        self._written: dict[str, tuple[tuple, bytes | None]] = {}  # path -> (its stat key, the bytes written or None)
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
         self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
         self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
@@ -142,7 +142,8 @@ class LeaseStore:
         try:
             info = os.stat(self.state_path)
             written = self._written.get(str(self.state_path))
-            if written is not None and written[0] == (info.st_ino, info.st_size, info.st_mtime_ns):
+            if written is not None and written[1] is not None \
+                    and written[0] == (info.st_ino, info.st_size, info.st_mtime_ns):
                 return written[1]
         except OSError:
             pass
@@ -171,7 +172,8 @@ class LeaseStore:
         if cached is not None and cached[0] == key:
             return cached[1]
         written = self._written.get(str(path))
-        split = lines.split(written[1] if written is not None and written[0] == key else self._bytes(path))
+        known = written is not None and written[0] == key and written[1] is not None
+        split = lines.split(written[1] if known else self._bytes(path))
         self._split[str(path)] = (key, split)
         return split
 
@@ -255,14 +257,15 @@ class LeaseStore:
         merged = lines.merge(known, observed, now)
         self._write_lines(self.state_path, merged)
         seen = lines.StateLines(sorted(local.leases, key=lines.address_order), [], [], local.duid)
-        self._write_text(self.seen_path, lines.serialise(seen))
+        self._write_text(self.seen_path, lines.serialise(seen), keep=False)
         self._remember_lines(self.seen_path, seen)
         return LinesResult(merged), LinesRead(raw)
 
     def absorb(self, remote: LeaseDb | lines.StateLines, now: int,
-               remote_text: bytes | None = None) -> MergeResult | LinesResult:
+               remote_text: bytes | None = None, note: bool = True) -> MergeResult | LinesResult:
         """Fold the peer's knowledge into ours, noting what came from the peer (`remote_text`: the
-        message it was parsed from, if at hand): it need not be pushed back to it. Refused whole
+        message it was parsed from, if at hand): it need not be pushed back to it (`note` False:
+        the caller counts all it knows as known to the peer). Refused whole
         (MessageRefused, nothing stored) when the result would pass the stored-state cap."""
         if isinstance(remote, lines.StateLines):
             known = self._state_lines(self.state_path)
@@ -272,7 +275,8 @@ class LeaseStore:
                 if stored > MAX_ENTRIES:
                     raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
                 self._write_lines(self.state_path, merged)
-                self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
+                if note:
+                    self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
                 return LinesResult(merged)
             remote = parse_state(lines.serialise(remote) if remote_text is None else remote_text).db
         result = merge(self.knowledge(), remote, now)
@@ -280,7 +284,8 @@ class LeaseStore:
         if stored > MAX_ENTRIES:
             raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
         self._write_state(self.state_path, result.db)
-        self._note_from_peer(serialise_state(remote) if remote_text is None else remote_text)
+        if note:
+            self._note_from_peer(serialise_state(remote) if remote_text is None else remote_text)
         return result
 
     def _note_from_peer(self, lines: bytes) -> None:
@@ -292,6 +297,10 @@ class LeaseStore:
                 handle.truncate(0)
                 lines = lines if len(lines) <= MAX_MESSAGE_BYTES else b""
             handle.write(lines)
+
+    def forget_from_peer(self) -> None:
+        """Drop the lines noted as received (take_from_peer without reading them)."""
+        self.from_peer_path.unlink(missing_ok=True)
 
     def take_from_peer(self) -> set[bytes]:
         """The lines received from the peer since the last call (callers hold the lock)."""
@@ -321,14 +330,15 @@ class LeaseStore:
         if written is not None:
             self._split[str(path)] = (written[0], state)
 
-    def _write_text(self, path: FsPath, text: bytes) -> os.stat_result | None:
-        """Write a state file's bytes and remember them (knowledge_text need not read them back)."""
+    def _write_text(self, path: FsPath, text: bytes, keep: bool = True) -> os.stat_result | None:
+        """Write a state file's bytes and remember them (knowledge_text need not read them back;
+        `keep` False: only which version this store wrote, to save the memory of the bytes)."""
         atomic_write(path, text, 0o600)
         try:
             info = os.stat(path)
         except OSError:
             return None
-        self._written[str(path)] = ((info.st_ino, info.st_size, info.st_mtime_ns), text)
+        self._written[str(path)] = ((info.st_ino, info.st_size, info.st_mtime_ns), text if keep else None)
         return info
 
     def needs_apply(self) -> bool:
