@@ -98,12 +98,6 @@ def _tomb_order(tomb: tuple[int, int, bytes]) -> tuple:
     return order, (order[1], expires, deleted_at, line)
 
 
-def _sort_key(line: bytes) -> tuple:
-    """merge.py's sort key of a canonical line (no extras): rank, has a name, the line."""
-    expiry, _, _, hostname, _ = line.split(b" ")
-    return int(expiry) or INFINITE_RANK, hostname != b"*", line
-
-
 def _describe(line: bytes) -> str:
     """merge._describe for a canonical line."""
     expiry, mac, _, hostname, client_id = line.split(b" ")
@@ -150,7 +144,7 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
                 tombs[slot] = key
     expired = killed = 0
     dropped: set[bytes] = set()  # expired or killed lines, each counted once (as merge.py's pool does)
-    latest: dict[bytes, bytes] = {}  # slot -> its latest copy's line (just the line: memory)
+    latest: dict[bytes, tuple] = {}  # slot -> its latest copy's sort key (rank, has a name, line)
     for line in chain(a.leases, a.superseded, b.leases, b.superseded):
         expiry, mac, quad, hostname, client_id = line.split(b" ")
         rank = int(expiry)
@@ -167,11 +161,12 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
                 dropped.add(line)
                 killed += 1
             continue
+        key = (rank, hostname != b"*", line)
         current = latest.get(slot)
-        if current is None or (current != line and (rank, hostname != b"*", line) > _sort_key(current)):
-            latest[slot] = line
+        if current is None or key > current:
+            latest[slot] = key
     del dropped
-    ordered = sorted(latest.values(), key=_sort_key, reverse=True)
+    ordered = sorted(latest.values(), reverse=True)
     del latest
     live: set[bytes] | None = None  # the lines of a.leases and b.leases, if needed
     lost: list[tuple] = []  # (packed address, sort key): model._address_order
@@ -179,8 +174,8 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     holders: dict[bytes, bytes] = {}  # packed address -> the kept line holding it: the kept leases
     descriptions: list[str] = []
     aton = socket.inet_aton
-    for line in ordered:
-        expiry, mac, quad, hostname, client_id = line.split(b" ")
+    for rank, named, line in ordered:
+        _, mac, quad, _, client_id = line.split(b" ")
         identity = b"i" + client_id if client_id != b"*" else b"h" + mac
         packed = aton(quad.decode())
         holder = holders.get(packed)
@@ -188,7 +183,7 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
             clients.add(identity)
             holders[packed] = line
             continue
-        lost.append((packed, int(expiry) or INFINITE_RANK, hostname != b"*", line))
+        lost.append((packed, rank, named, line))
         if holder is not None and live is None:
             live = set(chain(a.leases, b.leases))
         if holder is not None and line in live:
