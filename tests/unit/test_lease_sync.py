@@ -199,3 +199,29 @@ def test_push_merges_a_delta_and_answers_ok(root: Path):
     assert status == 0 and out == b"ok\n", err
     store = LeaseStore(Paths(root))
     assert sorted(str(x.address) for x in store.knowledge().leases) == ["192.168.50.101", "192.168.50.103"]
+
+
+@pytest.mark.parametrize("extra", ["", "vendorclass 192.168.50.101 aa:bb\n"], ids=["line path", "Lease path"])
+def test_a_merge_past_the_stored_state_cap_is_refused_and_nothing_is_stored(root: Path, monkeypatch, extra: str):
+    """Both ways of merging (a canonical message merges as lines; a vendorclass line makes the store
+    take the Lease path) keep the cap on stored entries, and store nothing when refusing."""
+    import ha_pair.leasesync.store as store_module
+    from ha_pair.leases import lines
+    from ha_pair.leases.limits import MessageRefused
+
+    monkeypatch.setattr(store_module, "MAX_ENTRIES", 3)
+    store = LeaseStore(Paths(root))
+    write_leases(root, line(1) + line(2))
+    with store.locked():
+        store.observe_local(NOW)
+    before = (root / "var/run/ha-pair/leases.state").read_bytes()
+    remote, _ = store.decode_remote((line(3) + line(4) + extra).encode())
+    assert isinstance(remote, lines.StateLines) == (not extra)
+    with store.locked(), pytest.raises(MessageRefused, match="would hold 4 entries"):
+        store.absorb(remote, NOW)
+    assert (root / "var/run/ha-pair/leases.state").read_bytes() == before
+    assert not (root / "var/run/ha-pair/leases.from-peer").exists()
+    remote, _ = store.decode_remote((line(3) + extra).encode())
+    with store.locked():
+        store.absorb(remote, NOW)
+    assert store.counts()["leases"] == 3

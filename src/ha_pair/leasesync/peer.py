@@ -178,9 +178,11 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
                 store.absorb(remote, now, raw)
             except MessageRefused as exc:
                 return _refuse(str(exc))
+        merged = remote is not None
+        remote = raw = None  # merged and stored: their memory is free for the answer
         answer = b"ok\n" if verb == "push" else store.knowledge_text()
         apply = verb in ("exchange", "push") and not answering_dhcp(paths) and store.needs_apply()
-        reserve = remote is not None and not apply and store.refresh_reservations(now)
+        reserve = merged and not apply and store.refresh_reservations(now)
     stdout.write(answer)
     stdout.flush()
     if apply:

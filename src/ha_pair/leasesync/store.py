@@ -21,7 +21,7 @@ from ..record import record
 from ..fs import atomic_write
 from ..fspath import FsPath
 from ..paths import Paths
-from ..leases import LeaseDb, MergeResult, diff, merge, parse_leases, parse_state, serialise, serialise_state
+from ..leases import LeaseDb, MergeResult, diff, lines, merge, parse_leases, parse_state, serialise, serialise_state
 from ..leases.limits import MAX_ENTRIES, MAX_MESSAGE_BYTES, Budget, MessageRefused
 from ..leases.parse import LineProblem
 from ..leases.reservations import reservations
@@ -35,6 +35,33 @@ if TYPE_CHECKING:
 class LocalRead:
     db: LeaseDb
     problems: tuple[LineProblem, ...]
+
+
+class LinesRead:
+    """LocalRead of a lease file in the canonical form (leases/lines.py): no problems, and the
+    Lease objects built only if someone asks for them."""
+
+    problems: tuple[LineProblem, ...] = ()
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    @property
+    def db(self) -> LeaseDb:
+        return parse_leases(self.raw).db
+
+
+class LinesResult:
+    """MergeResult of the line merge: its counts, and the Lease objects only if asked for."""
+
+    def __init__(self, merged: lines.LinesMerge) -> None:
+        self.merged = merged
+        self.conflicts, self.conflict_descriptions = merged.conflicts, merged.conflict_descriptions
+        self.dropped_expired, self.tombstoned = merged.dropped_expired, merged.tombstoned
+
+    @property
+    def db(self) -> LeaseDb:
+        return parse_state(self.merged.text).db
 
 
 def lease_file(paths: Paths) -> FsPath:
@@ -84,8 +111,10 @@ class LeaseStore:
         self.lock_path = paths.leases_lock
         self.from_peer_path = paths.leases_from_peer
         self._parsed: dict[str, tuple[tuple, LeaseDb]] = {}  # path -> (its stat key, its content)
-        self._written: dict[str, tuple[tuple, bytes]] = {}  # path -> (its stat key, the bytes written)
+        self._written: dict[str, tuple[tuple, bytes | None]] = {}  # path -> (its stat key, the bytes written or None)
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
+        self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
+        self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
 
     def locked(self) -> _Flock:
         """`with store.locked():` holds the store's lock file (flock) for the block."""
@@ -130,11 +159,48 @@ class LeaseStore:
         try:
             info = os.stat(self.state_path)
             written = self._written.get(str(self.state_path))
-            if written is not None and written[0] == (info.st_ino, info.st_size, info.st_mtime_ns):
+            if written is not None and written[1] is not None \
+                    and written[0] == (info.st_ino, info.st_size, info.st_mtime_ns):
                 return written[1]
         except OSError:
             pass
+        raw = self._bytes(self.state_path)
+        if lines.split(raw) is not None:
+            return raw  # the pair's own form already: as a parse and serialisation would give it
         return serialise_state(self.knowledge())
+
+    @staticmethod
+    def _bytes(path: FsPath) -> bytes:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return b""
+
+    def _state_lines(self, path: FsPath) -> lines.StateLines | None:
+        """A state file split into lines, None outside the canonical form; split again only when
+        the file changed (every writer replaces it: inode, size and mtime tell)."""
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return lines.split(b"")
+        key = (info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = self._split.get(str(path))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        written = self._written.get(str(path))
+        known = written is not None and written[0] == key and written[1] is not None
+        split = lines.split(written[1] if known else self._bytes(path))
+        self._split[str(path)] = (key, split)
+        return split
+
+    def _file_lines(self) -> tuple[bytes, lines.StateLines | None]:
+        """dnsmasq's file and its lines (None outside the canonical form), split again only when
+        its bytes changed (see read_file)."""
+        raw = self._bytes(self.file)
+        if self._file_split is None or self._file_split[0] != raw:
+            self._file_split = (raw, lines.split(raw, state=False))
+        return self._file_split
 
     def counts(self) -> dict[str, int]:
         """Leases and tombstones this node knows, counted from the state file's lines (cheap
@@ -172,9 +238,12 @@ class LeaseStore:
         return db
 
     # -- updating (callers hold the lock, except for apply_to_dnsmasq) ---------------------------
-    def observe_local(self, now: int) -> tuple[MergeResult, LocalRead]:
+    def observe_local(self, now: int) -> tuple[MergeResult | LinesResult, LocalRead | LinesRead]:
         """Fold the current lease file into the knowledge: new and renewed leases, and tombstones for
         those gone since the last read (released or expired)."""
+        fast = self._observe_lines(now)
+        if fast is not None:
+            return fast
         local = self.read_file()
         if self.seen_path.exists():
             seen = self._read_state(self.seen_path)
@@ -189,16 +258,51 @@ class LeaseStore:
         self._save(result.db, local.db)
         return result, local
 
-    def absorb(self, remote: LeaseDb, now: int, remote_text: bytes | None = None) -> MergeResult:
+    def _observe_lines(self, now: int) -> tuple[LinesResult, LinesRead] | None:
+        """observe_local by the line merge, when the lease file and both state files are in the
+        canonical form and nothing was released since the last read (a release goes the Lease way,
+        which reads a half-written file again before believing it); None otherwise."""
+        raw, local = self._file_lines()
+        known = self._state_lines(self.state_path)
+        if local is None or known is None:
+            return None
+        if self.seen_path.exists():
+            seen = self._state_lines(self.seen_path)
+            if seen is None or lines.diff(seen.leases, local.leases, now):
+                return None
+        observed = lines.StateLines(local.leases, [], [], local.duid)
+        merged = lines.merge(known, observed, now)
+        self._write_lines(self.state_path, merged)
+        seen = lines.StateLines(sorted(local.leases, key=lines.address_order), [], [], local.duid)
+        self._write_text(self.seen_path, lines.serialise(seen), keep=False)
+        self._remember_lines(self.seen_path, seen)
+        return LinesResult(merged), LinesRead(raw)
+
+    def absorb(self, remote: LeaseDb | lines.StateLines, now: int,
+               remote_text: bytes | None = None, note: bool = True) -> MergeResult | LinesResult:
         """Fold the peer's knowledge into ours, noting what came from the peer (`remote_text`: the
-        message it was parsed from, if at hand): it need not be pushed back to it. Refused whole
+        message it was parsed from, if at hand): it need not be pushed back to it (`note` False:
+        the caller counts all it knows as known to the peer). Refused whole
         (MessageRefused, nothing stored) when the result would pass the stored-state cap."""
+        if isinstance(remote, lines.StateLines):
+            known = self._state_lines(self.state_path)
+            if known is not None:
+                merged = lines.merge(known, remote, now)
+                stored = merged.leases + merged.superseded + merged.tombstones
+                if stored > MAX_ENTRIES:
+                    raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
+                self._write_lines(self.state_path, merged)
+                if note:
+                    self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
+                return LinesResult(merged)
+            remote = parse_state(lines.serialise(remote) if remote_text is None else remote_text).db
         result = merge(self.knowledge(), remote, now)
         stored = entries(result.db)
         if stored > MAX_ENTRIES:
             raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
         self._write_state(self.state_path, result.db)
-        self._note_from_peer(serialise_state(remote) if remote_text is None else remote_text)
+        if note:
+            self._note_from_peer(serialise_state(remote) if remote_text is None else remote_text)
         return result
 
     def _note_from_peer(self, lines: bytes) -> None:
@@ -210,6 +314,10 @@ class LeaseStore:
                 handle.truncate(0)
                 lines = lines if len(lines) <= MAX_MESSAGE_BYTES else b""
             handle.write(lines)
+
+    def forget_from_peer(self) -> None:
+        """Drop the lines noted as received (take_from_peer without reading them)."""
+        self.from_peer_path.unlink(missing_ok=True)
 
     def take_from_peer(self) -> set[bytes]:
         """The lines received from the peer since the last call (callers hold the lock)."""
@@ -226,17 +334,36 @@ class LeaseStore:
 
     def _write_state(self, path: FsPath, db: LeaseDb) -> None:
         """Write a state file and remember what it holds (the next read need not parse it)."""
-        text = serialise_state(db)
+        info = self._write_text(path, serialise_state(db))
+        if info is not None:
+            self._parsed[str(path)] = ((str(path), info.st_ino, info.st_size, info.st_mtime_ns), db)
+
+    def _write_lines(self, path: FsPath, merged: lines.LinesMerge) -> None:
+        self._write_text(path, merged.text)
+        self._remember_lines(path, merged.state)
+
+    def _remember_lines(self, path: FsPath, state: lines.StateLines) -> None:
+        written = self._written.get(str(path))
+        if written is not None:
+            self._split[str(path)] = (written[0], state)
+
+    def _write_text(self, path: FsPath, text: bytes, keep: bool = True) -> os.stat_result | None:
+        """Write a state file's bytes and remember them (knowledge_text need not read them back;
+        `keep` False: only which version this store wrote, to save the memory of the bytes)."""
         atomic_write(path, text, 0o600)
         try:
             info = os.stat(path)
         except OSError:
-            return
-        self._parsed[str(path)] = ((str(path), info.st_ino, info.st_size, info.st_mtime_ns), db)
-        self._written[str(path)] = ((info.st_ino, info.st_size, info.st_mtime_ns), text)
+            return None
+        self._written[str(path)] = ((info.st_ino, info.st_size, info.st_mtime_ns), text if keep else None)
+        return info
 
     def needs_apply(self) -> bool:
         """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
+        file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
+        if file_lines is not None and known_lines is not None:
+            return (sorted(file_lines.leases, key=lines.address_order), file_lines.duid) != \
+                (sorted(known_lines.leases, key=lines.address_order), known_lines.duid)
         file_db = self.read_file().db
         known = self.knowledge()
         return (file_db.leases, file_db.duid) != (known.leases, known.duid)
@@ -290,7 +417,11 @@ class LeaseStore:
         passes --dhcp-hostsfile only for a file that exists). Rewritten in place, not renamed:
         procd's jail bind-mounts the file itself into dnsmasq's view, so a new inode would stay
         unseen there."""
-        wanted = reservations(self.knowledge(), self.read_file().db, now).encode()
+        file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
+        if file_lines is not None and known_lines is not None:
+            wanted = lines.reservations(known_lines, file_lines, now).encode()
+        else:
+            wanted = reservations(self.knowledge(), self.read_file().db, now).encode()
         path = self.paths.dhcp_reservations
         try:
             with open(path, "r+b") as handle:
@@ -305,10 +436,14 @@ class LeaseStore:
             return False
         return True
 
-    def decode_remote(self, raw: bytes) -> tuple[LeaseDb, int]:
+    def decode_remote(self, raw: bytes) -> tuple[LeaseDb | lines.StateLines, int]:
         """The peer's knowledge from the wire (parsed without the lock); malformed lines are skipped
-        and counted; over a message's limits it is refused whole (MessageRefused)."""
+        and counted; over a message's limits it is refused whole (MessageRefused). A message in the
+        canonical form stays lines (leases/lines.py)."""
         Budget().take(raw)
+        split = lines.split(raw)
+        if split is not None:
+            return split, 0
         result = parse_state(raw)
         return result.db, len(result.problems)
 

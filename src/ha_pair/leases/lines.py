@@ -1,0 +1,253 @@
+"""merge() and diff() over the lines of the pair's own state text, without a Lease object per line.
+
+A 50 000-lease exchange built ~10^5 Lease objects (about 1 kB each with their derived keys) on
+each end: 150 MB and seconds of CPU. Nearly every line the pair writes and sends is in one
+canonical form: an IPv4 lease exactly as Lease writes it (model._CANONICAL_V4), `superseded` and
+`tombstone` lines around such a lease, and at most one `duid` line. For a text made only of those,
+split() keeps each lease as its line (bytes) and merge() applies merge.py's rules to the lines,
+deriving the keys it needs from the line's fields as it goes. Anything else (DHCPv6, vendorclass
+or agent-info, a non-canonical or malformed line) makes split() return None, and the caller takes
+the Lease path: this module is an exact shortcut for the common case, never a second opinion
+(tests/unit/test_lease_lines.py checks its output byte for byte against merge.py's).
+
+In this form a lease's fields map onto merge.py's keys one to one: the line is the sort key's
+tie-breaker and there are no extras, the dotted quad is the address (canonical: one text per
+address), the client-id or else the MAC is the identity.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import _socket  # inet_aton without socket.py's enums (the agent imports this module)
+from itertools import chain
+
+from ..config.grammar import dhcp_host_entry
+from ..record import field, record
+from .merge import TOMBSTONE_GRACE, INFINITE_TOMBSTONE_TTL
+from .model import _CANONICAL_V4, INFINITE_RANK, MAX_EXPIRY, MAX_SERVER_DUID
+
+_TOMBSTONE = re.compile(rb"tombstone (0|[1-9][0-9]{0,18}) ([1-9][0-9]{0,18}) (.+)")
+_DUID = re.compile(rb"duid ([0-9a-f]{2}(?::[0-9a-f]{2}){0,%d})" % (MAX_SERVER_DUID - 1))
+
+
+@record
+class StateLines:
+    """A state text (or a lease file, or a message) in the canonical form, split into its parts.
+    Tombstones are (deleted_at, expires, lease line)."""
+
+    leases: list[bytes]
+    superseded: list[bytes]
+    tombstones: list[tuple[int, int, bytes]]
+    duid: bytes | None
+
+
+def _lease_line(line: bytes) -> bool:
+    match = _CANONICAL_V4.fullmatch(line)
+    return match is not None and int(match[1]) <= MAX_EXPIRY
+
+
+def split(text: bytes, state: bool = True) -> StateLines | None:
+    """The text's parts, or None when any line is outside the canonical form (or, for a lease
+    file, `state` False, is a superseded or tombstone line): then parse.py must read it."""
+    leases: list[bytes] = []
+    superseded: list[bytes] = []
+    tombstones: list[tuple[int, int, bytes]] = []
+    duid = None
+    lines = text.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    fullmatch = _CANONICAL_V4.fullmatch
+    for line in lines:
+        match = fullmatch(line)
+        if match is not None and len(match[1]) < 19:  # fewer than 19 digits: below MAX_EXPIRY
+            leases.append(line)
+        elif match is not None and _lease_line(line):
+            leases.append(line)
+        elif state and line.startswith(b"superseded ") and _lease_line(line[11:]):
+            superseded.append(line[11:])
+        elif state and (tomb := _TOMBSTONE.fullmatch(line)) is not None and _lease_line(tomb[3]) \
+                and int(tomb[1]) <= MAX_EXPIRY and int(tomb[2]) <= MAX_EXPIRY:
+            tombstones.append((int(tomb[1]), int(tomb[2]), tomb[3]))
+        elif duid is None and _DUID.fullmatch(line):
+            duid = line[5:]
+        else:
+            return None
+    return StateLines(leases, superseded, tombstones, duid)
+
+
+def _slot(mac: bytes, quad: bytes, client_id: bytes) -> bytes:
+    """Identity and address in one key: the client-id when there is one, else the MAC."""
+    return (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad
+
+
+def _slot_of(line: bytes) -> bytes:
+    _, mac, quad, _, client_id = line.split(b" ")
+    return _slot(mac, quad, client_id)
+
+
+def address_order(line: bytes) -> tuple:
+    """model.address_order for a canonical line: address, then merge.py's sort key."""
+    expiry, _, quad, hostname, _ = line.split(b" ")
+    return _socket.inet_aton(quad.decode()), int(expiry) or INFINITE_RANK, hostname != b"*", line
+
+
+def _tomb_order(tomb: tuple[int, int, bytes]) -> tuple:
+    deleted_at, expires, line = tomb
+    order = address_order(line)
+    return order, (order[1], expires, deleted_at, line)
+
+
+def _describe(line: bytes) -> str:
+    """merge._describe for a canonical line."""
+    expiry, mac, _, hostname, client_id = line.split(b" ")
+    who = (client_id if client_id != b"*" else mac).decode()
+    name = hostname.decode("ascii", "backslashreplace") if hostname != b"*" else "*"
+    return f"{who} ({name}, expires {int(expiry) or 'never'})"
+
+
+@record
+class LinesMerge:
+    """merge.MergeResult, with the merged state as text (write.serialise_state's bytes)."""
+
+    text: bytes
+    leases: int
+    tombstones: int
+    superseded: int
+    conflicts: int = 0
+    dropped_expired: int = 0
+    tombstoned: int = 0
+    conflict_descriptions: tuple[str, ...] = ()
+    state: StateLines | None = field(default=None, compare=False, repr=False)  # the text, split
+
+
+def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
+    """merge.merge() for two canonical texts (see there for the rules, step by step)."""
+    collecting = gc.isenabled()
+    gc.disable()  # ~10^5 tuples and no cycle among them: the collector's passes would only cost
+    try:
+        return _merge(a, b, now)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
+    tombs: dict[bytes, tuple] = {}  # slot -> (the killed lease's rank, expires, deleted_at, line)
+    for deleted_at, expires, line in chain(a.tombstones, b.tombstones):
+        if now <= expires:
+            expiry, mac, quad, _, client_id = line.split(b" ")
+            key = (int(expiry) or INFINITE_RANK, expires, deleted_at, line)
+            slot = _slot(mac, quad, client_id)
+            current = tombs.get(slot)
+            if current is None or key > current:
+                tombs[slot] = key
+    expired = killed = 0
+    dropped: set[bytes] = set()  # expired or killed lines, each counted once (as merge.py's pool does)
+    latest: dict[bytes, tuple] = {}  # slot -> its latest copy's sort key (rank, has a name, line)
+    for line in chain(a.leases, a.superseded, b.leases, b.superseded):
+        expiry, mac, quad, hostname, client_id = line.split(b" ")
+        rank = int(expiry)
+        if 0 < rank <= now:
+            if line not in dropped:
+                dropped.add(line)
+                expired += 1
+            continue
+        rank = rank or INFINITE_RANK
+        slot = (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad
+        tomb = tombs.get(slot)
+        if tomb is not None and rank <= tomb[0]:
+            if line not in dropped:
+                dropped.add(line)
+                killed += 1
+            continue
+        key = (rank, hostname != b"*", line)
+        current = latest.get(slot)
+        if current is None or key > current:
+            latest[slot] = key
+    del dropped
+    ordered = sorted(latest.values(), reverse=True)
+    del latest
+    live: set[bytes] | None = None  # the lines of a.leases and b.leases, if needed
+    lost: list[tuple] = []  # (packed address, sort key): model._address_order
+    clients: set[bytes] = set()
+    holders: dict[bytes, bytes] = {}  # packed address -> the kept line holding it: the kept leases
+    descriptions: list[str] = []
+    aton = _socket.inet_aton
+    for rank, named, line in ordered:
+        _, mac, quad, _, client_id = line.split(b" ")
+        identity = b"i" + client_id if client_id != b"*" else b"h" + mac
+        packed = aton(quad.decode())
+        holder = holders.get(packed)
+        if holder is None and identity not in clients:
+            clients.add(identity)
+            holders[packed] = line
+            continue
+        lost.append((packed, rank, named, line))
+        if holder is not None and live is None:
+            live = set(chain(a.leases, b.leases))
+        if holder is not None and line in live:
+            descriptions.append(f"address conflict on {quad.decode()}: kept {_describe(holder)}, "
+                                f"set aside {_describe(line)}")
+    del ordered, clients
+    conflicts = len(descriptions)
+    duids = sorted({d for d in (a.duid, b.duid) if d is not None})
+    if len(duids) > 1:
+        descriptions.append(f"server DUIDs differ ({duids[0].decode()} and {duids[1].decode()}): "
+                            f"kept {duids[0].decode()}")
+    kept = [holders[address] for address in sorted(holders)]  # model._address_order: one per address
+    del holders
+    lost.sort()
+    tombstones = sorted(((deleted_at, expires, line) for _, expires, deleted_at, line in tombs.values()),
+                        key=_tomb_order)
+    state = StateLines(kept, [entry[3] for entry in lost], tombstones, duids[0] if duids else None)
+    del lost
+    merged = LinesMerge(serialise(state), len(state.leases), len(tombstones), len(state.superseded),
+                        conflicts, expired, killed, tuple(descriptions), state)
+    return merged
+
+
+def serialise(state: StateLines) -> bytes:
+    """write.serialise_state's layout: leases, duid, superseded, tombstones (each part in the
+    order the caller gives)."""
+    parts = [b"\n".join(state.leases)] if state.leases else []
+    if state.duid is not None:
+        parts.append(b"duid " + state.duid)
+    if state.superseded:
+        parts.append(b"superseded " + b"\nsuperseded ".join(state.superseded))
+    if state.tombstones:
+        parts.append(b"\n".join(b"tombstone %d %d %s" % tomb for tomb in state.tombstones))
+    return b"\n".join(parts) + b"\n" if parts else b""
+
+
+def diff(old: list[bytes], new: list[bytes], now: int) -> list[tuple[int, int, bytes]]:
+    """merge.diff() for canonical lease lines: tombstones for the slots of `old` gone from `new`."""
+    present = {_slot_of(line) for line in new}
+    tombs = []
+    for line in old:
+        if _slot_of(line) not in present:
+            expiry = int(line[:line.index(b" ")])
+            expires = now + INFINITE_TOMBSTONE_TTL if expiry == 0 else max(expiry, now) + TOMBSTONE_GRACE
+            tombs.append((now, expires, line))
+    return tombs
+
+
+def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> str:
+    """reservations.reservations() for canonical texts (see there), over `knowledge`'s leases in
+    the order of its text (the pair's state files are written in address order)."""
+    # reservations() also skips a lease whose slot dnsmasq holds: its address is then taken too
+    taken = {line.split(b" ", 3)[2] for line in in_dnsmasq.leases}
+    out = []
+    for line in knowledge.leases:
+        expiry, mac, quad, _, client_id = line.split(b" ")
+        if quad in taken or 0 < int(expiry) <= now:
+            continue
+        if client_id != b"*" and b":" in client_id:
+            entry = "id:%s,%s" % (client_id.decode(), quad.decode())
+        elif client_id == b"*" and mac.count(b":") == 5:  # Ethernet: the form has no `<type>-`
+            entry = "%s,%s" % (mac.decode(), quad.decode())
+        else:
+            continue
+        dhcp_host_entry(entry)
+        out.append(entry + "\n")
+    return "".join(out)
