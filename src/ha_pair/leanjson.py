@@ -149,11 +149,3 @@ def dumps_pretty(value: Any) -> str:
     out: list[str] = []
     _pretty(value, 0, out)
     return "".join(out)
-
-
-def dumps_request(method: str, args: dict) -> str:
-    """json.dumps({"method": method, "args": args}) for a control-socket request."""
-    if _string is None or args:
-        import json
-        return json.dumps({"method": method, "args": args})
-    return '{"method": ' + _string(method) + ', "args": {}}'

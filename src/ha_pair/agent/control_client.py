@@ -19,7 +19,7 @@ def request(path: str, method: str, args: dict | None = None, timeout: float = 3
     try:
         sock.settimeout(timeout)
         sock.connect(str(path))
-        sock.sendall(leanjson.dumps_request(method, args or {}).encode() + b"\n")
+        sock.sendall(leanjson.dumps({"method": method, "args": args or {}}).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
             chunk = sock.recv(65536)
