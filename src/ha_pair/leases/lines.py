@@ -76,9 +76,14 @@ def split(text: bytes, state: bool = True) -> StateLines | None:
     return StateLines(leases, superseded, tombstones, duid)
 
 
+def _identity(mac: bytes, client_id: bytes) -> bytes:
+    """Who holds a lease: the client-id when there is one, else the MAC."""
+    return b"i" + client_id if client_id != b"*" else b"h" + mac
+
+
 def _slot(mac: bytes, quad: bytes, client_id: bytes) -> bytes:
-    """Identity and address in one key: the client-id when there is one, else the MAC."""
-    return (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad
+    """Identity and address in one key."""
+    return _identity(mac, client_id) + b" " + quad
 
 
 def _slot_of(line: bytes) -> bytes:
@@ -154,7 +159,7 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
                 expired += 1
             continue
         rank = rank or INFINITE_RANK
-        slot = (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad
+        slot = _slot(mac, quad, client_id)
         tomb = tombs.get(slot)
         if tomb is not None and rank <= tomb[0]:
             if line not in dropped:
@@ -176,7 +181,7 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     aton = _socket.inet_aton
     for rank, named, line in ordered:
         _, mac, quad, _, client_id = line.split(b" ")
-        identity = b"i" + client_id if client_id != b"*" else b"h" + mac
+        identity = _identity(mac, client_id)
         packed = aton(quad.decode())
         holder = holders.get(packed)
         if holder is None and identity not in clients:
