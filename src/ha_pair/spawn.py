@@ -92,9 +92,9 @@ class Child:
             except ProcessLookupError:
                 pass
 
-    def close(self) -> None:
-        """Close this side's pipe ends."""
-        for name in ("stdin", "stdout", "stderr"):
+    def close(self, *names: str) -> None:
+        """Close this side's pipe ends: those named ("stdin", "stdout", "stderr"), else all."""
+        for name in names or ("stdin", "stdout", "stderr"):
             fd = getattr(self, name)
             if fd is not None:
                 os.close(fd)

@@ -147,11 +147,6 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeo
     return Reply(stdout, len(data), len(stdout)), stderr
 
 
-def _close_stdin(proc: spawn.Child) -> None:
-    os.close(proc.stdin)
-    proc.stdin = None
-
-
 def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget) -> tuple[bytes, bytes]:
     """Write data to the client's stdin while reading its stdout (within budget) and stderr (capped)."""
     deadline = time.monotonic() + timeout
@@ -166,7 +161,7 @@ def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget) ->
             os.set_blocking(proc.stdin, False)
             selector.register(proc.stdin, selectors.EVENT_WRITE)
         else:
-            _close_stdin(proc)
+            proc.close("stdin")
         while selector.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -180,7 +175,7 @@ def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget) ->
                     pending = pending[written:]
                     if not pending:
                         selector.unregister(proc.stdin)
-                        _close_stdin(proc)
+                        proc.close("stdin")
                     continue
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
