@@ -3,7 +3,7 @@ PYTHON ?= python3
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test demo bench deps unit lab package
+.PHONY: test demo bench soak deps unit lab package
 
 deps:
 	@tests/support/install-deps.sh
@@ -24,6 +24,10 @@ demo: deps
 
 bench: deps
 	$(PYTHON) -m tests.bench
+
+# false failovers under load, long enough to tell 0 from a few per hour (80 min; into build/bench.json)
+soak: deps
+	$(PYTHON) -m tests.bench --only soak
 
 # ha-pair and luci-app-ha as .ipk (OpenWrt 24.10) and .apk (25.12) in build/packages/
 package: deps

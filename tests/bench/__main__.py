@@ -2,6 +2,8 @@
 
 usage: python3 -m tests.bench [--runs N] [--other-runs N] [--scale-runs N] [--load-minutes M] [--parallel N]
                                [--only failover,single_wan,handover,operator_handover,split_brain,ipv6,agent,lease_sync,scale,load]
+       python3 -m tests.bench --only soak [--soak-minutes M] [--soak-pairs N]   (`make soak`: false failovers
+                               under load for 80 minutes; kept in bench.json by later runs of the other parts)
        python3 -m tests.bench --readme   (README's performance section from build/bench.json, measuring nothing)
 
 The jobs run in stages, those of a stage side by side (tests/bench/jobs.py says which and why).
@@ -46,6 +48,8 @@ def summary(results: dict) -> str:
     for name, part in (("scale", scale), ("load", load)):
         if name in results:
             lines.append("\n" + part.table(results[name]))
+    if "soak" in results:
+        lines.append("\n" + load.table(results["soak"], "soak (`make soak`): false failovers under load on the master"))
     if "handover" in results:
         lines.append("\n| planned handover, 30 push flows every 10 ms | handovers | TCP resets sent | flows broken |")
         lines.append("|---|---|---|---|")
@@ -85,7 +89,7 @@ def summary(results: dict) -> str:
 
 def target_rows(results: dict) -> list[report.Row]:
     sources = [module.rows for module in ROW_SOURCES]
-    sources.append(lambda r: [report.duration_row(r, PARTS)])
+    sources.append(lambda r: [report.duration_row(r, jobs.DEFAULT_PARTS)])
     return report.rows(results, sources)
 
 
@@ -113,7 +117,8 @@ def job_argv(args: argparse.Namespace) -> Callable[[str, Path], list[str]]:
     """The command line of one job, with this bench's settings."""
     return lambda name, out: [sys.executable, "-m", "tests.bench", "--job", name, "--job-out", str(out),
                               "--runs", str(args.runs), "--other-runs", str(args.other_runs),
-                              "--scale-runs", str(args.scale_runs), "--load-minutes", str(args.load_minutes)]
+                              "--scale-runs", str(args.scale_runs), "--load-minutes", str(args.load_minutes),
+                              "--soak-minutes", str(args.soak_minutes), "--soak-pairs", str(args.soak_pairs)]
 
 
 def main() -> int:
@@ -123,11 +128,16 @@ def main() -> int:
     parser.add_argument("--other-runs", type=int, default=3,
                         help="repetitions in the other failover parts (single_wan, handover (at least 2), "
                              "operator_handover, split_brain, ipv6; default 3)")
-    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
+    parser.add_argument("--only", default=",".join(jobs.DEFAULT_PARTS),
+                        help=f"comma-separated parts: {', '.join(PARTS)} (default: all but {', '.join(jobs.OPT_IN)})")
     parser.add_argument("--scale-runs", type=int, default=scale.DEFAULT_RUNS,
                         help=f"power losses of each kind in part scale (default {scale.DEFAULT_RUNS})")
     parser.add_argument("--load-minutes", type=float, default=load.DEFAULT_MINUTES,
                         help=f"minutes of each load kind per profile in part load (default {load.DEFAULT_MINUTES})")
+    parser.add_argument("--soak-minutes", type=float, default=load.SOAK_MINUTES,
+                        help=f"minutes of each load kind in part soak (default {load.SOAK_MINUTES})")
+    parser.add_argument("--soak-pairs", type=int, default=load.SOAK_PAIRS,
+                        help=f"pairs of each profile watched at once in part soak (default {load.SOAK_PAIRS})")
     parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
                         help=f"jobs of one stage run at once, each with its own lab (default {DEFAULT_PARALLEL}; "
                              "1 runs every job alone)")

@@ -5,8 +5,8 @@ in a process of its own (`python3 -m tests.bench --job NAME`) with a lab prefix 
 the jobs of one stage run side by side; the stages run one after another. What shares a stage
 only waits on timers (adverts, preemption delays, garp repeats), which is what made the bench
 take 25 minutes one job at a time. What measures CPU, memory or latency of our own code (agent,
-lease_sync), fills the machine (scale's 50 000 connections) or loads it on purpose (load) runs
-alone. Running ha-pair and raw keepalived of a profile at the same time also pairs their runs
+lease_sync), fills the machine (scale's 50 000 connections) or loads it on purpose (load, soak)
+runs alone. Running ha-pair and raw keepalived of a profile at the same time also pairs their runs
 under the same machine load.
 """
 
@@ -53,6 +53,8 @@ JOBS: dict[str, tuple[str, str, Measure]] = {
                          lambda args, log: scale.vip_group_runs(args.scale_runs, log)),
     "load": ("load", "load: false failovers under CPU, process and memory load",
              lambda args, log: load.run(args.load_minutes, log)),
+    "soak": ("soak", "soak: false failovers under load, long enough to tell 0 from a few per hour",
+             lambda args, log: load.run(args.soak_minutes, log, pairs=args.soak_pairs)),
 }
 
 STAGES: tuple[tuple[str, ...], ...] = (
@@ -62,8 +64,12 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("lease_sync",),
     ("scale/conntrack", "scale/vip_groups"),
     ("load",),
+    ("soak",),
 )
 PARTS = tuple(dict.fromkeys(part for part, _, _ in JOBS.values()))
+# parts only run when asked for (--only): the soak takes 80 minutes
+OPT_IN = ("soak",)
+DEFAULT_PARTS = tuple(part for part in PARTS if part not in OPT_IN)
 
 
 def stages_for(parts: list[str]) -> list[tuple[str, ...]]:
