@@ -12,7 +12,7 @@ import pytest
 
 from tests.bench import jobs, workers
 
-ALONE = ("agent", "lease_sync", "load")  # they measure our own CPU, memory or latency, or load the machine
+ALONE = ("agent", "lease_sync", "load", "soak")  # they measure our own CPU, memory or latency, or load the machine
 
 
 def test_every_job_runs_in_exactly_one_stage_and_what_measures_cpu_runs_alone():
@@ -22,6 +22,8 @@ def test_every_job_runs_in_exactly_one_stage_and_what_measures_cpu_runs_alone():
         assert (job,) in jobs.STAGES, f"{job} must have a stage of its own"
     assert jobs.stages_for(["agent", "failover"]) == [tuple(jobs.FAILOVER_VARIANTS), ("agent",)]
     assert jobs.stages_for(["scale"]) == [("scale/conntrack", "scale/vip_groups")]
+    # the 80-minute soak runs only when asked for
+    assert "soak" not in jobs.DEFAULT_PARTS and set(jobs.DEFAULT_PARTS) | {"soak"} == set(jobs.PARTS)
 
 
 def test_slot_prefixes_are_distinct_and_none_clears_another():

@@ -105,8 +105,41 @@ def test_the_scale_and_load_parts_give_their_rows():
     assert table[label["conntrack_50k"]][1:] == ["Δ -4 ms [-20, +68] (n=3); TCP flows kept 20/20", "—", "**not met**"]
     assert table[label["vip_groups_20"]][1:] == ["Δ +12 ms [+4, +17] (n=3)", "—", "met"]
     # one false failover in an hour of watching: not met; the fastest profile's worst gap 213 > 200
-    assert table[label["false_failovers"]][1:] == ["1 in 1.00 h over 2 cases (each ≤ 6/h at 95 %)", "—", "**not met**"]
+    assert table[label["false_failovers"]][1:] == ["1 in 1.00 pair-h over 2 cases (each ≤ 6/h at 95 %)", "—",
+                                                   "**not met**"]
     assert table[label["power_200"]][1:] == ["max 213 ms of 2 (no load)", "—", "**not met**"]
     # none seen in a run too short to tell 0 from a few per hour: no verdict
     load["profiles"]["fastest"][kind]["false_failovers"] = 0
     assert table_of({**SAMPLE, "load": load})[label["false_failovers"]][-1] == "—"
+
+
+def test_the_longer_of_load_and_soak_gives_the_false_failover_verdict():
+    label = report.TARGETS["false_failovers"].label
+    kind = next(iter(bench.load.LOADS))
+    short = {"profiles": {"fast": {"power_loss_gap_ms": [150], kind: {"false_failovers": 0, "seconds": 9,
+                                                                        "upper95_per_hour": 1198.4}}}}
+    hour = {"false_failovers": 0, "seconds": 3600, "upper95_per_hour": 3.0}
+    soak = {"profiles": {"fast": {"power_loss_gap_ms": [400], kind: hour},
+                         "default": {"power_loss_gap_ms": [3000], kind: {**hour, "seconds": 3000,
+                                                                         "upper95_per_hour": 3.6}}}}
+    # one case bounded at 3.6/h: an hour short of telling 0 from a few
+    assert table_of({**SAMPLE, "load": short, "soak": soak})[label][1:] == [
+        "0 in 1.83 pair-h over 2 cases (each ≤ 4/h at 95 %)", "—", "—"]
+    soak["profiles"]["default"][kind] = hour
+    assert table_of({**SAMPLE, "load": short, "soak": soak})[label][-1] == "met"
+    # a false failover in the soak is not hidden by a quiet short run
+    soak["profiles"]["default"][kind] = {**hour, "false_failovers": 1, "upper95_per_hour": 4.7}
+    assert table_of({**SAMPLE, "load": short, "soak": soak})[label][-1] == "**not met**"
+
+
+def test_pairs_of_a_profile_pool_into_pair_hours():
+    one = {"seconds": 1200.0, "pairs": 1, "bursts": 300, "false_failovers": 0, "client_gaps_over_100ms": 2,
+           "longest_gap_ms": 150, "lost": 1, "sent": 120000, "adverts": 12000,
+           "longest_advert_silence_ms": 101.0, "backup_waits_ms": 361.0}
+    pooled = bench.load.pooled([one, {**one, "longest_gap_ms": 90, "longest_advert_silence_ms": None},
+                                {**one, "false_failovers": 1, "longest_advert_silence_ms": 120.5}])
+    assert pooled["seconds"] == 3600.0 and pooled["pairs"] == 3
+    assert pooled["false_failovers"] == 1 and pooled["client_gaps_over_100ms"] == 6 and pooled["sent"] == 360000
+    assert pooled["longest_gap_ms"] == 150 and pooled["longest_advert_silence_ms"] == 120.5
+    assert pooled["per_hour"] == 1.0 and pooled["upper95_per_hour"] == 4.7
+
