@@ -28,7 +28,7 @@ ROUTER_LINK_LOCAL = "fe80::1"
 
 def network(router: str, text: str) -> str:
     """/etc/config/network with the router's static IPv6 addresses and the WAN gateway."""
-    lan = f"\toption netmask '255.255.255.0'\n\nconfig interface 'wan'"
+    lan = "\toption netmask '255.255.255.0'\n\nconfig interface 'wan'"
     assert text.count(lan) == 1
     text = text.replace(lan, f"\toption netmask '255.255.255.0'\n\tlist ip6addr '{ROUTER_LAN[router]}/64'\n\n"
                              "config interface 'wan'")

@@ -16,7 +16,6 @@ from tests.lab import scenarios
 from tests.lab.conftest import start_lab
 from tests.lab.pair_lab import Lab, LabOptions, wait_status
 from tests.lab.traffic import Pinger
-from tests.support import pair
 
 PING_INTERVAL = 0.01  # 100 pings a second through the VIPs
 

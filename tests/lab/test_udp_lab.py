@@ -3,8 +3,6 @@ failback, with conntrackd's sync of UDP and without it (ha.conntrack.protocol)."
 
 from __future__ import annotations
 
-import pytest
-
 from tests.lab import scenarios
 
 

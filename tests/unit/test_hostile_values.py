@@ -67,7 +67,7 @@ def test_a_route_that_would_pass_keepalived_line_limit_is_refused():
     from ha_pair.render.keepalived import render_keepalived
     longest = max(render_keepalived(model).split("\n"), key=len)
     assert len(longest.encode()) == LINE_MAX, "the limit is exact, not a guess"
-    assert_error(with_route(fits + "1"), "ha.wan.virtual_routes", f"the line would pass keepalived's 1023-byte")
+    assert_error(with_route(fits + "1"), "ha.wan.virtual_routes", "the line would pass keepalived's 1023-byte")
 
 
 @pytest.mark.parametrize("route, fragment", [
