@@ -31,6 +31,16 @@ TOOLS = Path(__file__).with_name("tools")
 
 _REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from \S+: icmp_seq=(\d+)")  # IPv4 or IPv6
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
+SEQ_SPAN = 1 << 16  # icmp_seq is 16 bits: a ping every 10 ms wraps it after about 11 minutes
+
+
+def unwrap_seq(raw: int, last: Optional[int]) -> int:
+    """`raw` icmp_seq (0-65535) as a count that goes on past the wrap: the candidate nearest the
+    last reply's (replies come in order, give or take a few late ones)."""
+    if last is None:
+        return raw
+    base = last - last % SEQ_SPAN + raw
+    return min((base - SEQ_SPAN, base, base + SEQ_SPAN), key=lambda seq: abs(seq - last))
 
 
 def _deadline(deadline: Optional[float], timeout: Optional[float], default: float) -> float:
@@ -121,7 +131,7 @@ class Pinger:
         for line in self.proc.stdout:
             m = _REPLY.match(line)
             if m:
-                seq = int(m.group(2))
+                seq = unwrap_seq(int(m.group(2)), self._seqs[-1] if self._seqs else None)
                 with self._lock:
                     if seq not in self._seen:   # ignore DUP! replies
                         self._seen.add(seq)
