@@ -18,9 +18,7 @@ import threading
 import time
 
 from .. import __version__, log, runfiles
-from ..config.load import validate
 from ..config.shared import vrrp_auth, vrrp_profile
-from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
 from ..operate import hold, step_down
@@ -29,7 +27,7 @@ from ..state.observed import Snapshot
 from ..state.pair import Transition, apply_event, resumed, with_history
 from ..state.split_brain import SplitBrain
 from ..status.build import ConfigOnDisk, build_status, check_down
-from . import history, probes
+from . import config_child, history, probes
 from .heap import release_free_heap
 from .control import ControlServer
 from .lease_sync import LeaseSync
@@ -40,6 +38,7 @@ from .split_brain import SplitBrainHandling
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
     from typing import Any, Callable
+    from ..config.model import Model
     from ..ubus.registration import Registration
 
 CONNTRACK_CACHE_S = 1.0
@@ -93,11 +92,11 @@ class Agent(SplitBrainHandling):
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
         """(Re)load the configuration in effect: at start and on SIGHUP (procd's reload)."""
-        result = self._validate_disk(self._config_stamp())
-        if result.model is None:
+        model = self._validate_disk(self._config_stamp())
+        if model is None:
             log.error(f"configuration invalid, keeping the previous one: {'; '.join(self.config_errors)}")
             return
-        self.model = result.model
+        self.model = model
 
     def _config_stamp(self) -> tuple:
         stamp = []
@@ -116,14 +115,13 @@ class Agent(SplitBrainHandling):
         if stamp != self.config_stamp:
             self._validate_disk(stamp)
 
-    def _validate_disk(self, stamp: tuple) -> Result:
-        """Validate /etc/config as it is now; remember its errors and digest, and when it was read."""
+    def _validate_disk(self, stamp: tuple) -> Model | None:
+        """Validate /etc/config as it is now (in a child: config_child); remember its errors and
+        digest, and when it was read."""
         self.config_stamp = stamp
-        result = validate(self.paths)
-        self.config_errors = [str(e) for e in result.errors]
-        self.disk_digest = result.model.digest if result.model else None
-        release_free_heap()  # what validating allocated (and freed) would stay in the RSS
-        return result
+        model, self.config_errors = config_child.validate(self.paths)
+        self.disk_digest = model.digest if model else None
+        return model
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
     def handlers(self) -> dict[str, Callable[[dict], dict]]:
