@@ -11,13 +11,11 @@ follows and reports.
 from __future__ import annotations
 
 import os
-import selectors
-import signal
+import _signal  # not signal.py: see spawn.py
 import stat
-import threading
 import time
 
-from .. import __version__, log, runfiles
+from .. import __version__, epoll_selector, leanthreads, log, runfiles
 from ..config.shared import vrrp_auth, vrrp_profile
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
@@ -72,7 +70,7 @@ class Agent(SplitBrainHandling):
         self.state = resumed(with_history(history.load(paths.history)), runfiles.transitions(paths),
                              self.model.sync_group if self.model is not None else True)
         self.started = time.time()
-        self.selector = selectors.DefaultSelector()
+        self.selector = epoll_selector.EpollSelector()
         self.lines = LineBuffer()
         self.stop_requested = False
         self.reload_requested = False
@@ -80,7 +78,7 @@ class Agent(SplitBrainHandling):
         self.ubus_note = ""  # why there is no ubus (python3-ctypes missing)
         self._conntrack_cache: tuple[float, dict] = (0.0, {})
         self.timers: dict[str, tuple[float, Callable[[], None]]] = {}
-        self.timer_lock = threading.Lock()
+        self.timer_lock = leanthreads.Lock()
         self.wake_write = -1
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
@@ -320,7 +318,7 @@ class Agent(SplitBrainHandling):
         except (ImportError, OSError) as exc:  # no ctypes: a keepalived reload may leave us behind
             log.warning(f"cannot watch {self.paths.notify_fifo}: {exc}")
             return None
-        self.selector.register(watch.fileno(), selectors.EVENT_READ, lambda _fd: self.on_fifo_path(watch))
+        self.selector.register(watch.fileno(), epoll_selector.EVENT_READ, lambda _fd: self.on_fifo_path(watch))
         return watch
 
     def on_fifo_path(self, watch: Any) -> None:
@@ -335,7 +333,7 @@ class Agent(SplitBrainHandling):
             self.selector.unregister(self.fifo)
             os.close(self.fifo)
             self.fifo = open_fifo(self.paths.notify_fifo)
-            self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+            self.selector.register(self.fifo, epoll_selector.EVENT_READ, self.on_fifo_readable)
             log.info(f"following keepalived to its new {self.paths.notify_fifo}")
 
     # -- timers and the events FIFO (lease changes) ---------------------------------------------
@@ -403,7 +401,7 @@ class Agent(SplitBrainHandling):
             except (TransportError, OSError) as exc:
                 log.warning(f"config sync (push): not taken by {model.node.peer}: {exc}")
 
-        threading.Thread(target=send, name="config-push", daemon=True).start()
+        leanthreads.Thread(send).start()
 
     # -- ubus ---------------------------------------------------------------------------------
     def start_ubus(self) -> None:
@@ -429,8 +427,8 @@ class Agent(SplitBrainHandling):
             return None  # nothing to do until something happens
         return max(0.0, min(deadlines) - time.monotonic())
 
-    def _signal(self, signum: int, _frame: object) -> None:
-        if signum == signal.SIGHUP:
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if signum == _signal.SIGHUP:
             self.reload_requested = True
         else:
             self.stop_requested = True
@@ -439,18 +437,18 @@ class Agent(SplitBrainHandling):
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
-        signal.set_wakeup_fd(wake_write)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._signal)
+        _signal.set_wakeup_fd(wake_write)
+        for signum in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+            _signal.signal(signum, self._on_signal)
         self.wake_write = wake_write
         self.fifo = open_fifo(self.paths.notify_fifo)
         events = open_fifo(self.paths.events_fifo)
         control = ControlServer(self.paths.control_socket, self.control_handlers(), self.selector)
         self.control = control
-        self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
-        self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        self.selector.register(wake_read, epoll_selector.EVENT_READ, lambda fd: os.read(fd, 512))
+        self.selector.register(self.fifo, epoll_selector.EVENT_READ, self.on_fifo_readable)
         fifo_watch = self.watch_fifo()
-        self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
+        self.selector.register(events, epoll_selector.EVENT_READ, self.on_events_readable)
         self.start_lease_sync()
         self.start_peer_view()
         self.start_ubus()
@@ -486,6 +484,6 @@ class Agent(SplitBrainHandling):
             if fifo_watch is not None:
                 fifo_watch.close()
             os.close(events)
-            signal.set_wakeup_fd(-1)
+            _signal.set_wakeup_fd(-1)
             log.info("agent stopped")
         return 0

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
+import _signal  # not signal.py: see spawn.py
 import sys
 import time
 
@@ -108,9 +108,9 @@ def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
 def bound_process() -> None:
     """For the forced command's own process: it ends after PEER_LIFETIME_S whatever its client
     does, and at once (SIGPIPE) when the client is gone while it answers."""
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(PEER_LIFETIME_S)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
+    _signal.alarm(PEER_LIFETIME_S)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
 
 
 def no_cycle_collection() -> None:
@@ -212,11 +212,11 @@ def _after_answer(paths: Paths, store: LeaseStore, now: int) -> None:
     """Bring dnsmasq's file up to date once the peer has its answer. Nothing here may turn that
     answer into a failure (the peer would count a sync that happened as failed): errors are
     logged, and the merged knowledge stays stored, so the next exchange applies it (needs_apply)."""
-    if signal.getitimer(signal.ITIMER_REAL)[0]:  # the forced command's own process (bound_process):
+    if _signal.getitimer(_signal.ITIMER_REAL)[0]:  # the forced command's own process (bound_process):
         # its lifetime still holds, but ending then is exit 0; an import already started goes on
         # in a session of its own
-        signal.signal(signal.SIGALRM, lambda *_: os._exit(0))
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # the client may be gone, its stderr with it
+        _signal.signal(_signal.SIGALRM, lambda *_: os._exit(0))
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)  # the client may be gone, its stderr with it
     try:
         request_apply(paths, store, now)
     except Exception as exc:  # whatever it is, the answer stands
