@@ -117,9 +117,9 @@ def _imported(importtime_log: str) -> set[str]:
 def test_invalid_configuration_at_start_and_on_reload_is_reported_and_never_loads_the_validator(tmp_path: Path):
     """The agent started as procd starts it (/usr/sbin/ha-pair) on an invalid /etc/config/ha: status
     and the log name the UCI option; a fixed configuration is adopted on SIGHUP, a broken one on the
-    next SIGHUP is reported while the valid one stays in effect. All along, the agent's own process
-    imports none of the parser and validation modules, nor anything else the lean-imports test keeps
-    out of it (-X importtime lists every import, lazy ones too)."""
+    next SIGHUP is reported while the valid one stays in effect, and config sync refuses it. All along,
+    the agent's own process imports none of the parser and validation modules, nor anything else the
+    lean-imports test keeps out of it (-X importtime lists every import, lazy ones too)."""
     configs = pair.configs("r1")
     good, bad = configs["ha"], configs["ha"].replace("option vrid '51'", "option vrid '999'")
     root = tree.make_tree(tmp_path / "r1", {**configs, "ha": bad})
@@ -155,6 +155,10 @@ def test_invalid_configuration_at_start_and_on_reload_is_reported_and_never_load
         assert any(e.startswith(message) for e in broken["config"]["errors"])
         assert broken["config"]["digest"] == fixed["config"]["digest"] and broken["config"]["pending_changes"] is True
         assert broken["node"]["name"] == fixed["node"]["name"] and proc.poll() is None
+        # config sync from the agent (ubus config_sync) runs in a child too: the command's answer
+        from ha_pair.agent import control_client
+        answer = control_client.request(root / "var/run/ha-pair/agent.sock", "config_sync", {"dry_run": True}, 30)
+        assert answer["ok"] is False and "is invalid here" in answer["error"], answer
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0

@@ -74,6 +74,9 @@ def test_a_child_that_fails_is_an_error_with_its_reason(tmp_path: Path):
     assert model is None and len(errors) == 1 and "failed (exit 3): boom" in errors[0]
     (root / "usr/sbin/ha-pair").write_text("print('{\"model\": 1')\n")
     assert "unreadable answer" in config_child.validate(paths)[1][0]
+    (root / "usr/sbin/ha-pair").write_text("import sys\nsys.stderr.write('boom\\n')\nsys.exit(3)\n")
+    assert config_child.config_sync(paths, dry_run=True) == {"ok": False, "refused": False,
+                                                             "error": "config sync failed (exit 3): boom"}
     (root / "usr/sbin/ha-pair").unlink()
     assert config_child.validate(paths)[0] is None
 

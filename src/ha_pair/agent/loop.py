@@ -207,10 +207,8 @@ class Agent(SplitBrainHandling):
     def config_sync(self, args: dict) -> dict:
         """The shared part of /etc/config/ha to the peer (`ha-pair config-sync`): the diff, and
         whether the peer took it. Like handover, it waits for the peer (about a second): the loop
-        answers nothing else meanwhile, the data plane does not wait for it."""
-        from ..operate.config_sync import run
-
-        return run(self.paths, args.get("dry_run") in (True, 1, "1", "true"))
+        answers nothing else meanwhile, the data plane does not wait for it. In a child: config_child."""
+        return config_child.config_sync(self.paths, args.get("dry_run") in (True, 1, "1", "true"))
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
@@ -394,12 +392,9 @@ class Agent(SplitBrainHandling):
             return
 
         def send() -> None:
-            from ..leasesync.transport import TransportError
-            from ..operate.config_sync import push
-            try:
-                push(self.paths, str(model.node.peer), model.dhcp.ssh_port, dry_run=False)
-            except (TransportError, OSError) as exc:
-                log.warning(f"config sync (push): not taken by {model.node.peer}: {exc}")
+            answer = config_child.config_sync(self.paths, dry_run=False)  # it logs what the peer did
+            if not answer["ok"]:
+                log.warning(f"config sync (push): not taken by {model.node.peer}: {answer['error']}")
 
         leanthreads.Thread(send).start()
 
