@@ -71,8 +71,9 @@ VALIDATOR = ("ha_pair.uci", "ha_pair.uci.parser", "ha_pair.config.load", "ha_pai
              "ha_pair.config.schema", "ha_pair.config.grammar", "ha_pair.config.values", "ha_pair.config.network",
              "ha_pair.config.single_wan")
 # selectors, signal and threading: ha_pair.epoll_selector, _signal and ha_pair.leanthreads instead
+# ha_pair.leasesync.peer: the forced command's side of lease sync, never the agent's (~50 kB)
 NOT_IN_THE_AGENT = HEAVY + ("socket", "queue", "heapq", "copy", "weakref", "subprocess", "contextlib", "locale",
-                            "warnings", "json", "selectors", "signal", "threading") + VALIDATOR
+                            "warnings", "json", "selectors", "signal", "threading", "ha_pair.leasesync.peer") + VALIDATOR
 # the status command's path: cli and commands.status (the agent's answer and the offline report
 # import more when they run)
 STATUS = "ha_pair.cli, ha_pair.commands.status"

@@ -21,8 +21,7 @@ from _queue import SimpleQueue  # queue.SimpleQueue, without queue.py (and heapq
 import time
 
 from .. import leanthreads, log
-from ..leasesync.importer import recover as recover_import
-from ..leasesync.peer import answering_dhcp
+from ..leasesync.importer import answering_dhcp, recover as recover_import
 from ..leasesync.store import LeaseStore
 from ..leasesync.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
 from ..leasesync.transport import TransportError, stop_all

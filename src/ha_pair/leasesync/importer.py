@@ -20,6 +20,7 @@ import time
 
 from .. import spawn
 from ..paths import Paths
+from ..runfiles import dhcp_answering
 from .store import LeaseStore
 
 HELPER_TIMEOUT_S = 90  # two init script calls of 30 s each, and the swap
@@ -157,6 +158,12 @@ def recover(paths: Paths) -> bool:
         return True
     finally:
         handle.close()
+
+
+def answering_dhcp(paths: Paths) -> bool:
+    """For lease imports: an unknown DHCP guard state (runfiles.dhcp_answering None) counts as
+    answering, so that a node whose state is unknown is never restarted for a sync."""
+    return dhcp_answering(paths) is not False
 
 
 def apply_to_dnsmasq(paths: Paths, now: int) -> bool:

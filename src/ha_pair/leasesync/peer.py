@@ -33,7 +33,7 @@ from .. import __version__, leanjson, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering, pending_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
-from .importer import reread_reservations
+from .importer import answering_dhcp, reread_reservations
 from .message import read_message
 from .store import LeaseStore
 from .transport import VERBS
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 def host_public_keys(paths: Paths) -> list[str]:
     """This router's SSH host public keys, as known_hosts wants them: `type base64`."""
-    import subprocess  # not at the top: the agent imports this module (answering_dhcp), never this function
+    import subprocess  # not at the top: every forced command starts through this module, few need this
 
     keys = []
     dropbear = paths.under("/etc/dropbear")  # the SSH servers' own files
@@ -71,12 +71,6 @@ def node_name(paths: Paths) -> str:
 
     result = validate(paths)
     return result.model.node.name if result.model else "unknown"
-
-
-def answering_dhcp(paths: Paths) -> bool:
-    """For lease imports: an unknown DHCP guard state (runfiles.dhcp_answering None) counts as
-    answering, so that a node whose state is unknown is never restarted for a sync."""
-    return dhcp_answering(paths) is not False
 
 
 def may_write_ahead(paths: Paths) -> bool:
