@@ -15,6 +15,7 @@ import pytest
 
 from tests.support import pair, tree
 from tests.support.privileges import isolated_net
+from tests.unit.test_lean_imports import NOT_IN_THE_AGENT
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -105,3 +106,62 @@ def test_idle_agent_sleeps(agent_root):
     before = switches()
     time.sleep(2.0)
     assert switches() - before < 10
+
+
+def _imported(importtime_log: str) -> set[str]:
+    """The modules an interpreter run with -X importtime reported importing (at any time)."""
+    return {line.rsplit("|", 1)[1].strip() for line in importtime_log.splitlines() if line.startswith("import time:")
+            and "|" in line}
+
+
+def test_invalid_configuration_at_start_and_on_reload_is_reported_and_never_loads_the_validator(tmp_path: Path):
+    """The agent started as procd starts it (/usr/sbin/ha-pair) on an invalid /etc/config/ha: status
+    and the log name the UCI option; a fixed configuration is adopted on SIGHUP, a broken one on the
+    next SIGHUP is reported while the valid one stays in effect, and config sync refuses it. All along,
+    the agent's own process imports none of the parser and validation modules, nor anything else the
+    lean-imports test keeps out of it (-X importtime lists every import, lazy ones too)."""
+    configs = pair.configs("r1")
+    good, bad = configs["ha"], configs["ha"].replace("option vrid '51'", "option vrid '999'")
+    root = tree.make_tree(tmp_path / "r1", {**configs, "ha": bad})
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HA_PAIR_UBUS_LIBDIR": str(tmp_path / "no-ubus")}
+    log_path = tmp_path / "agent.stderr"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([*isolated_net(), sys.executable, "-S", "-X", "importtime", str(root / "usr/sbin/ha-pair"),
+                                 "--root", str(root), "agent"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        sock = root / "var/run/ha-pair/agent.sock"
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
+            time.sleep(0.05)
+        message = "ha.lan.vrid: '999' is outside 1-255"
+        status = ask(root, env, "status")
+        assert status["config"]["valid"] is False and any(e.startswith(message) for e in status["config"]["errors"])
+        assert status["config"]["digest"] is None  # nothing valid in effect
+        assert f"configuration invalid, keeping the previous one: {message}" in log_path.read_text()
+
+        def reload_until(ha_text: str, done) -> dict:
+            tree.write_config(root, "ha", ha_text)
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while not done(answer := ask(root, env, "status")):
+                assert time.monotonic() < deadline, answer["config"]
+                time.sleep(0.1)
+            return answer
+
+        fixed = reload_until(good, lambda s: s["config"]["digest"] is not None)
+        assert fixed["config"]["valid"] is True and fixed["config"]["pending_changes"] is False
+        broken = reload_until(bad, lambda s: s["config"]["valid"] is False)
+        assert any(e.startswith(message) for e in broken["config"]["errors"])
+        assert broken["config"]["digest"] == fixed["config"]["digest"] and broken["config"]["pending_changes"] is True
+        assert broken["node"]["name"] == fixed["node"]["name"] and proc.poll() is None
+        # config sync from the agent (ubus config_sync) runs in a child too: the command's answer
+        from ha_pair.agent import control_client
+        answer = control_client.request(root / "var/run/ha-pair/agent.sock", "config_sync", {"dry_run": True}, 30)
+        assert answer["ok"] is False and "is invalid here" in answer["error"], answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    imported = _imported(log_path.read_text())
+    assert sorted(imported & set(NOT_IN_THE_AGENT)) == []
+    assert "ha_pair.agent.loop" in imported and "ha_pair.config.wire" in imported  # the log is the agent's

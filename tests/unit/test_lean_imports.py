@@ -9,7 +9,10 @@ contextlib and subprocess (with locale and warnings; ha_pair.spawn starts its ch
 870 kB of its imports on the lab router's python3; and without json (leanjson writes and reads
 its records, digests, ubus replies and peer messages on _json's C code): 160 kB more. `ha-pair status`
 goes without json (re, enum, collections, functools: leanjson uses _json), socket, selectors,
-importlib and types: about 10 ms of its start-up."""
+importlib and types: about 10 ms of its start-up. The agent never loads the UCI parser and the
+validation rules (VALIDATOR): a child validates for it; nor selectors, signal and threading (their
+C cores do the agent's part). tests/system/test_agent_process.py checks the running agent, reloads
+included."""
 
 from __future__ import annotations
 
@@ -63,8 +66,14 @@ def _loaded(modules: str, unwanted: tuple[str, ...]) -> str:
 
 AGENT = "ha_pair.agent.loop, ha_pair.ubus.registration, ha_pair.inotify, ha_pair.operate.peer, ha_pair.cli, " \
         "ha_pair.commands.status"
+# the UCI parser and the validation rules run in the agent's configuration child (agent/config_child.py)
+VALIDATOR = ("ha_pair.uci", "ha_pair.uci.parser", "ha_pair.config.load", "ha_pair.config.validate",
+             "ha_pair.config.schema", "ha_pair.config.grammar", "ha_pair.config.values", "ha_pair.config.network",
+             "ha_pair.config.single_wan")
+# selectors, signal and threading: ha_pair.epoll_selector, _signal and ha_pair.leanthreads instead
+# ha_pair.leasesync.peer: the forced command's side of lease sync, never the agent's (~50 kB)
 NOT_IN_THE_AGENT = HEAVY + ("socket", "queue", "heapq", "copy", "weakref", "subprocess", "contextlib", "locale",
-                            "warnings", "json")
+                            "warnings", "json", "selectors", "signal", "threading", "ha_pair.leasesync.peer") + VALIDATOR
 # the status command's path: cli and commands.status (the agent's answer and the offline report
 # import more when they run)
 STATUS = "ha_pair.cli, ha_pair.commands.status"
@@ -76,7 +85,7 @@ def test_the_agent_and_the_status_command_load_without_typing_or_dataclasses():
     assert _loaded(AGENT, HEAVY) == "[]"
 
 
-def test_the_agent_loads_without_socket_py_queue_copy_weakref_subprocess_or_json():
+def test_the_agent_loads_without_socket_py_queue_copy_weakref_subprocess_json_threading_or_the_validator():
     assert _loaded(AGENT, NOT_IN_THE_AGENT) == "[]"
 
 

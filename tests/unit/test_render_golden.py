@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ha_pair.config import schema
+from ha_pair.config.model import Model
 from ha_pair.config.validate import Inputs, build_model
 from ha_pair.paths import Paths
 from ha_pair.render import generated_files, redact
@@ -23,7 +24,7 @@ from tests.unit.render_cases import CASES, EXECUTABLES
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
-def render_case(name: str, root: Path = Path("/")) -> dict[str, str]:
+def case_model(name: str, root: Path = Path("/")) -> Model:
     router, ha_text, network = CASES[name]
     inputs = Inputs(
         ha=parse(ha_text, "ha", "/etc/config/ha"),
@@ -33,7 +34,11 @@ def render_case(name: str, root: Path = Path("/")) -> dict[str, str]:
     )
     result = build_model(inputs, Paths(root), lambda path: path in EXECUTABLES)
     assert result.ok, [str(e) for e in result.errors]
-    return {path.name: text for path, text in generated_files(result.model).items()}
+    return result.model
+
+
+def render_case(name: str, root: Path = Path("/")) -> dict[str, str]:
+    return {path.name: text for path, text in generated_files(case_model(name, root)).items()}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

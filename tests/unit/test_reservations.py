@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ha_pair.config import grammar
 from ha_pair.leases import Lease, LeaseDb
-from ha_pair.leases.reservations import entry, reservations
+from ha_pair.leases.reservations import dhcp_host_entry, entry, reservations
 from ha_pair.leasesync.store import LeaseStore
 from ha_pair.paths import DHCP_RESERVATIONS, Paths
 from ha_pair.uci import load
@@ -47,7 +46,7 @@ def test_clients_dnsmasq_could_not_name_in_a_dhcp_host_line_get_no_line():
 
 @pytest.mark.parametrize("line", ["id:ff:00,192.168.50.1", "02:00:00:00:00:0b,10.0.0.255"])
 def test_the_hostsfile_grammar_takes_what_ha_pair_writes(line: str):
-    grammar.dhcp_host_entry(line)
+    dhcp_host_entry(line)
 
 
 @pytest.mark.parametrize("line", ["id:ff,192.168.50.1", "id:ff:00,192.168.50.1,name", "id:ff:00,192.168.50.256",
@@ -55,7 +54,7 @@ def test_the_hostsfile_grammar_takes_what_ha_pair_writes(line: str):
                                   "set:x,id:ff:00,10.0.0.1", "id:ff:0g,10.0.0.1", "id:FF:00,fd00::1"])
 def test_the_hostsfile_grammar_refuses_anything_else(line: str):
     with pytest.raises(ValueError):
-        grammar.dhcp_host_entry(line)
+        dhcp_host_entry(line)
 
 
 @pytest.fixture

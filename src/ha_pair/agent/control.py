@@ -9,11 +9,10 @@ size and nesting; replies never hold NaN or infinity.
 from __future__ import annotations
 
 import os
-import selectors
 import _socket  # socket.py's C core: socket.py's enums of every AF_/SOCK_/MSG_ constant cost the agent ~300 kB
 import time
 
-from .. import jsonsafe, log
+from .. import epoll_selector, jsonsafe, log
 from ..fspath import FsPath
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
@@ -39,7 +38,7 @@ class _Client:
 
 class ControlServer:
     def __init__(self, path: FsPath, handlers: dict[str, Handler],
-                 selector: selectors.BaseSelector | None = None) -> None:
+                 selector: epoll_selector.EpollSelector | None = None) -> None:
         self.path = path
         self.handlers = handlers
         self.selector = selector
@@ -58,7 +57,7 @@ class ControlServer:
         self.sock.listen(8)
         self.sock.setblocking(False)
         if selector is not None:
-            selector.register(self.sock, selectors.EVENT_READ, self._accept)
+            selector.register(self.sock, epoll_selector.EVENT_READ, self._accept)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -76,7 +75,7 @@ class ControlServer:
                 continue
             conn.setblocking(False)
             self.clients[conn.fileno()] = _Client(conn, time.monotonic() + CLIENT_TIMEOUT)
-            self.selector.register(conn, selectors.EVENT_READ, self._readable)
+            self.selector.register(conn, epoll_selector.EVENT_READ, self._readable)
 
     def _readable(self, fd: int) -> None:
         client = self.clients.get(fd)
@@ -99,7 +98,7 @@ class ControlServer:
         client = self.clients[fd]
         client.data = b""
         client.reply = jsonsafe.dumps(reply).encode() + b"\n"
-        self.selector.modify(client.conn, selectors.EVENT_WRITE, self._writable)
+        self.selector.modify(client.conn, epoll_selector.EVENT_WRITE, self._writable)
         self._writable(fd)
 
     def _writable(self, fd: int) -> None:

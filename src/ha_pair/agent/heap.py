@@ -1,7 +1,7 @@
 """Give the C library's free heap back to the kernel after the agent's bursts of work.
 
-Starting (importing ~60 modules, compiling those without a .pyc, validating the configuration)
-and re-validating on SIGHUP or a changed /etc/config allocate and free a few MB; glibc keeps the
+Starting (importing ~60 modules, compiling those without a .pyc) allocates and frees a few MB
+(validating the configuration happens in a child: agent/config_child.py); glibc keeps the
 freed pages mapped, so they stay in the agent's RSS for as long as it runs. malloc_trim(0) hands
 every free page back. musl (OpenWrt's libc) has no malloc_trim: its allocator unmaps freed memory
 itself, so there is nothing to do there. ctypes is loaded anyway (ubus, inotify)."""

@@ -17,13 +17,11 @@ one worker thread, so the event loop keeps answering status meanwhile.
 from __future__ import annotations
 
 import gc
-import threading
 from _queue import SimpleQueue  # queue.SimpleQueue, without queue.py (and heapq) in the agent
 import time
 
-from .. import log
-from ..leasesync.importer import recover as recover_import
-from ..leasesync.peer import answering_dhcp
+from .. import leanthreads, log
+from ..leasesync.importer import answering_dhcp, recover as recover_import
 from ..leasesync.store import LeaseStore
 from ..leasesync.sync import CLOCK_WARNING_S, exchange, hello, push, state_lines
 from ..leasesync.transport import TransportError, stop_all
@@ -48,14 +46,14 @@ class LeaseSync:
         self.schedule = schedule  # (delay, name, callback): the loop's timers; one pending per name
         self.jobs: SimpleQueue = SimpleQueue()
         self._waiting: set[str] = set()  # coalescing jobs queued and not yet started
-        self._waiting_lock = threading.Lock()
+        self._waiting_lock = leanthreads.Lock()
         self.state = self.initial_state(peer)
         self._changed_at: float | None = None
         self._counting: LeaseStore | None = None
         self._retry_s = RETRY_MIN_S
         self._apply_asked: tuple[float, float] | None = None  # (first, last) request not yet queued
         self._peer_has: set[bytes] | None = None  # lines the peer got from us; None: send everything
-        self._worker = threading.Thread(target=self._work, name="lease-sync", daemon=True)
+        self._worker = leanthreads.Thread(self._work)
         self._worker.start()
         self.schedule(0, "lease-full", self.full)
         if paths.dnsmasq_behind.exists():  # owed by a forced command whose request this agent never got

@@ -11,16 +11,12 @@ follows and reports.
 from __future__ import annotations
 
 import os
-import selectors
-import signal
+import _signal  # not signal.py: see spawn.py
 import stat
-import threading
 import time
 
-from .. import __version__, log, runfiles
-from ..config.load import validate
+from .. import __version__, epoll_selector, leanthreads, log, runfiles
 from ..config.shared import vrrp_auth, vrrp_profile
-from ..config.validate import Result
 from ..events.keepalived_fifo import FifoLineError, LineBuffer, parse_line
 from ..fspath import FsPath
 from ..operate import hold, step_down
@@ -29,7 +25,7 @@ from ..state.observed import Snapshot
 from ..state.pair import Transition, apply_event, resumed, with_history
 from ..state.split_brain import SplitBrain
 from ..status.build import ConfigOnDisk, build_status, check_down
-from . import history, probes
+from . import config_child, history, probes
 from .heap import release_free_heap
 from .control import ControlServer
 from .lease_sync import LeaseSync
@@ -40,6 +36,7 @@ from .split_brain import SplitBrainHandling
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
     from typing import Any, Callable
+    from ..config.model import Model
     from ..ubus.registration import Registration
 
 CONNTRACK_CACHE_S = 1.0
@@ -73,7 +70,7 @@ class Agent(SplitBrainHandling):
         self.state = resumed(with_history(history.load(paths.history)), runfiles.transitions(paths),
                              self.model.sync_group if self.model is not None else True)
         self.started = time.time()
-        self.selector = selectors.DefaultSelector()
+        self.selector = epoll_selector.EpollSelector()
         self.lines = LineBuffer()
         self.stop_requested = False
         self.reload_requested = False
@@ -81,7 +78,7 @@ class Agent(SplitBrainHandling):
         self.ubus_note = ""  # why there is no ubus (python3-ctypes missing)
         self._conntrack_cache: tuple[float, dict] = (0.0, {})
         self.timers: dict[str, tuple[float, Callable[[], None]]] = {}
-        self.timer_lock = threading.Lock()
+        self.timer_lock = leanthreads.Lock()
         self.wake_write = -1
         self.event_lines = LineBuffer()
         self.lease_sync: LeaseSync | None = None
@@ -93,11 +90,11 @@ class Agent(SplitBrainHandling):
     # -- configuration ------------------------------------------------------------------------
     def load_config(self) -> None:
         """(Re)load the configuration in effect: at start and on SIGHUP (procd's reload)."""
-        result = self._validate_disk(self._config_stamp())
-        if result.model is None:
+        model = self._validate_disk(self._config_stamp())
+        if model is None:
             log.error(f"configuration invalid, keeping the previous one: {'; '.join(self.config_errors)}")
             return
-        self.model = result.model
+        self.model = model
 
     def _config_stamp(self) -> tuple:
         stamp = []
@@ -116,14 +113,13 @@ class Agent(SplitBrainHandling):
         if stamp != self.config_stamp:
             self._validate_disk(stamp)
 
-    def _validate_disk(self, stamp: tuple) -> Result:
-        """Validate /etc/config as it is now; remember its errors and digest, and when it was read."""
+    def _validate_disk(self, stamp: tuple) -> Model | None:
+        """Validate /etc/config as it is now (in a child: config_child); remember its errors and
+        digest, and when it was read."""
         self.config_stamp = stamp
-        result = validate(self.paths)
-        self.config_errors = [str(e) for e in result.errors]
-        self.disk_digest = result.model.digest if result.model else None
-        release_free_heap()  # what validating allocated (and freed) would stay in the RSS
-        return result
+        model, self.config_errors = config_child.validate(self.paths)
+        self.disk_digest = model.digest if model else None
+        return model
 
     # -- handlers (control socket and ubus) ---------------------------------------------------
     def handlers(self) -> dict[str, Callable[[dict], dict]]:
@@ -211,10 +207,8 @@ class Agent(SplitBrainHandling):
     def config_sync(self, args: dict) -> dict:
         """The shared part of /etc/config/ha to the peer (`ha-pair config-sync`): the diff, and
         whether the peer took it. Like handover, it waits for the peer (about a second): the loop
-        answers nothing else meanwhile, the data plane does not wait for it."""
-        from ..operate.config_sync import run
-
-        return run(self.paths, args.get("dry_run") in (True, 1, "1", "true"))
+        answers nothing else meanwhile, the data plane does not wait for it. In a child: config_child."""
+        return config_child.config_sync(self.paths, args.get("dry_run") in (True, 1, "1", "true"))
 
     def history(self, _args: dict) -> dict:
         return {"history": [t.as_dict() for t in self.state.history]}
@@ -322,7 +316,7 @@ class Agent(SplitBrainHandling):
         except (ImportError, OSError) as exc:  # no ctypes: a keepalived reload may leave us behind
             log.warning(f"cannot watch {self.paths.notify_fifo}: {exc}")
             return None
-        self.selector.register(watch.fileno(), selectors.EVENT_READ, lambda _fd: self.on_fifo_path(watch))
+        self.selector.register(watch.fileno(), epoll_selector.EVENT_READ, lambda _fd: self.on_fifo_path(watch))
         return watch
 
     def on_fifo_path(self, watch: Any) -> None:
@@ -337,7 +331,7 @@ class Agent(SplitBrainHandling):
             self.selector.unregister(self.fifo)
             os.close(self.fifo)
             self.fifo = open_fifo(self.paths.notify_fifo)
-            self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+            self.selector.register(self.fifo, epoll_selector.EVENT_READ, self.on_fifo_readable)
             log.info(f"following keepalived to its new {self.paths.notify_fifo}")
 
     # -- timers and the events FIFO (lease changes) ---------------------------------------------
@@ -398,14 +392,11 @@ class Agent(SplitBrainHandling):
             return
 
         def send() -> None:
-            from ..leasesync.transport import TransportError
-            from ..operate.config_sync import push
-            try:
-                push(self.paths, str(model.node.peer), model.dhcp.ssh_port, dry_run=False)
-            except (TransportError, OSError) as exc:
-                log.warning(f"config sync (push): not taken by {model.node.peer}: {exc}")
+            answer = config_child.config_sync(self.paths, dry_run=False)  # it logs what the peer did
+            if not answer["ok"]:
+                log.warning(f"config sync (push): not taken by {model.node.peer}: {answer['error']}")
 
-        threading.Thread(target=send, name="config-push", daemon=True).start()
+        leanthreads.Thread(send).start()
 
     # -- ubus ---------------------------------------------------------------------------------
     def start_ubus(self) -> None:
@@ -431,8 +422,8 @@ class Agent(SplitBrainHandling):
             return None  # nothing to do until something happens
         return max(0.0, min(deadlines) - time.monotonic())
 
-    def _signal(self, signum: int, _frame: object) -> None:
-        if signum == signal.SIGHUP:
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if signum == _signal.SIGHUP:
             self.reload_requested = True
         else:
             self.stop_requested = True
@@ -441,18 +432,18 @@ class Agent(SplitBrainHandling):
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
-        signal.set_wakeup_fd(wake_write)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._signal)
+        _signal.set_wakeup_fd(wake_write)
+        for signum in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+            _signal.signal(signum, self._on_signal)
         self.wake_write = wake_write
         self.fifo = open_fifo(self.paths.notify_fifo)
         events = open_fifo(self.paths.events_fifo)
         control = ControlServer(self.paths.control_socket, self.control_handlers(), self.selector)
         self.control = control
-        self.selector.register(wake_read, selectors.EVENT_READ, lambda fd: os.read(fd, 512))
-        self.selector.register(self.fifo, selectors.EVENT_READ, self.on_fifo_readable)
+        self.selector.register(wake_read, epoll_selector.EVENT_READ, lambda fd: os.read(fd, 512))
+        self.selector.register(self.fifo, epoll_selector.EVENT_READ, self.on_fifo_readable)
         fifo_watch = self.watch_fifo()
-        self.selector.register(events, selectors.EVENT_READ, self.on_events_readable)
+        self.selector.register(events, epoll_selector.EVENT_READ, self.on_events_readable)
         self.start_lease_sync()
         self.start_peer_view()
         self.start_ubus()
@@ -488,6 +479,6 @@ class Agent(SplitBrainHandling):
             if fifo_watch is not None:
                 fifo_watch.close()
             os.close(events)
-            signal.set_wakeup_fd(-1)
+            _signal.set_wakeup_fd(-1)
             log.info("agent stopped")
         return 0

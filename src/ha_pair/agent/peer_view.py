@@ -7,10 +7,9 @@ and when it was heard; `on_report` runs after each attempt."""
 
 from __future__ import annotations
 
-import threading
 import time
 
-from .. import log
+from .. import leanthreads, log
 from ..paths import Paths
 from ..status.peer_report import view
 
@@ -34,9 +33,9 @@ class PeerView:
         self.heard: float | None = None
         self.error: str | None = None
         self.error_kind: str | None = None
-        self._wake = threading.Event()
+        self._wake = leanthreads.Event()
         self._stop = False
-        self._thread = threading.Thread(target=self._work, name="peer-view", daemon=True)
+        self._thread = leanthreads.Thread(self._work)
         self._thread.start()
 
     def poll_now(self) -> None:

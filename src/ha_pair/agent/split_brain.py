@@ -6,10 +6,9 @@ agent's loop; the peer view's worker only asks peer_poll_interval."""
 
 from __future__ import annotations
 
-import threading
 import time
 
-from .. import log
+from .. import leanthreads, log
 from ..operate import step_down
 from ..state.split_brain import CONFIRM_S, SplitBrain
 from ..state.split_brain import step as split_brain_step
@@ -112,4 +111,4 @@ class SplitBrainHandling:
         except OSError as exc:
             log.warning(f"cannot run the hooks ({runner}): {exc}")
             return
-        threading.Thread(target=proc.wait, name="hooks", daemon=True).start()
+        leanthreads.Thread(proc.wait).start()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from .. import leanjson
 from ..sha256 import sha256
-from ..uci import Package
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
     from typing import Any
+    from ..uci import Package  # only annotations: the agent uses this module without the UCI parser
     from .model import Model
 
 # (section type, option): differ between the two nodes by design

@@ -22,10 +22,10 @@ import re
 import _socket  # inet_aton without socket.py's enums (the agent imports this module)
 from itertools import chain
 
-from ..config.grammar import dhcp_host_entry
 from ..record import field, record
 from .merge import TOMBSTONE_GRACE, INFINITE_TOMBSTONE_TTL
 from .model import _CANONICAL_V4, INFINITE_RANK, MAX_EXPIRY, MAX_SERVER_DUID
+from .reservations import dhcp_host_entry
 
 _TOMBSTONE = re.compile(rb"tombstone (0|[1-9][0-9]{0,18}) ([1-9][0-9]{0,18}) (.+)")
 _DUID = re.compile(rb"duid ([0-9a-f]{2}(?::[0-9a-f]{2}){0,%d})" % (MAX_SERVER_DUID - 1))

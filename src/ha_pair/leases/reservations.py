@@ -12,8 +12,24 @@ its client-id first) or `<mac>,<address>` for a client that sent none.
 
 from __future__ import annotations
 
-from ..config.grammar import dhcp_host_entry
+import re
+
 from .model import Lease, LeaseDb
+
+# dnsmasq's dhcp-hostsfile (one --dhcp-host per line, re-read on SIGHUP): `id:` followed by the
+# client-id as colon-separated hex (with a colon dnsmasq reads it as hex, without as a string),
+# or an Ethernet address, then the IPv4 address. Nothing else: no tag, name or lease time. Its
+# grammar lives here with its only writer, not in config.grammar (the configuration's rules,
+# which the agent that writes the file never loads).
+_DHCP_HOST = re.compile(r"(?:id:[0-9a-f]{2}(?::[0-9a-f]{2})+|[0-9a-f]{2}(?::[0-9a-f]{2}){5}),"
+                        r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
+                        r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])")
+
+
+def dhcp_host_entry(line: str) -> None:
+    """One line of a dhcp-hostsfile as ha-pair writes it: `id:<hex:hex..>,<ipv4>` or `<mac>,<ipv4>`."""
+    if not _DHCP_HOST.fullmatch(line):
+        raise ValueError(f"not a dhcp-hostsfile line of the form id:HEX,IPV4 or MAC,IPV4: {line[:80]!r}")
 
 
 def entry(lease: Lease) -> str | None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
+import _signal  # not signal.py: see spawn.py
 import time
 
 from .. import spawn
 from ..paths import Paths
+from ..runfiles import dhcp_answering
 from .store import LeaseStore
 
 HELPER_TIMEOUT_S = 90  # two init script calls of 30 s each, and the swap
@@ -73,7 +74,7 @@ def reread_reservations(paths: Paths) -> int:
                     continue
             if not _catches_sighup(pid):
                 continue  # still starting: it reads the hostsfile itself; a SIGHUP now would kill it
-            os.kill(pid, signal.SIGHUP)
+            os.kill(pid, _signal.SIGHUP)
             signalled += 1
         except (OSError, ValueError):
             continue
@@ -88,7 +89,7 @@ def _catches_sighup(pid: int, wait_s: float = 1.0) -> bool:
     while True:
         with open(f"/proc/{pid}/status") as status:
             caught = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
-        if caught & (1 << (signal.SIGHUP - 1)):
+        if caught & (1 << (_signal.SIGHUP - 1)):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -110,14 +111,14 @@ def _lock(paths: Paths, blocking: bool):
 def _pause_for_test(step: str) -> None:
     # Tests stop the helper at a step (SIGSTOP), then kill it there: each step must be survivable.
     if os.environ.get("HA_PAIR_IMPORT_PAUSE") == step:
-        os.kill(os.getpid(), signal.SIGSTOP)
+        os.kill(os.getpid(), _signal.SIGSTOP)
 
 
 def run_import(paths: Paths, now: int) -> bool:
     """The sequence itself (the helper process's body). Returns whether the file changed, or
     dnsmasq's memory was behind it (store.write_ahead): either way dnsmasq was restarted on news."""
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(signum, signal.SIG_IGN)
+    for signum in (_signal.SIGTERM, _signal.SIGHUP, _signal.SIGINT):
+        _signal.signal(signum, _signal.SIG_IGN)
     store = LeaseStore(paths)
     with _lock(paths, blocking=True):
         _dnsmasq_lock(paths)
@@ -159,6 +160,12 @@ def recover(paths: Paths) -> bool:
         handle.close()
 
 
+def answering_dhcp(paths: Paths) -> bool:
+    """For lease imports: an unknown DHCP guard state (runfiles.dhcp_answering None) counts as
+    answering, so that a node whose state is unknown is never restarted for a sync."""
+    return dhcp_answering(paths) is not False
+
+
 def apply_to_dnsmasq(paths: Paths, now: int) -> bool:
     """Run the import in its own process and wait for it; returns whether the file changed.
     Without a dnsmasq init script there is nothing to stop: the swap happens here."""
@@ -172,7 +179,7 @@ def apply_to_dnsmasq(paths: Paths, now: int) -> bool:
         code, _, err = spawn.run([str(helper), "--root", str(paths.root), "lease-import", "--now", str(now)],
                                  HELPER_TIMEOUT_S, new_session=True)
     except TimeoutError:  # killed
-        code, err = -signal.SIGKILL, f"no end within {HELPER_TIMEOUT_S} s".encode()
+        code, err = -_signal.SIGKILL, f"no end within {HELPER_TIMEOUT_S} s".encode()
     if code not in (0, 3):
         recover(paths)  # killed mid-way: dnsmasq must not stay stopped
         raise RuntimeError(f"lease import failed (exit {code}): {err.decode(errors='replace')[-300:]}")

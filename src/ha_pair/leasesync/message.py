@@ -4,9 +4,9 @@ MAX_MESSAGE_BYTES, never parsed, and never held whole beyond that."""
 from __future__ import annotations
 
 import os
-import selectors
 import time
 
+from .. import epoll_selector
 from ..leases.limits import READ_IDLE_S, Budget, MessageRefused
 
 
@@ -16,9 +16,9 @@ def read_message(fd: int, budget: Budget | None = None, idle_s: float = READ_IDL
     nothing arrives for idle_s, or past the monotonic deadline."""
     budget = budget or Budget()
     chunks: list[bytes] = []
-    selector = selectors.DefaultSelector()
+    selector = epoll_selector.EpollSelector()
     try:
-        selector.register(fd, selectors.EVENT_READ)
+        selector.register(fd, epoll_selector.EVENT_READ)
     except PermissionError:  # a regular file (not pollable, never blocks): read it as it is
         selector.close()
         while chunk := os.read(fd, 65536):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
+import _signal  # not signal.py: see spawn.py
 import sys
 import time
 
@@ -33,7 +33,7 @@ from .. import __version__, leanjson, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering, pending_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
-from .importer import reread_reservations
+from .importer import answering_dhcp, reread_reservations
 from .message import read_message
 from .store import LeaseStore
 from .transport import VERBS
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 def host_public_keys(paths: Paths) -> list[str]:
     """This router's SSH host public keys, as known_hosts wants them: `type base64`."""
-    import subprocess  # not at the top: the agent imports this module (answering_dhcp), never this function
+    import subprocess  # not at the top: every forced command starts through this module, few need this
 
     keys = []
     dropbear = paths.under("/etc/dropbear")  # the SSH servers' own files
@@ -71,12 +71,6 @@ def node_name(paths: Paths) -> str:
 
     result = validate(paths)
     return result.model.node.name if result.model else "unknown"
-
-
-def answering_dhcp(paths: Paths) -> bool:
-    """For lease imports: an unknown DHCP guard state (runfiles.dhcp_answering None) counts as
-    answering, so that a node whose state is unknown is never restarted for a sync."""
-    return dhcp_answering(paths) is not False
 
 
 def may_write_ahead(paths: Paths) -> bool:
@@ -108,9 +102,9 @@ def request_apply(paths: Paths, store: LeaseStore, now: int) -> None:
 def bound_process() -> None:
     """For the forced command's own process: it ends after PEER_LIFETIME_S whatever its client
     does, and at once (SIGPIPE) when the client is gone while it answers."""
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(PEER_LIFETIME_S)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
+    _signal.alarm(PEER_LIFETIME_S)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
 
 
 def no_cycle_collection() -> None:
@@ -212,11 +206,11 @@ def _after_answer(paths: Paths, store: LeaseStore, now: int) -> None:
     """Bring dnsmasq's file up to date once the peer has its answer. Nothing here may turn that
     answer into a failure (the peer would count a sync that happened as failed): errors are
     logged, and the merged knowledge stays stored, so the next exchange applies it (needs_apply)."""
-    if signal.getitimer(signal.ITIMER_REAL)[0]:  # the forced command's own process (bound_process):
+    if _signal.getitimer(_signal.ITIMER_REAL)[0]:  # the forced command's own process (bound_process):
         # its lifetime still holds, but ending then is exit 0; an import already started goes on
         # in a session of its own
-        signal.signal(signal.SIGALRM, lambda *_: os._exit(0))
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # the client may be gone, its stderr with it
+        _signal.signal(_signal.SIGALRM, lambda *_: os._exit(0))
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)  # the client may be gone, its stderr with it
     try:
         request_apply(paths, store, now)
     except Exception as exc:  # whatever it is, the answer stands

@@ -11,11 +11,10 @@ fails instead of waiting; every call has a deadline.
 from __future__ import annotations
 
 import os
-import selectors
 import time
-from ..record import record
-from .. import spawn
 
+from .. import epoll_selector, spawn
+from ..record import record
 from ..paths import Paths, known_hosts_in
 from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
 
@@ -153,13 +152,13 @@ def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget) ->
     out: list[bytes] = []
     err = bytearray()
     pending = memoryview(data)
-    with selectors.DefaultSelector() as selector:
+    with epoll_selector.EpollSelector() as selector:
         for fd in (proc.stdout, proc.stderr):
             os.set_blocking(fd, False)
-            selector.register(fd, selectors.EVENT_READ)
+            selector.register(fd, epoll_selector.EVENT_READ)
         if pending:
             os.set_blocking(proc.stdin, False)
-            selector.register(proc.stdin, selectors.EVENT_WRITE)
+            selector.register(proc.stdin, epoll_selector.EVENT_WRITE)
         else:
             proc.close("stdin")
         while selector.get_map():

@@ -66,8 +66,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import signal
-import threading
+import _signal  # not signal.py: see spawn.py
 from _weakref import ref as weak_ref  # weakref.ref itself, without weakref.py (~80 kB in the agent)
 from ctypes import (
     CFUNCTYPE,
@@ -85,7 +84,7 @@ from ctypes import (
     c_void_p,
 )
 
-from .. import jsonsafe, leanjson, log
+from .. import jsonsafe, leanjson, leanthreads, log
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -417,7 +416,7 @@ def _load(short: str, override: str | None, mode: int, root: str = "/") -> ctype
 
 
 _libs: _Libs | None = None
-_libs_lock = threading.Lock()
+_libs_lock = leanthreads.Lock()
 
 
 def load_libs(root: str = "/") -> _Libs:
@@ -478,7 +477,7 @@ class UbusConnection:
 
     def __init__(self, socket_path: str | None = None) -> None:
         self._libs = load_libs()
-        self._lock = threading.RLock()
+        self._lock = leanthreads.RLock()
         self._ctx: int | None = None
         self._keep: list[Any] = []  # everything C holds pointers to
         self._deferred_exc: BaseException | None = None
@@ -504,13 +503,13 @@ class UbusConnection:
     # -- signals ----------------------------------------------------------
     @staticmethod
     def _save_signals() -> dict[int, Any] | None:
-        if threading.current_thread() is not threading.main_thread():
+        if leanthreads.get_ident() != leanthreads.MAIN:
             return None
         saved = {}
         for name in _WATCHED_SIGNALS:
-            signum = getattr(signal, name, None)
+            signum = getattr(_signal, name, None)
             if signum is not None:
-                saved[signum] = signal.getsignal(signum)
+                saved[signum] = _signal.getsignal(signum)
         return saved
 
     @staticmethod
@@ -521,7 +520,7 @@ class UbusConnection:
             return
         for signum, handler in saved.items():
             if handler is not None:  # None: installed outside Python, leave it
-                signal.signal(signum, handler)
+                _signal.signal(signum, handler)
 
     # -- public API -------------------------------------------------------
     @property
@@ -623,7 +622,7 @@ class UbusConnection:
         Must not be called from a method handler (libubus is still using the
         context then): that raises RuntimeError.
         """
-        if self._dispatch_owner == threading.get_ident():
+        if self._dispatch_owner == leanthreads.get_ident():
             raise RuntimeError("UbusConnection.close() called from a ubus method handler")
         with self._lock:
             if self._ctx is not None:
@@ -655,7 +654,7 @@ class UbusConnection:
     def _dispatch(self, handlers: dict[str, Handler], req, method: bytes | None, msg) -> int:
         """ubus_handler_t body. Never lets an exception escape into C."""
         name = (method or b"").decode(errors="replace")
-        prev_owner, self._dispatch_owner = self._dispatch_owner, threading.get_ident()
+        prev_owner, self._dispatch_owner = self._dispatch_owner, leanthreads.get_ident()
         try:
             try:
                 args = self._parse_args(msg)

@@ -1,4 +1,4 @@
-"""Keep one ubus object registered for a daemon driven by `selectors`: through ubusd restarts
+"""Keep one ubus object registered for a daemon driven by a selector loop: through ubusd restarts
 (re-registered as soon as the new ubusd listens), and while another process holds the name
 (logged once, retried, never fatal).
 
@@ -10,11 +10,9 @@ while another process holds the name, or (without inotify) to look for ubusd now
 from __future__ import annotations
 
 import os
-import selectors
 import time
 
-
-from .. import log
+from .. import epoll_selector, log
 from .libubus import UbusConnection, UbusError, UbusUnavailable, load_libs
 from ..inotify import PathWatch
 
@@ -30,7 +28,7 @@ POLL_RETRY_S = 10.0  # no inotify: look for ubusd this often
 
 class Registration:
     def __init__(self, name: str, methods: dict[str, Handler], socket_path: str | None, watch_path: str,
-                 selector: selectors.BaseSelector, root: str = "/",
+                 selector: epoll_selector.EpollSelector, root: str = "/",
                  policies: dict[str, dict[str, str]] | None = None) -> None:
         """`socket_path` None: libubus's compiled-in socket, expected at `watch_path`; `root`: the
         router's / (where libubus is looked for first)."""
@@ -59,7 +57,7 @@ class Registration:
             return
         try:
             self._watch = PathWatch(self.watch_path)
-            self.selector.register(self._watch.fileno(), selectors.EVENT_READ, self._on_watch)
+            self.selector.register(self._watch.fileno(), epoll_selector.EVENT_READ, self._on_watch)
         except OSError as exc:
             log.warning(f"cannot watch {self.watch_path} ({exc}): looking for ubusd every {POLL_RETRY_S:.0f} s")
             self._watch = None
@@ -109,7 +107,7 @@ class Registration:
             self.next_attempt = time.monotonic() + TAKEN_RETRY_S
             return
         self.connection = connection
-        self.selector.register(connection.fileno(), selectors.EVENT_READ, self._on_readable)
+        self.selector.register(connection.fileno(), epoll_selector.EVENT_READ, self._on_readable)
         self._listen_retries = 0
         self._problem = ""
         again = f" again, {time.monotonic() - self._lost_at:.2f} s after losing ubusd" if self._lost_at else ""
