@@ -6,6 +6,7 @@ script's state, DHCP guard and transition log, the check helper's results. Each 
 from __future__ import annotations
 
 
+from .operate.hold import OUT  # the init script writes the same FAULT value
 from .paths import Paths
 from .state.observed import UNKNOWN_CHECK, CheckResult
 
@@ -24,6 +25,15 @@ def dhcp_answering(paths: Paths) -> bool | None:
         return {"yes": True, "no": False}.get(paths.dhcp_answering.read_text().strip())
     except OSError:
         return None
+
+
+def sync_gate_closed(paths: Paths) -> bool:
+    """Whether the sync gate (usr/libexec/ha-pair/sync-gate) holds this starting node in FAULT
+    until it has the peer's connections: keepalived reads -254 there. Absent or open: False."""
+    try:
+        return paths.sync_gate.read_text().strip() == str(OUT)
+    except OSError:
+        return False
 
 
 def node_state(paths: Paths) -> str:

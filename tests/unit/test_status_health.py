@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ha_pair.state.observed import CheckResult
 from ha_pair.state.pair import PairState, apply_event
 from ha_pair.config.validate import Inputs, build_model
 from ha_pair.events.keepalived_fifo import VrrpEvent
+from ha_pair import runfiles
 from ha_pair.paths import Paths
 from ha_pair.state.observed import Snapshot
 from ha_pair.status.build import ConfigOnDisk, build_status, effective_priority, health
@@ -39,13 +42,13 @@ def master_state() -> PairState:
 
 def full_status(upstream: str, bonus: str, sync_link: bool = True, conntrackd: bool = True,
                 lease_sync: dict | None = None, pending: bool = False, disk_errors: tuple[str, ...] = (),
-                maintenance: dict | None = None) -> dict:
+                maintenance: dict | None = None, gate_closed: bool = False) -> dict:
     snapshot = Snapshot(
         time=200.0, addresses={"br-lan": ["192.168.50.1"], "eth1": ["198.51.100.1"]},
         carriers={"br-lan": True, "eth1": True, "eth2": sync_link},
         checks={"upstream": CheckResult(upstream, 150.0, 3, 199.0), "bonus": CheckResult(bonus, 150.0, 3, 199.0)},
         conntrack={"running": conntrackd, "internal": {"active": 1}, "external": {"active": 1}, "sync": {}},
-        dhcp_answering=True)
+        dhcp_answering=True, sync_gate_closed=gate_closed)
     in_effect = model()
     on_disk = ConfigOnDisk(disk_errors, None if disk_errors else "changed" if pending else in_effect.digest)
     return build_status(in_effect, master_state(), snapshot, {"pid": 1}, on_disk,
@@ -72,6 +75,19 @@ def test_effective_priority_counts_the_operators_hold(hold, expected):
     whose advert says 0."""
     status = full_status("ok", "ok", maintenance={"on": hold == "out", "since": None, "by": None, "hold": hold})
     assert status["node"]["effective_priority"] == expected
+
+
+def test_a_closed_sync_gate_advertises_priority_zero(tmp_path):
+    """While the sync gate holds a starting node in FAULT (keepalived reads -254 from its
+    track_file), status says what keepalived advertises: 0, not the configured priority."""
+    assert full_status("ok", "ok", gate_closed=True)["node"]["effective_priority"] == 0
+    paths = Paths(str(tmp_path))
+    assert runfiles.sync_gate_closed(paths) is False  # no gate file: not gated
+    gate = Path(str(paths.sync_gate))
+    gate.parent.mkdir(parents=True)
+    for text, closed in (("-254\n", True), ("0\n", False), ("", False)):
+        gate.write_text(text)
+        assert runfiles.sync_gate_closed(paths) is closed, text
 
 
 def test_effective_priority_stays_within_vrrp_range():

@@ -234,6 +234,7 @@ class Agent(SplitBrainHandling):
             checks={c.name: runfiles.check_result(self.paths, c.name) for c in model.checks},
             conntrack=self.conntrack_stats() if model.conntrack.enabled else {},
             dhcp_answering=runfiles.dhcp_answering(self.paths) if model.dhcp.managed else None,
+            sync_gate_closed=runfiles.sync_gate_closed(self.paths),
         )
 
     def conntrack_stats(self) -> dict:

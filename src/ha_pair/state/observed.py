@@ -32,3 +32,4 @@ class Snapshot:
     checks: dict[str, CheckResult] = field(default_factory=dict)
     conntrack: dict[str, Any] = field(default_factory=dict)  # probes.conntrackd_stats()
     dhcp_answering: bool | None = None
+    sync_gate_closed: bool = False  # runfiles.sync_gate_closed: keepalived holds the node in FAULT

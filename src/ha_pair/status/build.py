@@ -65,12 +65,13 @@ def _checks(model: Model, snapshot: Snapshot) -> dict[str, Any]:
     return out
 
 
-def effective_priority(priority: int, checks: tuple[Check, ...], results: dict[str, Any], hold: int = 0) -> int:
+def effective_priority(priority: int, checks: tuple[Check, ...], results: dict[str, Any], hold: int = 0,
+                       gate_closed: bool = False) -> int:
     """The priority keepalived advertises: a negative weight counts while its check is down, a
     positive one while it is up (keepalived's track_script/track_interface rule), and the
     operator's hold (a track_file of weight 1), kept in 1-254; below -253 the hold is FAULT,
-    which advertises priority 0."""
-    if hold < YIELD:
+    which advertises priority 0, and so is a closed sync gate (the other track_file)."""
+    if hold < YIELD or gate_closed:
         return 0
     total = priority + hold
     for check in checks:
@@ -228,7 +229,8 @@ def _pair(model: Model, state: PairState, snapshot: Snapshot, hold: int) -> dict
     answering = snapshot.dhcp_answering
     return {
         "node": {"name": node.name, "role": node.role, "priority": node.priority, "enabled": node.enabled,
-                 "effective_priority": effective_priority(node.priority, model.checks, checks, hold),
+                 "effective_priority": effective_priority(node.priority, model.checks, checks, hold,
+                                                          snapshot.sync_gate_closed),
                  "vrrp_version": node.vrrp_version, "advert_int_cs": node.advert_centis},
         "instances": _instances(model, state, snapshot),
         "checks": checks,
