@@ -91,3 +91,34 @@ def test_the_agent_loads_without_socket_py_queue_copy_weakref_subprocess_json_th
 
 def test_the_status_command_loads_without_json_re_enum_or_socket_py():
     assert _loaded(STATUS, NOT_IN_STATUS) == "[]"
+
+
+HOOKS_PROBE = """
+import sys, time
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[1])
+from ha_pair.agent.split_brain import SplitBrainHandling
+from ha_pair.paths import Paths
+handling = SplitBrainHandling()
+handling.paths = Paths(sys.argv[2])
+handling.run_hooks("split_brain", {"HA_CAUSE": "probe"})
+out = handling.paths.run_dir / "hooks.out"
+for _ in range(500):
+    if out.exists() and out.read_text():
+        break
+    time.sleep(0.01)
+print(out.read_text().strip(), "subprocess" in sys.modules, "threading" in sys.modules)
+"""
+
+
+def test_the_split_brain_hooks_run_without_subprocess_or_threading(tmp_path):
+    """The agent runs the user's hooks on a split brain: through ha_pair.spawn, not subprocess
+    (which would bring threading and its own imports back into the agent for good)."""
+    runner = tmp_path / "usr/libexec/ha-pair/hooks"
+    runner.parent.mkdir(parents=True)
+    (tmp_path / "var/run/ha-pair").mkdir(parents=True)
+    runner.write_text(f'#!/bin/sh\necho "$ACTION $HA_CAUSE" > {tmp_path}/var/run/ha-pair/hooks.out\n')
+    runner.chmod(0o755)
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", HOOKS_PROBE, str(SRC), str(tmp_path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.split() == ["split_brain", "probe", "False", "False"], out.stdout + out.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from .. import leanthreads, log
+from .. import leanthreads, log, spawn
 from ..operate import step_down
 from ..state.split_brain import CONFIRM_S, SplitBrain
 from ..state.split_brain import step as split_brain_step
@@ -100,15 +100,11 @@ class SplitBrainHandling:
     def run_hooks(self, action: str, env: dict[str, str]) -> None:
         """The user's hooks (/etc/hotplug.d/ha) with ACTION, as the notify script runs them for
         transitions; in the background, never waited for by the loop."""
-        import subprocess
-
         runner = self.paths.hooks_runner
-        try:
-            proc = subprocess.Popen([str(runner)], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ACTION": action,
-                                                        **env},
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, start_new_session=True)
+        try:  # spawn, not subprocess: the agent stays without subprocess and its imports
+            child = spawn.Child([str(runner)], {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ACTION": action, **env},
+                                new_session=True)
         except OSError as exc:
             log.warning(f"cannot run the hooks ({runner}): {exc}")
             return
-        leanthreads.Thread(proc.wait).start()
+        leanthreads.Thread(child.wait).start()
