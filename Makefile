@@ -25,7 +25,7 @@ demo: deps
 bench: deps
 	$(PYTHON) -m tests.bench
 
-# false failovers under load, long enough to tell 0 from a few per hour (80 min; into build/bench.json)
+# false failovers under load, long enough to tell 0 from a few per hour (an hour; into build/bench.json)
 soak: deps
 	$(PYTHON) -m tests.bench --only soak
 

@@ -172,7 +172,9 @@ def main() -> int:
         for stage in jobs.stages_for(parts):
             log(f"stage: {', '.join(stage)} ({min(len(stage), args.parallel)} at a time)")
             stage_started = time.monotonic()
-            done = workers.run_stage(stage, job_argv(args), args.parallel, log)
+            # the soak watches for as long as it is told: its loads' minutes on top of the usual bound
+            soaking = len(load.LOADS) * args.soak_minutes * 60 if "soak" in stage else 0
+            done = workers.run_stage(stage, job_argv(args), args.parallel, log, workers.JOB_TIMEOUT_S + soaking)
             jobs.place(results, {name: job["result"] for name, job in done.items()})
             results["stages"].append({"jobs": {name: {"seconds": job["seconds"], "load_average": job["load_average"]}
                                                for name, job in done.items()},

@@ -67,7 +67,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("soak",),
 )
 PARTS = tuple(dict.fromkeys(part for part, _, _ in JOBS.values()))
-# parts only run when asked for (--only): the soak takes 80 minutes
+# parts only run when asked for (--only): the soak takes an hour
 OPT_IN = ("soak",)
 DEFAULT_PARTS = tuple(part for part in PARTS if part not in OPT_IN)
 

@@ -45,7 +45,7 @@ POWER_RUNS = 2  # power losses per profile before the loads: the gap each profil
 BURST_S, PAUSE_S = 2, 2  # whole seconds: stress-ng truncates its --timeout
 CLIENT_GAP_MS = 100.0
 FEW_PER_HOUR = 3.0  # what "0, not a few per hour" needs: none seen in an hour bounds the rate at 3/h (95 %)
-SOAK_MINUTES, SOAK_PAIRS = 20, 3  # the long run (part soak): 3 pairs x 20 min = 1 pair-hour per case
+SOAK_MINUTES, SOAK_PAIRS = 15, 4  # the long run (part soak): 4 pairs x 15 min = 1 pair-hour per case
 BACKUP_PRIORITY = 100  # r2, role secondary (config/schema.py): its skew is (256 - 100) / 256 adverts
 # exec storms by a shell (stress-ng's exec and spawn stressors refuse to run as root)
 EXEC_LOOP = 'end=$(($(date +%s) + {s})); while [ "$(date +%s)" -lt "$end" ]; do /bin/true; done'

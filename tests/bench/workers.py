@@ -43,9 +43,10 @@ def load_average() -> float:
 
 
 def run_stage(jobs: Sequence[str], job_argv: Callable[[str, Path], list[str]], max_parallel: int,
-              log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+              log: Callable[[str], None], timeout_s: float = JOB_TIMEOUT_S) -> dict[str, dict[str, Any]]:
     """Run the jobs, at most max_parallel at a time. Returns {job: {"result", "seconds",
-    "load_average"}} once all are done; the first failure stops the others and raises JobFailed."""
+    "load_average"}} once all are done; the first failure (or a job running past `timeout_s`)
+    stops the others and raises JobFailed."""
     pending, running, done = list(jobs), {}, {}
     free_slots = list(range(max_parallel))
     with tempfile.TemporaryDirectory(prefix="ha-pair-bench-jobs.") as tmp:
@@ -62,8 +63,8 @@ def run_stage(jobs: Sequence[str], job_argv: Callable[[str, Path], list[str]], m
                     running[name] = (proc, slot, out, relay, time.monotonic())
                 for name, (proc, slot, out, relay, started) in list(running.items()):
                     if proc.poll() is None:
-                        if time.monotonic() - started > JOB_TIMEOUT_S:
-                            raise JobFailed(f"bench job {name} ran over {JOB_TIMEOUT_S} s")
+                        if time.monotonic() - started > timeout_s:
+                            raise JobFailed(f"bench job {name} ran over {timeout_s:.0f} s")
                         continue
                     relay.join(timeout=5)
                     del running[name]

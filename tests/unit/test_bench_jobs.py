@@ -97,3 +97,11 @@ pathlib.Path({str(marker)!r}).write_text("x"); time.sleep(60)
     with pytest.raises(workers.JobFailed, match="bad failed \\(exit 3\\)"):
         workers.run_stage(["slow", "bad"], fake_job(script), max_parallel=2, log=lambda _: None)
     assert time.monotonic() - started < 30, "the slow job was not stopped"
+
+
+def test_a_job_past_its_time_stops_the_bench():
+    started = time.monotonic()
+    with pytest.raises(workers.JobFailed, match="slow ran over 1 s"):
+        workers.run_stage(["slow"], fake_job("import time; time.sleep(60)"), max_parallel=1, log=lambda _: None,
+                          timeout_s=1)
+    assert time.monotonic() - started < 30, "the slow job was not stopped"
