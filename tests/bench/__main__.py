@@ -3,7 +3,7 @@
 usage: python3 -m tests.bench [--runs N] [--other-runs N] [--scale-runs N] [--load-minutes M] [--parallel N]
                                [--only failover,single_wan,handover,operator_handover,split_brain,ipv6,agent,lease_sync,scale,load]
        python3 -m tests.bench --only soak [--soak-minutes M] [--soak-pairs N]   (`make soak`: false failovers
-                               under load for 80 minutes; kept in bench.json by later runs of the other parts)
+                               under load for an hour; kept in bench.json by later runs of the other parts)
        python3 -m tests.bench --readme   (README's performance section from build/bench.json, measuring nothing)
 
 The jobs run in stages, those of a stage side by side (tests/bench/jobs.py says which and why).
