@@ -225,3 +225,77 @@ def test_a_merge_past_the_stored_state_cap_is_refused_and_nothing_is_stored(root
     with store.locked():
         store.absorb(remote, NOW)
     assert store.counts()["leases"] == 3
+
+
+def test_a_second_fold_at_the_same_time_is_skipped_only_while_nothing_changed(root: Path):
+    """lease-peer folds dnsmasq's file in before reading the request and again under the lock: the
+    second costs nothing while the file and the knowledge are as the first left them, and is done
+    again as soon as either changed (or at another time, which may expire leases)."""
+    store = LeaseStore(Paths(root))
+    state = root / "var/run/ha-pair/leases.state"
+    write_leases(root, line(1))
+    with store.locked():
+        first = store.observe_local(NOW)
+    written = state.stat()
+    with store.locked():
+        assert store.observe_local(NOW) is first
+    assert (state.stat().st_ino, state.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns), "not rewritten"
+    with store.locked():  # a fresh store (another process) folds again: the same knowledge
+        LeaseStore(Paths(root)).observe_local(NOW)
+    assert state.read_text() == line(1)
+
+    write_leases(root, line(1) + line(2))  # dnsmasq granted a lease since
+    with store.locked():
+        store.observe_local(NOW)
+    assert state.read_text() == line(1) + line(2)
+
+    state.write_text(line(1))  # another writer replaced the knowledge (as absorb does)
+    with store.locked():
+        store.observe_local(NOW)
+    assert state.read_text() == line(1) + line(2), "folded again: the lease is back"
+
+    with store.locked():  # later, line 2 has expired: the same file, another time, folded again
+        store.observe_local(NOW + 7200)
+    assert "192.168.50.10" not in state.read_text()
+
+
+FAKE_SSH_STARTED = """#!/bin/sh
+echo $$ > "{pid}"
+exec cat
+"""
+
+
+def test_the_exchange_payload_is_made_while_the_client_starts_and_its_failure_kills_the_client(tmp_path: Path, root: Path, monkeypatch):
+    from ha_pair.leasesync import transport
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    pid_file = tmp_path / "ssh.pid"
+    (bindir / "ssh").write_text(FAKE_SSH_STARTED.format(pid=pid_file))
+    (bindir / "ssh").chmod(0o755)
+    for tool in ("sh", "cat"):
+        (bindir / tool).symlink_to(subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
+                                                  text=True).stdout.strip())
+    monkeypatch.setenv("PATH", str(bindir))
+
+    def payload() -> bytes:
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pid_file.exists(), "the client runs before the payload is made"
+        return b"the payload\n"
+
+    reply, _ = transport.call(Paths(root), "10.255.0.2", 22, "exchange", payload)
+    assert reply.data == b"the payload\n" and reply.sent == len(b"the payload\n")
+
+    pid_file.unlink()
+
+    def failing() -> bytes:
+        payload()
+        raise OSError("the lease file could not be read")
+
+    with pytest.raises(OSError, match="could not be read"):
+        transport.call(Paths(root), "10.255.0.2", 22, "exchange", failing)
+    pid = int(pid_file.read_text())
+    assert not os.path.exists(f"/proc/{pid}"), "the client was killed and reaped"
+    assert not transport._running

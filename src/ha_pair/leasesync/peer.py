@@ -164,6 +164,8 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         return 0
     remote = raw = None
     if verb in ("exchange", "push"):
+        with store.locked():  # while the request comes (the caller folds in its own file meanwhile);
+            store.observe_local(now)  # under the lock again below, this costs nothing unless dnsmasq wrote
         try:
             raw = _read_request(stdin)
             remote, skipped = store.decode_remote(raw)

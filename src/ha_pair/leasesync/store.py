@@ -115,6 +115,7 @@ class LeaseStore:
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
         self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
         self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
+        self._folded: tuple[int, bytes, tuple, tuple] | None = None  # observe_local's last: (now, file, state key, result)
 
     def locked(self) -> _Flock:
         """`with store.locked():` holds the store's lock file (flock) for the block."""
@@ -240,9 +241,16 @@ class LeaseStore:
     # -- updating (callers hold the lock, except for apply_to_dnsmasq) ---------------------------
     def observe_local(self, now: int) -> tuple[MergeResult | LinesResult, LocalRead | LinesRead]:
         """Fold the current lease file into the knowledge: new and renewed leases, and tombstones for
-        those gone since the last read (released or expired)."""
+        those gone since the last read (released or expired). Done once per `now` while nothing
+        changed: the fold of an unchanged file into the knowledge it made at the same time gives that
+        knowledge again (lease-peer folds before reading the request, and again under the lock)."""
+        folded = self._folded
+        if folded is not None and folded[0] == now and folded[1] == self._bytes(self.file) \
+                and folded[2] == self._state_key():
+            return folded[3]
         fast = self._observe_lines(now)
         if fast is not None:
+            self._folded = (now, fast[1].raw, self._state_key(), fast)
             return fast
         local = self.read_file()
         if self.seen_path.exists():
@@ -256,7 +264,16 @@ class LeaseStore:
         observed = LeaseDb(local.db.leases, local.db.duid, tombstones)
         result = merge(self.knowledge(), observed, now)
         self._save(result.db, local.db)
+        self._folded = None  # the Lease path (a release, or outside the canonical form) every time
         return result, local
+
+    def _state_key(self) -> tuple | None:
+        """The state file's version: every writer replaces it (inode, size and mtime tell)."""
+        try:
+            info = os.stat(self.state_path)
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
 
     def _observe_lines(self, now: int) -> tuple[LinesResult, LinesRead] | None:
         """observe_local by the line merge, when the lease file and both state files are in the
@@ -273,7 +290,7 @@ class LeaseStore:
         observed = lines.StateLines(local.leases, [], [], local.duid)
         merged = lines.merge(known, observed, now)
         self._write_lines(self.state_path, merged)
-        seen = lines.StateLines(sorted(local.leases, key=lines.address_order), [], [], local.duid)
+        seen = lines.StateLines(lines.in_address_order(local.leases, merged.state.leases), [], [], local.duid)
         self._write_text(self.seen_path, lines.serialise(seen), keep=False)
         self._remember_lines(self.seen_path, seen)
         return LinesResult(merged), LinesRead(raw)
@@ -362,8 +379,9 @@ class LeaseStore:
         """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
         file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
         if file_lines is not None and known_lines is not None:
-            return (sorted(file_lines.leases, key=lines.address_order), file_lines.duid) != \
-                (sorted(known_lines.leases, key=lines.address_order), known_lines.duid)
+            # the same lines in any order: sorted by address they would be the same list (the line
+            # is address_order's last key), and plain sorting is done in C
+            return (sorted(file_lines.leases), file_lines.duid) != (sorted(known_lines.leases), known_lines.duid)
         file_db = self.read_file().db
         known = self.knowledge()
         return (file_db.leases, file_db.duid) != (known.leases, known.duid)
@@ -441,7 +459,10 @@ class LeaseStore:
         and counted; over a message's limits it is refused whole (MessageRefused). A message in the
         canonical form stays lines (leases/lines.py)."""
         Budget().take(raw)
-        split = lines.split(raw)
+        cached = self._split.get(str(self.state_path))  # split before, even if replaced since:
+        known = set(cached[1].leases) if cached is not None and cached[1] is not None else ()  # checked
+        split = lines.split(raw, known=known)
+        del known
         if split is not None:
             return split, 0
         result = parse_state(raw)
@@ -450,4 +471,11 @@ class LeaseStore:
 
 def entries(db: LeaseDb) -> int:
     return len(db.leases) + len(db.superseded) + len(db.tombstones)
+
+
+def stored_counts(result: MergeResult | LinesResult) -> tuple[int, int]:
+    """Leases and tombstones a merge result holds: what counts() finds in the file written from it."""
+    if isinstance(result, LinesResult):
+        return result.merged.leases, result.merged.tombstones
+    return len(result.db.leases), len(result.db.tombstones)
 

@@ -14,7 +14,7 @@ from .. import jsonsafe
 from ..paths import Paths
 from ..leases.limits import Budget, MessageRefused
 from .importer import reread_reservations
-from .store import LeaseStore
+from .store import LeaseStore, stored_counts
 from .transport import TransportError, call
 
 HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
@@ -103,10 +103,12 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     store = LeaseStore(paths)
     outcome = SyncOutcome(ok=False, started=time.time())
     now = int(outcome.started)
-    with store.locked():
-        _, local = store.observe_local(now)
-        outcome.malformed_local = len(local.problems)
-        payload = store.knowledge_text()
+
+    def payload() -> bytes:  # made while the SSH client connects and the peer starts (transport.call)
+        with store.locked():
+            _, local = store.observe_local(now)
+            outcome.malformed_local = len(local.problems)
+            return store.knowledge_text()
     try:
         reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
     except TransportError as exc:
@@ -121,6 +123,7 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         with store.locked():
             merged = store.absorb(remote, int(time.time()), note=False)
             store.forget_from_peer()  # the caller now counts everything merged as known to the peer
+            outcome.leases_local, outcome.tombstones = stored_counts(merged)
         del remote  # merged and stored
     except MessageRefused as exc:
         outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"
@@ -129,8 +132,6 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     with store.locked():
         outcome.conflicts = merged.conflicts
         outcome.conflict_descriptions = merged.conflict_descriptions
-        counts = store.counts()  # from the state file's lines: no Lease objects for a count
-        outcome.tombstones, outcome.leases_local = counts["tombstones"], counts["leases"]
         apply = apply_if_not_answering and not answering and (store.needs_apply() or store.dnsmasq_behind())
         reserve = not apply and store.refresh_reservations(int(time.time()))
     if apply:
