@@ -120,7 +120,7 @@ def test_the_line_reservations_are_the_lease_reservations(knowledge: LeaseDb, in
     merged = merge(knowledge, LeaseDb(), now).db  # one lease per address, as knowledge always is
     expected = reservations(merged, in_dnsmasq, now)
     got = lines.reservations(lines.split(serialise_state(merged)), lines.split(serialise(in_dnsmasq), state=False), now)
-    assert got == expected
+    assert got == expected.encode()
 
 
 def classified(text: bytes, state: bool = True) -> lines.StateLines | None:

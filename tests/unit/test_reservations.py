@@ -56,6 +56,10 @@ def test_the_hostsfile_grammar_takes_what_ha_pair_writes(line: str):
 def test_the_hostsfile_grammar_refuses_anything_else(line: str):
     with pytest.raises(ValueError):
         grammar.dhcp_host_entry(line)
+    good = [b"id:ff:00,192.168.50.1", b"02:00:00:00:00:0b,10.0.0.255"]
+    grammar.dhcp_host_entries(good)
+    with pytest.raises(ValueError, match="not a dhcp-hostsfile line"):  # the whole file's check, as bytes
+        grammar.dhcp_host_entries(good + [line.encode()] + good)
 
 
 @pytest.fixture

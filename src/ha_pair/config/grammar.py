@@ -216,3 +216,14 @@ def dhcp_host_entry(line: str) -> None:
     """One line of a dhcp-hostsfile as ha-pair writes it: `id:<hex:hex..>,<ipv4>` or `<mac>,<ipv4>`."""
     if not _DHCP_HOST.fullmatch(line):
         raise ValueError(f"not a dhcp-hostsfile line of the form id:HEX,IPV4 or MAC,IPV4: {line[:80]!r}")
+
+
+_DHCP_HOST_BYTES = re.compile(_DHCP_HOST.pattern.encode())
+
+
+def dhcp_host_entries(lines: list[bytes]) -> None:
+    """dhcp_host_entry for the lines of a whole file, built as bytes (tens of thousands of them)."""
+    fullmatch = _DHCP_HOST_BYTES.fullmatch
+    for line in lines:
+        if fullmatch(line) is None:
+            dhcp_host_entry(line.decode("ascii", "backslashreplace"))  # raises, naming the line

@@ -22,7 +22,7 @@ import re
 import _socket  # inet_aton without socket.py's enums (the agent imports this module)
 from itertools import chain
 
-from ..config.grammar import dhcp_host_entry
+from ..config.grammar import dhcp_host_entries
 from ..record import field, record
 from .merge import TOMBSTONE_GRACE, INFINITE_TOMBSTONE_TTL
 from .model import _CANONICAL_V4, CANONICAL_V4_SHORT, INFINITE_RANK, MAX_EXPIRY, MAX_SERVER_DUID
@@ -260,16 +260,16 @@ def diff(old: list[bytes], new: list[bytes], now: int) -> list[tuple[int, int, b
     return tombs
 
 
-def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> str:
+def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> bytes:
     """reservations.reservations() for canonical texts (see there), over `knowledge`'s leases in
-    the order of its text (the pair's state files are written in address order)."""
+    the order of its text (the pair's state files are written in address order), as bytes."""
     # reservations() also skips a lease whose slot dnsmasq holds: its address is then taken too.
     # A line dnsmasq's file holds as it is has its address taken: a set difference (in C) leaves
     # only the others for the loop (after an exchange, most of the knowledge is in the file).
     in_file = set(in_dnsmasq.leases)
     candidates = [line for line in knowledge.leases if line not in in_file]
     if not candidates:
-        return ""
+        return b""
     taken = {line.split(b" ", 3)[2] for line in in_dnsmasq.leases}
     out = []
     for line in candidates:
@@ -277,11 +277,8 @@ def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> str
         if quad in taken or 0 < int(expiry) <= now:
             continue
         if client_id != b"*" and b":" in client_id:
-            entry = "id:%s,%s" % (client_id.decode(), quad.decode())
+            out.append(b"id:%s,%s" % (client_id, quad))
         elif client_id == b"*" and mac.count(b":") == 5:  # Ethernet: the form has no `<type>-`
-            entry = "%s,%s" % (mac.decode(), quad.decode())
-        else:
-            continue
-        dhcp_host_entry(entry)
-        out.append(entry + "\n")
-    return "".join(out)
+            out.append(b"%s,%s" % (mac, quad))
+    dhcp_host_entries(out)
+    return b"".join(entry + b"\n" for entry in out)

@@ -437,7 +437,7 @@ class LeaseStore:
         unseen there."""
         file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
         if file_lines is not None and known_lines is not None:
-            wanted = lines.reservations(known_lines, file_lines, now).encode()
+            wanted = lines.reservations(known_lines, file_lines, now)
         else:
             wanted = reservations(self.knowledge(), self.read_file().db, now).encode()
         path = self.paths.dhcp_reservations
