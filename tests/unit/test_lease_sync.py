@@ -8,12 +8,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ha_pair.commands.lease import fingerprint
+from ha_pair.leases import LeaseDb, serialise, serialise_state
 from ha_pair.leases import parse_state
 from ha_pair.leasesync.peer import serve
 from ha_pair.leases.limits import MAX_MESSAGE_BYTES
@@ -21,6 +26,7 @@ from ha_pair.leasesync.store import LeaseStore
 from ha_pair.leasesync.transport import classify
 from ha_pair.paths import Paths
 from tests.support import pair, tree
+from tests.unit.test_lease_lines import NOW as NOW_L, db as lease_db
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = int(time.time())
@@ -227,36 +233,32 @@ def test_a_merge_past_the_stored_state_cap_is_refused_and_nothing_is_stored(root
     assert store.counts()["leases"] == 3
 
 
-def test_a_second_fold_at_the_same_time_is_skipped_only_while_nothing_changed(root: Path):
-    """lease-peer folds dnsmasq's file in before reading the request and again under the lock: the
-    second costs nothing while the file and the knowledge are as the first left them, and is done
-    again as soon as either changed (or at another time, which may expire leases)."""
-    store = LeaseStore(Paths(root))
-    state = root / "var/run/ha-pair/leases.state"
-    write_leases(root, line(1))
-    with store.locked():
-        first = store.observe_local(NOW)
-    written = state.stat()
-    with store.locked():
-        assert store.observe_local(NOW) is first
-    assert (state.stat().st_ino, state.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns), "not rewritten"
-    with store.locked():  # a fresh store (another process) folds again: the same knowledge
-        LeaseStore(Paths(root)).observe_local(NOW)
-    assert state.read_text() == line(1)
-
-    write_leases(root, line(1) + line(2))  # dnsmasq granted a lease since
-    with store.locked():
-        store.observe_local(NOW)
-    assert state.read_text() == line(1) + line(2)
-
-    state.write_text(line(1))  # another writer replaced the knowledge (as absorb does)
-    with store.locked():
-        store.observe_local(NOW)
-    assert state.read_text() == line(1) + line(2), "folded again: the lease is back"
-
-    with store.locked():  # later, line 2 has expired: the same file, another time, folded again
-        store.observe_local(NOW + 7200)
-    assert "192.168.50.10" not in state.read_text()
+@settings(max_examples=150, deadline=None)
+@given(lease_db, lease_db, lease_db, st.one_of(st.none(), lease_db), st.integers(NOW_L - 60, NOW_L + 60))
+def test_folding_the_file_and_the_message_in_one_merge_is_folding_them_one_after_the_other(
+        known: LeaseDb, in_file: LeaseDb, message: LeaseDb, seen: LeaseDb | None, now: int):
+    """lease-peer merges dnsmasq's file and the peer's message into the knowledge at once
+    (absorb(observe=True)): the state and seen files are those of observe_local then absorb,
+    byte for byte, with or without releases since the last read (those take the Lease path)."""
+    results = []
+    for one_merge in (True, False):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = Paths(tmp)
+            store = LeaseStore(paths)
+            Path(store.file).parent.mkdir(parents=True)
+            paths.run_dir.mkdir(parents=True)
+            Path(store.file).write_bytes(serialise(in_file))
+            Path(store.state_path).write_bytes(serialise_state(known))
+            if seen is not None:
+                Path(store.seen_path).write_bytes(serialise_state(LeaseDb(seen.leases, seen.duid)))
+            remote, _ = store.decode_remote(serialise_state(message))
+            if one_merge:
+                store.absorb(remote, now, observe=True)
+            else:
+                store.observe_local(now)
+                store.absorb(remote, now)
+            results.append((Path(store.state_path).read_bytes(), Path(store.seen_path).read_bytes()))
+    assert results[0] == results[1]
 
 
 FAKE_SSH_STARTED = """#!/bin/sh
@@ -299,3 +301,14 @@ def test_the_exchange_payload_is_made_while_the_client_starts_and_its_failure_ki
     pid = int(pid_file.read_text())
     assert not os.path.exists(f"/proc/{pid}"), "the client was killed and reaped"
     assert not transport._running
+
+
+def test_an_exchange_without_an_ssh_client_still_folds_the_lease_file_in(tmp_path: Path, root: Path, monkeypatch):
+    """The payload is made once the client runs; when none can start, the fold is done anyway."""
+    from ha_pair.leasesync.sync import exchange
+
+    write_leases(root, line(1))
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither dbclient nor ssh
+    outcome = exchange(Paths(root), "10.255.0.2", 22, apply_if_not_answering=False, answering=True)
+    assert not outcome.ok and outcome.error_kind == "failed" and "no SSH client" in outcome.error
+    assert (root / "var/run/ha-pair/leases.state").read_text() == line(1)

@@ -115,7 +115,6 @@ class LeaseStore:
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
         self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
         self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
-        self._folded: tuple[int, bytes, tuple, tuple] | None = None  # observe_local's last: (now, file, state key, result)
 
     def locked(self) -> _Flock:
         """`with store.locked():` holds the store's lock file (flock) for the block."""
@@ -241,16 +240,9 @@ class LeaseStore:
     # -- updating (callers hold the lock, except for apply_to_dnsmasq) ---------------------------
     def observe_local(self, now: int) -> tuple[MergeResult | LinesResult, LocalRead | LinesRead]:
         """Fold the current lease file into the knowledge: new and renewed leases, and tombstones for
-        those gone since the last read (released or expired). Done once per `now` while nothing
-        changed: the fold of an unchanged file into the knowledge it made at the same time gives that
-        knowledge again (lease-peer folds before reading the request, and again under the lock)."""
-        folded = self._folded
-        if folded is not None and folded[0] == now and folded[1] == self._bytes(self.file) \
-                and folded[2] == self._state_key():
-            return folded[3]
+        those gone since the last read (released or expired)."""
         fast = self._observe_lines(now)
         if fast is not None:
-            self._folded = (now, fast[1].raw, self._state_key(), fast)
             return fast
         local = self.read_file()
         if self.seen_path.exists():
@@ -264,21 +256,23 @@ class LeaseStore:
         observed = LeaseDb(local.db.leases, local.db.duid, tombstones)
         result = merge(self.knowledge(), observed, now)
         self._save(result.db, local.db)
-        self._folded = None  # the Lease path (a release, or outside the canonical form) every time
         return result, local
 
-    def _state_key(self) -> tuple | None:
-        """The state file's version: every writer replaces it (inode, size and mtime tell)."""
-        try:
-            info = os.stat(self.state_path)
-        except FileNotFoundError:
-            return None
-        return (info.st_ino, info.st_size, info.st_mtime_ns)
-
     def _observe_lines(self, now: int) -> tuple[LinesResult, LinesRead] | None:
-        """observe_local by the line merge, when the lease file and both state files are in the
-        canonical form and nothing was released since the last read (a release goes the Lease way,
-        which reads a half-written file again before believing it); None otherwise."""
+        """observe_local by the line merge (see _observed_lines); None where it does not apply."""
+        observed = self._observed_lines(now)
+        if observed is None:
+            return None
+        raw, local, known = observed
+        merged = lines.merge(known, lines.StateLines(local.leases, [], [], local.duid), now)
+        self._write_lines(self.state_path, merged)
+        self._write_seen(local, merged)
+        return LinesResult(merged), LinesRead(raw)
+
+    def _observed_lines(self, now: int) -> tuple[bytes, lines.StateLines, lines.StateLines] | None:
+        """dnsmasq's file (bytes and lines) and the knowledge's lines, when the lease file and both
+        state files are in the canonical form and nothing was released since the last read (a
+        release goes the Lease way, which reads a half-written file again before believing it)."""
         raw, local = self._file_lines()
         known = self._state_lines(self.state_path)
         if local is None or known is None:
@@ -287,28 +281,42 @@ class LeaseStore:
             seen = self._state_lines(self.seen_path)
             if seen is None or lines.diff(seen.leases, local.leases, now):
                 return None
-        observed = lines.StateLines(local.leases, [], [], local.duid)
-        merged = lines.merge(known, observed, now)
-        self._write_lines(self.state_path, merged)
+        return raw, local, known
+
+    def _write_seen(self, local: lines.StateLines, merged: lines.LinesMerge) -> None:
         seen = lines.StateLines(lines.in_address_order(local.leases, merged.state.leases), [], [], local.duid)
         self._write_text(self.seen_path, lines.serialise(seen), keep=False)
         self._remember_lines(self.seen_path, seen)
-        return LinesResult(merged), LinesRead(raw)
 
-    def absorb(self, remote: LeaseDb | lines.StateLines, now: int,
-               remote_text: bytes | None = None, note: bool = True) -> MergeResult | LinesResult:
+    def absorb(self, remote: LeaseDb | lines.StateLines, now: int, remote_text: bytes | None = None,
+               note: bool = True, observe: bool = False) -> MergeResult | LinesResult:
         """Fold the peer's knowledge into ours, noting what came from the peer (`remote_text`: the
         message it was parsed from, if at hand): it need not be pushed back to it (`note` False:
         the caller counts all it knows as known to the peer). Refused whole
-        (MessageRefused, nothing stored) when the result would pass the stored-state cap."""
+        (MessageRefused, nothing stored) when the result would pass the stored-state cap.
+        `observe`: observe_local(now) first, done in the same line merge where that applies
+        (merging the file and the message into the knowledge at once is merging them one after
+        the other at the same time: each slot's latest copy and the tombstones are the same)."""
+        observed = self._observed_lines(now) if observe and isinstance(remote, lines.StateLines) else None
+        if observe and observed is None:
+            self.observe_local(now)
         if isinstance(remote, lines.StateLines):
-            known = self._state_lines(self.state_path)
+            known = self._state_lines(self.state_path) if observed is None else observed[2]
             if known is not None:
-                merged = lines.merge(known, remote, now)
+                incoming = remote
+                if observed is not None:  # the file's leases join the message's (and the least DUID)
+                    local = observed[1]
+                    duids = [d for d in (local.duid, remote.duid) if d is not None]
+                    incoming = lines.StateLines(local.leases + remote.leases, remote.superseded,
+                                                remote.tombstones, min(duids) if duids else None)
+                merged = lines.merge(known, incoming, now)
+                del incoming
                 stored = merged.leases + merged.superseded + merged.tombstones
                 if stored > MAX_ENTRIES:
                     raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
                 self._write_lines(self.state_path, merged)
+                if observed is not None:
+                    self._write_seen(observed[1], merged)
                 if note:
                     self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
                 return LinesResult(merged)
@@ -459,10 +467,9 @@ class LeaseStore:
         and counted; over a message's limits it is refused whole (MessageRefused). A message in the
         canonical form stays lines (leases/lines.py)."""
         Budget().take(raw)
-        cached = self._split.get(str(self.state_path))  # split before, even if replaced since:
-        known = set(cached[1].leases) if cached is not None and cached[1] is not None else ()  # checked
-        split = lines.split(raw, known=known)
-        del known
+        # the knowledge's lines (split now, before the lock, for the merge) need no second check
+        known = self._state_lines(self.state_path)
+        split = lines.split(raw, known=set(known.leases) if known is not None else ())
         if split is not None:
             return split, 0
         result = parse_state(raw)

@@ -104,7 +104,11 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     outcome = SyncOutcome(ok=False, started=time.time())
     now = int(outcome.started)
 
+    made = False
+
     def payload() -> bytes:  # made while the SSH client connects and the peer starts (transport.call)
+        nonlocal made
+        made = True
         with store.locked():
             _, local = store.observe_local(now)
             outcome.malformed_local = len(local.problems)
@@ -112,6 +116,8 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     try:
         reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
     except TransportError as exc:
+        if not made:  # no client could start: the lease file is folded in all the same
+            payload()
         outcome.error, outcome.error_kind = str(exc), exc.kind
         outcome.duration = time.time() - outcome.started
         return outcome
