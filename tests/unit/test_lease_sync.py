@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ha_pair.commands.lease import fingerprint
-from ha_pair.leases import LeaseDb, serialise, serialise_state
+from ha_pair.leases import LeaseDb, lines, merge, serialise, serialise_state
 from ha_pair.leases import parse_state
 from ha_pair.leasesync.peer import serve
 from ha_pair.leases.limits import MAX_MESSAGE_BYTES
@@ -258,6 +258,37 @@ def test_folding_the_file_and_the_message_in_one_merge_is_folding_them_one_after
                 store.observe_local(now)
                 store.absorb(remote, now)
             results.append((Path(store.state_path).read_bytes(), Path(store.seen_path).read_bytes()))
+    assert results[0] == results[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(lease_db, lease_db, lease_db, st.one_of(st.none(), lease_db), st.integers(NOW_L - 60, NOW_L + 60))
+def test_an_exchange_that_folds_the_file_in_with_the_answer_ends_as_one_that_folds_it_first(
+        known: LeaseDb, in_file: LeaseDb, peer: LeaseDb, seen: LeaseDb | None, now: int):
+    """The caller may send its knowledge with the file's new leases added unmerged
+    (unfolded_text) and fold the file in when it merges the answer (absorb(observe=True)): the
+    peer's merged knowledge, and the caller's state and seen files, are those of folding first."""
+    results = []
+    for deferred in (True, False):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = Paths(tmp)
+            store = LeaseStore(paths)
+            Path(store.file).parent.mkdir(parents=True)
+            paths.run_dir.mkdir(parents=True)
+            Path(store.file).write_bytes(serialise(in_file))
+            Path(store.state_path).write_bytes(serialise_state(known))
+            if seen is not None:
+                Path(store.seen_path).write_bytes(serialise_state(LeaseDb(seen.leases, seen.duid)))
+            message = store.unfolded_text(now) if deferred else None
+            if message is None:
+                store.observe_local(now)
+                message = store.knowledge_text()
+            peer_side, _ = LeaseStore(paths).decode_remote(message)
+            answer = lines.merge(lines.split(serialise_state(peer)), peer_side, now).text if \
+                isinstance(peer_side, lines.StateLines) else serialise_state(merge(peer, peer_side, now).db)
+            remote, _ = store.decode_remote(answer)
+            store.absorb(remote, now, note=False, observe=deferred)
+            results.append((answer, Path(store.state_path).read_bytes(), Path(store.seen_path).read_bytes()))
     assert results[0] == results[1]
 
 

@@ -283,6 +283,24 @@ class LeaseStore:
                 return None
         return raw, local, known
 
+    def unfolded_text(self, now: int) -> bytes | None:
+        """For an exchange: the knowledge with the leases of dnsmasq's file it lacks added, unmerged
+        (the peer merges them anyway; the caller folds the file in when it merges the answer:
+        absorb(observe=True)). None where that does not apply (see _observed_lines; a DUID the
+        knowledge lacks; past a message's lines): then observe_local first."""
+        observed = self._observed_lines(now)
+        if observed is None:
+            return None
+        _, local, known = observed
+        if local.duid not in (None, known.duid):
+            return None
+        have = set(known.leases)
+        extra = [line for line in local.leases if line not in have]
+        del have
+        if len(known.leases) + len(known.superseded) + len(known.tombstones) + len(extra) + 1 > MAX_ENTRIES:
+            return None
+        return lines.serialise(lines.StateLines(known.leases + extra, known.superseded, known.tombstones, known.duid))
+
     def _write_seen(self, local: lines.StateLines, merged: lines.LinesMerge) -> None:
         seen = lines.StateLines(lines.in_address_order(local.leases, merged.state.leases), [], [], local.duid)
         self._write_text(self.seen_path, lines.serialise(seen), keep=False)
@@ -307,8 +325,11 @@ class LeaseStore:
                 if observed is not None:  # the file's leases join the message's (and the least DUID)
                     local = observed[1]
                     duids = [d for d in (local.duid, remote.duid) if d is not None]
-                    incoming = lines.StateLines(local.leases + remote.leases, remote.superseded,
-                                                remote.tombstones, min(duids) if duids else None)
+                    sent = set(remote.leases)  # lines both hold need not go through the merge twice
+                    sent.update(remote.superseded)
+                    incoming = lines.StateLines([line for line in local.leases if line not in sent] + remote.leases,
+                                                remote.superseded, remote.tombstones, min(duids) if duids else None)
+                    del sent
                 merged = lines.merge(known, incoming, now)
                 del incoming
                 stored = merged.leases + merged.superseded + merged.tombstones

@@ -104,20 +104,28 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     outcome = SyncOutcome(ok=False, started=time.time())
     now = int(outcome.started)
 
-    made = False
+    made = deferred = False  # deferred: dnsmasq's file is folded in with the answer, in one merge
 
     def payload() -> bytes:  # made while the SSH client connects and the peer starts (transport.call)
-        nonlocal made
+        nonlocal made, deferred
         made = True
         with store.locked():
+            text = store.unfolded_text(now)
+            if text is not None:
+                deferred = True
+                return text
             _, local = store.observe_local(now)
             outcome.malformed_local = len(local.problems)
             return store.knowledge_text()
+
+    def fold() -> None:  # the exchange failed: the lease file is folded in all the same
+        if deferred or not made:
+            with store.locked():
+                store.observe_local(now)
     try:
         reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
     except TransportError as exc:
-        if not made:  # no client could start: the lease file is folded in all the same
-            payload()
+        fold()
         outcome.error, outcome.error_kind = str(exc), exc.kind
         outcome.duration = time.time() - outcome.started
         return outcome
@@ -127,11 +135,12 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         del reply  # parsed (a copy): its memory is free for the merge (50 000 leases: ~5 MB)
         outcome.leases_peer = len(remote.leases)
         with store.locked():
-            merged = store.absorb(remote, int(time.time()), note=False)
+            merged = store.absorb(remote, int(time.time()), note=False, observe=deferred)
             store.forget_from_peer()  # the caller now counts everything merged as known to the peer
             outcome.leases_local, outcome.tombstones = stored_counts(merged)
         del remote  # merged and stored
     except MessageRefused as exc:
+        fold()
         outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"
         outcome.duration = time.time() - outcome.started
         return outcome
