@@ -343,3 +343,37 @@ def test_an_exchange_without_an_ssh_client_still_folds_the_lease_file_in(tmp_pat
     outcome = exchange(Paths(root), "10.255.0.2", 22, apply_if_not_answering=False, answering=True)
     assert not outcome.ok and outcome.error_kind == "failed" and "no SSH client" in outcome.error
     assert (root / "var/run/ha-pair/leases.state").read_text() == line(1)
+
+
+def test_what_dnsmasq_writes_during_an_exchange_is_left_for_the_next_fold(root: Path):
+    """The caller folds in the file as it sent it: a lease granted meanwhile is not in the peer's
+    answer, so it must stay unfolded (the agent counts all it knows after an exchange as known to
+    the peer, and pushes only what the next fold adds); and a seen file written meanwhile by
+    another fold (lease-peer) is not replaced by the older one."""
+    store = LeaseStore(Paths(root))
+    state, seen = root / "var/run/ha-pair/leases.state", root / "var/run/ha-pair/leases.seen"
+    write_leases(root, line(1))
+    with store.locked():
+        message = store.unfolded_text(NOW)
+    assert message is not None and not state.exists(), "nothing folded before the answer"
+    write_leases(root, line(1) + line(2))  # granted during the exchange
+    answer, _ = store.decode_remote(message + line(3).encode())  # the peer's knowledge: 1 and 3
+    with store.locked():
+        store.absorb(answer, NOW, note=False, observe=True)
+    assert state.read_text() == line(1) + line(3)
+    assert seen.read_text() == line(1)
+    with store.locked():
+        store.observe_local(NOW)
+    assert state.read_text() == line(1) + line(2) + line(3), "the next fold finds lease 2"
+
+    other = LeaseStore(Paths(root))
+    with store.locked():
+        message = store.unfolded_text(NOW)
+    write_leases(root, line(1) + line(2) + line(4))
+    with other.locked():
+        other.observe_local(NOW)  # lease-peer, serving the peer meanwhile
+    answer, _ = store.decode_remote(message)
+    with store.locked():
+        store.absorb(answer, NOW, note=False, observe=True)
+    assert seen.read_text() == line(1) + line(2) + line(4), "the newer seen file stands"
+    assert state.read_text() == line(1) + line(2) + line(3) + line(4)

@@ -115,6 +115,7 @@ class LeaseStore:
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
         self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
         self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
+        self._unfolded: tuple[lines.StateLines, tuple | None] | None = None  # unfolded_text's file, seen version
 
     def locked(self) -> _Flock:
         """`with store.locked():` holds the store's lock file (flock) for the block."""
@@ -299,6 +300,7 @@ class LeaseStore:
         del have
         if len(known.leases) + len(known.superseded) + len(known.tombstones) + len(extra) + 1 > MAX_ENTRIES:
             return None
+        self._unfolded = (local, _version(self.seen_path))
         return lines.serialise(lines.StateLines(known.leases + extra, known.superseded, known.tombstones, known.duid))
 
     def _write_seen(self, local: lines.StateLines, merged: lines.LinesMerge) -> None:
@@ -314,16 +316,28 @@ class LeaseStore:
         (MessageRefused, nothing stored) when the result would pass the stored-state cap.
         `observe`: observe_local(now) first, done in the same line merge where that applies
         (merging the file and the message into the knowledge at once is merging them one after
-        the other at the same time: each slot's latest copy and the tombstones are the same)."""
-        observed = self._observed_lines(now) if observe and isinstance(remote, lines.StateLines) else None
-        if observe and observed is None:
-            self.observe_local(now)
+        the other at the same time: each slot's latest copy and the tombstones are the same).
+        After unfolded_text, `observe` folds in the file as it was sent (and the peer's answer
+        holds it already): what dnsmasq wrote since is not in the answer, and stays for the next
+        fold to find (and push)."""
+        local, seen_key, known = None, None, None
+        if observe and self._unfolded is not None:
+            (local, seen_key), known = self._unfolded, self._state_lines(self.state_path)
+            self._unfolded = None
+            if known is None or not isinstance(remote, lines.StateLines):
+                local = None  # the Lease path: the answer, which holds the file as sent, is enough
+        elif observe:
+            observed = self._observed_lines(now) if isinstance(remote, lines.StateLines) else None
+            if observed is None:
+                self.observe_local(now)  # the Lease path's fold, then the merge
+            else:
+                _, local, known = observed
+                seen_key = _version(self.seen_path)
         if isinstance(remote, lines.StateLines):
-            known = self._state_lines(self.state_path) if observed is None else observed[2]
+            known = self._state_lines(self.state_path) if local is None else known
             if known is not None:
                 incoming = remote
-                if observed is not None:  # the file's leases join the message's (and the least DUID)
-                    local = observed[1]
+                if local is not None:  # the file's leases join the message's (and the least DUID)
                     duids = [d for d in (local.duid, remote.duid) if d is not None]
                     sent = set(remote.leases)  # lines both hold need not go through the merge twice
                     sent.update(remote.superseded)
@@ -336,8 +350,8 @@ class LeaseStore:
                 if stored > MAX_ENTRIES:
                     raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
                 self._write_lines(self.state_path, merged)
-                if observed is not None:
-                    self._write_seen(observed[1], merged)
+                if local is not None and _version(self.seen_path) == seen_key:  # else another fold
+                    self._write_seen(local, merged)  # read a newer file since: its seen file stands
                 if note:
                     self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
                 return LinesResult(merged)
@@ -495,6 +509,15 @@ class LeaseStore:
             return split, 0
         result = parse_state(raw)
         return result.db, len(result.problems)
+
+
+def _version(path: FsPath) -> tuple | None:
+    """Which file is at path: every writer replaces it (inode, size and mtime tell); None if none."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def entries(db: LeaseDb) -> int:
