@@ -502,9 +502,14 @@ class LeaseStore:
         and counted; over a message's limits it is refused whole (MessageRefused). A message in the
         canonical form stays lines (leases/lines.py)."""
         Budget().take(raw)
-        # the knowledge's lines (split now, before the lock, for the merge) need no second check
+        # the knowledge's lines (split now, before the lock, for the merge) and those of the lease
+        # file sent (unfolded_text) were checked when they were split: no second check
         known = self._state_lines(self.state_path)
-        split = lines.split(raw, known=set(known.leases) if known is not None else ())
+        checked = set(known.leases) if known is not None else set()
+        if self._unfolded is not None:
+            checked.update(self._unfolded[0].leases)
+        split = lines.split(raw, known=checked)
+        del checked
         if split is not None:
             return split, 0
         result = parse_state(raw)
