@@ -181,3 +181,12 @@ def test_in_address_order_is_sorting_by_address(a: LeaseDb, b: LeaseDb, now: int
     assert lines.in_address_order(local, merged.state.leases) == expected
     assert lines.in_address_order(local + local[:1], merged.state.leases) == sorted(local + local[:1], key=lines.address_order)
     assert lines.in_address_order(local, []) == expected
+
+
+def test_a_bad_line_among_known_ones_still_sends_the_text_to_the_parser_which_names_its_line():
+    good = [b"%d 02:00:00:00:00:0%d 10.0.0.%d pc *" % (NOW + 100, n, n) for n in (1, 2, 3)]
+    bad = b"%d 02:00:00:00:00:04 10.0.0.04 pc *" % (NOW + 100)  # a leading zero: not canonical
+    text = b"\n".join(good[:2] + [bad] + good[2:]) + b"\n"
+    assert lines.split(text, known=set(good)) is None
+    problems = parse_state(text.replace(b"10.0.0.04", b"10.0.0.x")).problems
+    assert [(p.line_number, p.kind) for p in problems] == [(3, "address")]
