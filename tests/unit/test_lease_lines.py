@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ha_pair.leases import Lease, LeaseDb, Tombstone, diff, lines, merge, parse_state, serialise, serialise_state
+from ha_pair.leases.model import MAX_EXPIRY
 from ha_pair.leases.reservations import reservations
 from tests.bench.lease_merge import two_dbs
 
@@ -54,6 +55,20 @@ def test_the_line_diff_is_the_lease_diff(old: LeaseDb, new: LeaseDb, now: int):
     expected = diff(old, new, now)
     got = lines.diff(lines.split(serialise_state(old)).leases, lines.split(serialise_state(new)).leases, now)
     assert sorted(got) == sorted((t.deleted_at, t.expires, t.lease.line) for t in expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(db, db, st.integers(NOW - 60, NOW + 60), st.integers(0, 30))
+def test_merging_an_answer_that_repeats_the_askers_lines_is_the_lease_merge(a: LeaseDb, b: LeaseDb, now: int,
+                                                                            later: int):
+    """An exchange's answer holds most of what the asker sent: the lines both sides hold are left
+    out of the merge's loop (and out of split's match), with the same result."""
+    text_a = serialise_state(a)
+    answer = lines.merge(lines.split(text_a), lines.split(serialise_state(b)), now).text
+    known = lines.split(text_a).leases
+    assert lines.split(answer, known=set(known)) == lines.split(answer)
+    assert lines.merge(lines.split(text_a), lines.split(answer), now + later) == reference(text_a, answer, now + later)
+    assert lines.merge(lines.split(answer), lines.split(text_a), now + later) == reference(answer, text_a, now + later)
 
 
 def test_conflicts_are_reported_as_the_lease_merge_reports_them():
@@ -105,4 +120,73 @@ def test_the_line_reservations_are_the_lease_reservations(knowledge: LeaseDb, in
     merged = merge(knowledge, LeaseDb(), now).db  # one lease per address, as knowledge always is
     expected = reservations(merged, in_dnsmasq, now)
     got = lines.reservations(lines.split(serialise_state(merged)), lines.split(serialise(in_dnsmasq), state=False), now)
-    assert got == expected
+    assert got == expected.encode()
+
+
+def classified(text: bytes, state: bool = True) -> lines.StateLines | None:
+    """split() as the full pattern and parse.py's limits spell it, line by line: the reference for
+    split's one cheap match per line (model.CANONICAL_V4_SHORT)."""
+    leases, superseded, tombstones, duid = [], [], [], None
+    rows = text.split(b"\n")
+    for line in rows[:-1] if rows[-1] == b"" else rows:
+        if lines._lease_line(line):
+            leases.append(line)
+        elif state and line.startswith(b"superseded ") and lines._lease_line(line[11:]):
+            superseded.append(line[11:])
+        elif state and line.startswith(b"tombstone "):
+            _, deleted_at, expires, rest = line.split(b" ", 3)
+            tomb = (int(deleted_at), int(expires), rest)
+            if not lines._TOMBSTONE.fullmatch(line) or not lines._lease_line(rest) \
+                    or max(tomb[:2]) > MAX_EXPIRY:
+                return None
+            tombstones.append(tomb)
+        elif duid is None and lines._DUID.fullmatch(line):
+            duid = line[5:]
+        else:
+            return None
+    return lines.StateLines(leases, superseded, tombstones, duid)
+
+
+near_expiry = st.sampled_from([0, 7, 10**17, 10**18 - 1, 10**18, MAX_EXPIRY - 1, MAX_EXPIRY, MAX_EXPIRY + 1,
+                               10**19 - 1, 10**19])
+field_text = st.sampled_from([b"02:00:00:00:00:01", b"aa", b"02:00:00:00:00:0", b"AA:bb", b"10.0.0.1", b"10.0.0.01",
+                              b"256.0.0.1", b"pc", b"*", b"h\xc3\xb4st", b"a\tb", b"01:02:aa", b""])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(near_expiry, field_text, field_text, field_text, field_text, st.booleans()), max_size=6),
+       st.booleans())
+def test_split_takes_exactly_the_lines_the_full_pattern_takes(rows, state: bool):
+    """Expiries around 18/19 digits and MAX_EXPIRY (the cheap pattern takes at most 18 digits, the
+    full one the rest), and fields in and out of the canonical form."""
+    text = b"".join(b"%d %s %s %s %s\n" % (e, m, a, h, c) if not canonical else
+                    b"%d 02:00:00:00:00:01 10.0.0.1 %s *\n" % (e, h if h and b" " not in h else b"pc")
+                    for e, m, a, h, c, canonical in rows)
+    assert lines.split(text, state) == classified(text, state)
+
+
+def test_a_19_digit_expiry_up_to_time_t_is_a_lease_and_past_it_declined():
+    for expiry, taken in ((10**18, True), (MAX_EXPIRY, True), (MAX_EXPIRY + 1, False), (10**19, False)):
+        text = b"%d 02:00:00:00:00:01 10.0.0.1 pc *\n" % expiry
+        assert (lines.split(text) is not None) is taken, expiry
+
+
+@settings(max_examples=200, deadline=None)
+@given(db, db, st.integers(NOW - 60, NOW + 60))
+def test_in_address_order_is_sorting_by_address(a: LeaseDb, b: LeaseDb, now: int):
+    """With the merge's kept leases at hand (the fold-in's case) and without (others)."""
+    local = lines.split(serialise(a), state=False).leases
+    merged = lines.merge(lines.split(serialise_state(b)), lines.StateLines(local, [], [], None), now)
+    expected = sorted(local, key=lines.address_order)
+    assert lines.in_address_order(local, merged.state.leases) == expected
+    assert lines.in_address_order(local + local[:1], merged.state.leases) == sorted(local + local[:1], key=lines.address_order)
+    assert lines.in_address_order(local, []) == expected
+
+
+def test_a_bad_line_among_known_ones_still_sends_the_text_to_the_parser_which_names_its_line():
+    good = [b"%d 02:00:00:00:00:0%d 10.0.0.%d pc *" % (NOW + 100, n, n) for n in (1, 2, 3)]
+    bad = b"%d 02:00:00:00:00:04 10.0.0.04 pc *" % (NOW + 100)  # a leading zero: not canonical
+    text = b"\n".join(good[:2] + [bad] + good[2:]) + b"\n"
+    assert lines.split(text, known=set(good)) is None
+    problems = parse_state(text.replace(b"10.0.0.04", b"10.0.0.x")).problems
+    assert [(p.line_number, p.kind) for p in problems] == [(3, "address")]

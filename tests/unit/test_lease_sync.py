@@ -8,12 +8,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ha_pair.commands.lease import fingerprint
+from ha_pair.leases import LeaseDb, lines, merge, serialise, serialise_state
 from ha_pair.leases import parse_state
 from ha_pair.leasesync.peer import serve
 from ha_pair.leases.limits import MAX_MESSAGE_BYTES
@@ -21,6 +26,7 @@ from ha_pair.leasesync.store import LeaseStore
 from ha_pair.leasesync.transport import classify
 from ha_pair.paths import Paths
 from tests.support import pair, tree
+from tests.unit.test_lease_lines import NOW as NOW_L, db as lease_db
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = int(time.time())
@@ -225,3 +231,149 @@ def test_a_merge_past_the_stored_state_cap_is_refused_and_nothing_is_stored(root
     with store.locked():
         store.absorb(remote, NOW)
     assert store.counts()["leases"] == 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(lease_db, lease_db, lease_db, st.one_of(st.none(), lease_db), st.integers(NOW_L - 60, NOW_L + 60))
+def test_folding_the_file_and_the_message_in_one_merge_is_folding_them_one_after_the_other(
+        known: LeaseDb, in_file: LeaseDb, message: LeaseDb, seen: LeaseDb | None, now: int):
+    """lease-peer merges dnsmasq's file and the peer's message into the knowledge at once
+    (absorb(observe=True)): the state and seen files are those of observe_local then absorb,
+    byte for byte, with or without releases since the last read (those take the Lease path)."""
+    results = []
+    for one_merge in (True, False):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = Paths(tmp)
+            store = LeaseStore(paths)
+            Path(store.file).parent.mkdir(parents=True)
+            paths.run_dir.mkdir(parents=True)
+            Path(store.file).write_bytes(serialise(in_file))
+            Path(store.state_path).write_bytes(serialise_state(known))
+            if seen is not None:
+                Path(store.seen_path).write_bytes(serialise_state(LeaseDb(seen.leases, seen.duid)))
+            remote, _ = store.decode_remote(serialise_state(message))
+            if one_merge:
+                store.absorb(remote, now, observe=True)
+            else:
+                store.observe_local(now)
+                store.absorb(remote, now)
+            results.append((Path(store.state_path).read_bytes(), Path(store.seen_path).read_bytes()))
+    assert results[0] == results[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(lease_db, lease_db, lease_db, st.one_of(st.none(), lease_db), st.integers(NOW_L - 60, NOW_L + 60))
+def test_an_exchange_that_folds_the_file_in_with_the_answer_ends_as_one_that_folds_it_first(
+        known: LeaseDb, in_file: LeaseDb, peer: LeaseDb, seen: LeaseDb | None, now: int):
+    """The caller may send its knowledge with the file's new leases added unmerged
+    (unfolded_text) and fold the file in when it merges the answer (absorb(observe=True)): the
+    peer's merged knowledge, and the caller's state and seen files, are those of folding first."""
+    results = []
+    for deferred in (True, False):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = Paths(tmp)
+            store = LeaseStore(paths)
+            Path(store.file).parent.mkdir(parents=True)
+            paths.run_dir.mkdir(parents=True)
+            Path(store.file).write_bytes(serialise(in_file))
+            Path(store.state_path).write_bytes(serialise_state(known))
+            if seen is not None:
+                Path(store.seen_path).write_bytes(serialise_state(LeaseDb(seen.leases, seen.duid)))
+            message = store.unfolded_text(now) if deferred else None
+            if message is None:
+                store.observe_local(now)
+                message = store.knowledge_text()
+            peer_side, _ = LeaseStore(paths).decode_remote(message)
+            answer = lines.merge(lines.split(serialise_state(peer)), peer_side, now).text if \
+                isinstance(peer_side, lines.StateLines) else serialise_state(merge(peer, peer_side, now).db)
+            remote, _ = store.decode_remote(answer)
+            store.absorb(remote, now, note=False, observe=deferred)
+            results.append((answer, Path(store.state_path).read_bytes(), Path(store.seen_path).read_bytes()))
+    assert results[0] == results[1]
+
+
+FAKE_SSH_STARTED = """#!/bin/sh
+echo $$ > "{pid}"
+exec cat
+"""
+
+
+def test_the_exchange_payload_is_made_while_the_client_starts_and_its_failure_kills_the_client(tmp_path: Path, root: Path, monkeypatch):
+    from ha_pair.leasesync import transport
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    pid_file = tmp_path / "ssh.pid"
+    (bindir / "ssh").write_text(FAKE_SSH_STARTED.format(pid=pid_file))
+    (bindir / "ssh").chmod(0o755)
+    for tool in ("sh", "cat"):
+        (bindir / tool).symlink_to(subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
+                                                  text=True).stdout.strip())
+    monkeypatch.setenv("PATH", str(bindir))
+
+    def payload() -> bytes:
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pid_file.exists(), "the client runs before the payload is made"
+        return b"the payload\n"
+
+    reply, _ = transport.call(Paths(root), "10.255.0.2", 22, "exchange", payload)
+    assert reply.data == b"the payload\n" and reply.sent == len(b"the payload\n")
+
+    pid_file.unlink()
+
+    def failing() -> bytes:
+        payload()
+        raise OSError("the lease file could not be read")
+
+    with pytest.raises(OSError, match="could not be read"):
+        transport.call(Paths(root), "10.255.0.2", 22, "exchange", failing)
+    pid = int(pid_file.read_text())
+    assert not os.path.exists(f"/proc/{pid}"), "the client was killed and reaped"
+    assert not transport._running
+
+
+def test_an_exchange_without_an_ssh_client_still_folds_the_lease_file_in(tmp_path: Path, root: Path, monkeypatch):
+    """The payload is made once the client runs; when none can start, the fold is done anyway."""
+    from ha_pair.leasesync.sync import exchange
+
+    write_leases(root, line(1))
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither dbclient nor ssh
+    outcome = exchange(Paths(root), "10.255.0.2", 22, apply_if_not_answering=False, answering=True)
+    assert not outcome.ok and outcome.error_kind == "failed" and "no SSH client" in outcome.error
+    assert (root / "var/run/ha-pair/leases.state").read_text() == line(1)
+
+
+def test_what_dnsmasq_writes_during_an_exchange_is_left_for_the_next_fold(root: Path):
+    """The caller folds in the file as it sent it: a lease granted meanwhile is not in the peer's
+    answer, so it must stay unfolded (the agent counts all it knows after an exchange as known to
+    the peer, and pushes only what the next fold adds); and a seen file written meanwhile by
+    another fold (lease-peer) is not replaced by the older one."""
+    store = LeaseStore(Paths(root))
+    state, seen = root / "var/run/ha-pair/leases.state", root / "var/run/ha-pair/leases.seen"
+    write_leases(root, line(1))
+    with store.locked():
+        message = store.unfolded_text(NOW)
+    assert message is not None and not state.exists(), "nothing folded before the answer"
+    write_leases(root, line(1) + line(2))  # granted during the exchange
+    answer, _ = store.decode_remote(message + line(3).encode())  # the peer's knowledge: 1 and 3
+    with store.locked():
+        store.absorb(answer, NOW, note=False, observe=True)
+    assert state.read_text() == line(1) + line(3)
+    assert seen.read_text() == line(1)
+    with store.locked():
+        store.observe_local(NOW)
+    assert state.read_text() == line(1) + line(2) + line(3), "the next fold finds lease 2"
+
+    other = LeaseStore(Paths(root))
+    with store.locked():
+        message = store.unfolded_text(NOW)
+    write_leases(root, line(1) + line(2) + line(4))
+    with other.locked():
+        other.observe_local(NOW)  # lease-peer, serving the peer meanwhile
+    answer, _ = store.decode_remote(message)
+    with store.locked():
+        store.absorb(answer, NOW, note=False, observe=True)
+    assert seen.read_text() == line(1) + line(2) + line(4), "the newer seen file stands"
+    assert state.read_text() == line(1) + line(2) + line(3) + line(4)

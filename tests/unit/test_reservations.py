@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ha_pair.leases import Lease, LeaseDb
-from ha_pair.leases.reservations import dhcp_host_entry, entry, reservations
+from ha_pair.leases.reservations import dhcp_host_entries, dhcp_host_entry, entry, reservations
 from ha_pair.leasesync.store import LeaseStore
 from ha_pair.paths import DHCP_RESERVATIONS, Paths
 from ha_pair.uci import load
@@ -55,6 +55,10 @@ def test_the_hostsfile_grammar_takes_what_ha_pair_writes(line: str):
 def test_the_hostsfile_grammar_refuses_anything_else(line: str):
     with pytest.raises(ValueError):
         dhcp_host_entry(line)
+    good = [b"id:ff:00,192.168.50.1", b"02:00:00:00:00:0b,10.0.0.255"]
+    dhcp_host_entries(good)
+    with pytest.raises(ValueError, match="not a dhcp-hostsfile line"):  # the whole file's check, as bytes
+        dhcp_host_entries(good + [line.encode()] + good)
 
 
 @pytest.fixture

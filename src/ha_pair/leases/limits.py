@@ -39,7 +39,7 @@ class Budget:
             raise MessageRefused(f"more than {self.max_lines} lines")
         if newlines:
             self.open_line = len(chunk) - chunk.rindex(b"\n") - 1
-            longest = max(len(part) for part in chunk.split(b"\n")[1:-1]) if newlines > 1 else 0
+            longest = max(map(len, chunk.split(b"\n")[1:-1])) if newlines > 1 else 0  # map: in C
         else:
             self.open_line += len(chunk)
             longest = 0

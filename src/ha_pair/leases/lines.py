@@ -24,8 +24,12 @@ from itertools import chain
 
 from ..record import field, record
 from .merge import TOMBSTONE_GRACE, INFINITE_TOMBSTONE_TTL
-from .model import _CANONICAL_V4, INFINITE_RANK, MAX_EXPIRY, MAX_SERVER_DUID
-from .reservations import dhcp_host_entry
+from .model import _CANONICAL_V4, CANONICAL_V4_SHORT, INFINITE_RANK, MAX_EXPIRY, MAX_SERVER_DUID
+from .reservations import dhcp_host_entries
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Container
 
 _TOMBSTONE = re.compile(rb"tombstone (0|[1-9][0-9]{0,18}) ([1-9][0-9]{0,18}) (.+)")
 _DUID = re.compile(rb"duid ([0-9a-f]{2}(?::[0-9a-f]{2}){0,%d})" % (MAX_SERVER_DUID - 1))
@@ -47,9 +51,11 @@ def _lease_line(line: bytes) -> bool:
     return match is not None and int(match[1]) <= MAX_EXPIRY
 
 
-def split(text: bytes, state: bool = True) -> StateLines | None:
+def split(text: bytes, state: bool = True, known: Container[bytes] = ()) -> StateLines | None:
     """The text's parts, or None when any line is outside the canonical form (or, for a lease
-    file, `state` False, is a superseded or tombstone line): then parse.py must read it."""
+    file, `state` False, is a superseded or tombstone line): then parse.py must read it. `known`:
+    lease lines split() took before (this node's knowledge), taken again without a match: most
+    of what the peer sends is what this node has already."""
     leases: list[bytes] = []
     superseded: list[bytes] = []
     tombstones: list[tuple[int, int, bytes]] = []
@@ -57,12 +63,9 @@ def split(text: bytes, state: bool = True) -> StateLines | None:
     lines = text.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
-    fullmatch = _CANONICAL_V4.fullmatch
+    short = CANONICAL_V4_SHORT.fullmatch  # this loop's cost: one C-level match per line
     for line in lines:
-        match = fullmatch(line)
-        if match is not None and len(match[1]) < 19:  # fewer than 19 digits: below MAX_EXPIRY
-            leases.append(line)
-        elif match is not None and _lease_line(line):
+        if line in known or short(line) is not None or _lease_line(line):  # the last: a 19-digit expiry
             leases.append(line)
         elif state and line.startswith(b"superseded ") and _lease_line(line[11:]):
             superseded.append(line[11:])
@@ -95,6 +98,17 @@ def address_order(line: bytes) -> tuple:
     """model.address_order for a canonical line: address, then merge.py's sort key."""
     expiry, _, quad, hostname, _ = line.split(b" ")
     return _socket.inet_aton(quad.decode()), int(expiry) or INFINITE_RANK, hostname != b"*", line
+
+
+def in_address_order(leases: list[bytes], ordered: list[bytes]) -> list[bytes]:
+    """sorted(leases, key=address_order), taken from `ordered` (lines in address order, one per
+    address: a merge's kept leases) when it holds each of them: no key to compute per line."""
+    wanted = set(leases)
+    if len(wanted) == len(leases):
+        found = [line for line in ordered if line in wanted]
+        if len(found) == len(leases):
+            return found
+    return sorted(leases, key=address_order)
 
 
 def _tomb_order(tomb: tuple[int, int, bytes]) -> tuple:
@@ -138,6 +152,8 @@ def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
 
 
 def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
+    # The loops below run for every line (10^5 at 50 000 leases a side): _slot and _identity are
+    # spelled out inline there.
     tombs: dict[bytes, tuple] = {}  # slot -> (the killed lease's rank, expires, deleted_at, line)
     for deleted_at, expires, line in chain(a.tombstones, b.tombstones):
         if now <= expires:
@@ -150,7 +166,14 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     expired = killed = 0
     dropped: set[bytes] = set()  # expired or killed lines, each counted once (as merge.py's pool does)
     latest: dict[bytes, tuple] = {}  # slot -> its latest copy's sort key (rank, has a name, line)
-    for line in chain(a.leases, a.superseded, b.leases, b.superseded):
+    get = latest.get
+    # A line of b that a holds too would only repeat a's key (and an expired or killed line counts
+    # once): left out. After an exchange, most of the answer is what the asker sent.
+    in_a = set(a.leases)
+    in_a.update(a.superseded)
+    only_b = [line for line in chain(b.leases, b.superseded) if line not in in_a]
+    del in_a
+    for line in chain(a.leases, a.superseded, only_b):
         expiry, mac, quad, hostname, client_id = line.split(b" ")
         rank = int(expiry)
         if 0 < rank <= now:
@@ -158,21 +181,21 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
                 dropped.add(line)
                 expired += 1
             continue
-        rank = rank or INFINITE_RANK
-        slot = _slot(mac, quad, client_id)
-        tomb = tombs.get(slot)
-        if tomb is not None and rank <= tomb[0]:
-            if line not in dropped:
-                dropped.add(line)
-                killed += 1
-            continue
-        key = (rank, hostname != b"*", line)
-        current = latest.get(slot)
+        slot = (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad  # _slot
+        if tombs:
+            tomb = tombs.get(slot)
+            if tomb is not None and (rank or INFINITE_RANK) <= tomb[0]:
+                if line not in dropped:
+                    dropped.add(line)
+                    killed += 1
+                continue
+        key = (rank or INFINITE_RANK, hostname != b"*", line)
+        current = get(slot)
         if current is None or key > current:
             latest[slot] = key
-    del dropped
+    del dropped, only_b
     ordered = sorted(latest.values(), reverse=True)
-    del latest
+    del latest, get
     live: set[bytes] | None = None  # the lines of a.leases and b.leases, if needed
     lost: list[tuple] = []  # (packed address, sort key): model._address_order
     clients: set[bytes] = set()
@@ -181,7 +204,7 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     aton = _socket.inet_aton
     for rank, named, line in ordered:
         _, mac, quad, _, client_id = line.split(b" ")
-        identity = _identity(mac, client_id)
+        identity = b"i" + client_id if client_id != b"*" else b"h" + mac  # _identity
         packed = aton(quad.decode())
         holder = holders.get(packed)
         if holder is None and identity not in clients:
@@ -237,22 +260,25 @@ def diff(old: list[bytes], new: list[bytes], now: int) -> list[tuple[int, int, b
     return tombs
 
 
-def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> str:
+def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> bytes:
     """reservations.reservations() for canonical texts (see there), over `knowledge`'s leases in
-    the order of its text (the pair's state files are written in address order)."""
-    # reservations() also skips a lease whose slot dnsmasq holds: its address is then taken too
+    the order of its text (the pair's state files are written in address order), as bytes."""
+    # reservations() also skips a lease whose slot dnsmasq holds: its address is then taken too.
+    # A line dnsmasq's file holds as it is has its address taken: a set difference (in C) leaves
+    # only the others for the loop (after an exchange, most of the knowledge is in the file).
+    in_file = set(in_dnsmasq.leases)
+    candidates = [line for line in knowledge.leases if line not in in_file]
+    if not candidates:
+        return b""
     taken = {line.split(b" ", 3)[2] for line in in_dnsmasq.leases}
     out = []
-    for line in knowledge.leases:
+    for line in candidates:
         expiry, mac, quad, _, client_id = line.split(b" ")
         if quad in taken or 0 < int(expiry) <= now:
             continue
         if client_id != b"*" and b":" in client_id:
-            entry = "id:%s,%s" % (client_id.decode(), quad.decode())
+            out.append(b"id:%s,%s" % (client_id, quad))
         elif client_id == b"*" and mac.count(b":") == 5:  # Ethernet: the form has no `<type>-`
-            entry = "%s,%s" % (mac.decode(), quad.decode())
-        else:
-            continue
-        dhcp_host_entry(entry)
-        out.append(entry + "\n")
-    return "".join(out)
+            out.append(b"%s,%s" % (mac, quad))
+    dhcp_host_entries(out)
+    return b"".join(entry + b"\n" for entry in out)

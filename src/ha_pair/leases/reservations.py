@@ -32,6 +32,17 @@ def dhcp_host_entry(line: str) -> None:
         raise ValueError(f"not a dhcp-hostsfile line of the form id:HEX,IPV4 or MAC,IPV4: {line[:80]!r}")
 
 
+_DHCP_HOST_BYTES = re.compile(_DHCP_HOST.pattern.encode())
+
+
+def dhcp_host_entries(lines: list[bytes]) -> None:
+    """dhcp_host_entry for the lines of a whole file, built as bytes (tens of thousands of them)."""
+    fullmatch = _DHCP_HOST_BYTES.fullmatch
+    for line in lines:
+        if fullmatch(line) is None:
+            dhcp_host_entry(line.decode("ascii", "backslashreplace"))  # raises, naming the line
+
+
 def entry(lease: Lease) -> str | None:
     """The hostsfile line that reserves `lease`'s address for its client; None when dnsmasq could
     not name that client in a dhcp-host line (a one-byte client-id, which dnsmasq would read as

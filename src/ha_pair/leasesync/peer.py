@@ -166,10 +166,11 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         if skipped:
             print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
     with store.locked():
-        store.observe_local(now)
-        if remote is not None:
+        if remote is None:
+            store.observe_local(now)
+        else:
             try:
-                store.absorb(remote, now, raw)
+                store.absorb(remote, now, raw, observe=True)  # dnsmasq's file and the message: one merge
             except MessageRefused as exc:
                 return _refuse(str(exc))
         merged = remote is not None

@@ -115,6 +115,7 @@ class LeaseStore:
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
         self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
         self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
+        self._unfolded: tuple[lines.StateLines, tuple | None] | None = None  # unfolded_text's file, seen version
 
     def locked(self) -> _Flock:
         """`with store.locked():` holds the store's lock file (flock) for the block."""
@@ -259,9 +260,20 @@ class LeaseStore:
         return result, local
 
     def _observe_lines(self, now: int) -> tuple[LinesResult, LinesRead] | None:
-        """observe_local by the line merge, when the lease file and both state files are in the
-        canonical form and nothing was released since the last read (a release goes the Lease way,
-        which reads a half-written file again before believing it); None otherwise."""
+        """observe_local by the line merge (see _observed_lines); None where it does not apply."""
+        observed = self._observed_lines(now)
+        if observed is None:
+            return None
+        raw, local, known = observed
+        merged = lines.merge(known, lines.StateLines(local.leases, [], [], local.duid), now)
+        self._write_lines(self.state_path, merged)
+        self._write_seen(local, merged)
+        return LinesResult(merged), LinesRead(raw)
+
+    def _observed_lines(self, now: int) -> tuple[bytes, lines.StateLines, lines.StateLines] | None:
+        """dnsmasq's file (bytes and lines) and the knowledge's lines, when the lease file and both
+        state files are in the canonical form and nothing was released since the last read (a
+        release goes the Lease way, which reads a half-written file again before believing it)."""
         raw, local = self._file_lines()
         known = self._state_lines(self.state_path)
         if local is None or known is None:
@@ -270,28 +282,76 @@ class LeaseStore:
             seen = self._state_lines(self.seen_path)
             if seen is None or lines.diff(seen.leases, local.leases, now):
                 return None
-        observed = lines.StateLines(local.leases, [], [], local.duid)
-        merged = lines.merge(known, observed, now)
-        self._write_lines(self.state_path, merged)
-        seen = lines.StateLines(sorted(local.leases, key=lines.address_order), [], [], local.duid)
+        return raw, local, known
+
+    def unfolded_text(self, now: int) -> bytes | None:
+        """For an exchange: the knowledge with the leases of dnsmasq's file it lacks added, unmerged
+        (the peer merges them anyway; the caller folds the file in when it merges the answer:
+        absorb(observe=True)). None where that does not apply (see _observed_lines; a DUID the
+        knowledge lacks; past a message's lines): then observe_local first."""
+        observed = self._observed_lines(now)
+        if observed is None:
+            return None
+        _, local, known = observed
+        if local.duid not in (None, known.duid):
+            return None
+        have = set(known.leases)
+        extra = [line for line in local.leases if line not in have]
+        del have
+        if len(known.leases) + len(known.superseded) + len(known.tombstones) + len(extra) + 1 > MAX_ENTRIES:
+            return None
+        self._unfolded = (local, _version(self.seen_path))
+        return lines.serialise(lines.StateLines(known.leases + extra, known.superseded, known.tombstones, known.duid))
+
+    def _write_seen(self, local: lines.StateLines, merged: lines.LinesMerge) -> None:
+        seen = lines.StateLines(lines.in_address_order(local.leases, merged.state.leases), [], [], local.duid)
         self._write_text(self.seen_path, lines.serialise(seen), keep=False)
         self._remember_lines(self.seen_path, seen)
-        return LinesResult(merged), LinesRead(raw)
 
-    def absorb(self, remote: LeaseDb | lines.StateLines, now: int,
-               remote_text: bytes | None = None, note: bool = True) -> MergeResult | LinesResult:
+    def absorb(self, remote: LeaseDb | lines.StateLines, now: int, remote_text: bytes | None = None,
+               note: bool = True, observe: bool = False) -> MergeResult | LinesResult:
         """Fold the peer's knowledge into ours, noting what came from the peer (`remote_text`: the
         message it was parsed from, if at hand): it need not be pushed back to it (`note` False:
         the caller counts all it knows as known to the peer). Refused whole
-        (MessageRefused, nothing stored) when the result would pass the stored-state cap."""
+        (MessageRefused, nothing stored) when the result would pass the stored-state cap.
+        `observe`: observe_local(now) first, done in the same line merge where that applies
+        (merging the file and the message into the knowledge at once is merging them one after
+        the other at the same time: each slot's latest copy and the tombstones are the same).
+        After unfolded_text, `observe` folds in the file as it was sent (and the peer's answer
+        holds it already): what dnsmasq wrote since is not in the answer, and stays for the next
+        fold to find (and push)."""
+        local, seen_key, known = None, None, None
+        if observe and self._unfolded is not None:
+            (local, seen_key), known = self._unfolded, self._state_lines(self.state_path)
+            self._unfolded = None
+            if known is None or not isinstance(remote, lines.StateLines):
+                local = None  # the Lease path: the answer, which holds the file as sent, is enough
+        elif observe:
+            observed = self._observed_lines(now) if isinstance(remote, lines.StateLines) else None
+            if observed is None:
+                self.observe_local(now)  # the Lease path's fold, then the merge
+            else:
+                _, local, known = observed
+                seen_key = _version(self.seen_path)
         if isinstance(remote, lines.StateLines):
-            known = self._state_lines(self.state_path)
+            known = self._state_lines(self.state_path) if local is None else known
             if known is not None:
-                merged = lines.merge(known, remote, now)
+                incoming = remote
+                if local is not None:  # the file's leases join the message's (and the least DUID)
+                    duids = [d for d in (local.duid, remote.duid) if d is not None]
+                    sent = set(remote.leases)  # lines both hold need not go through the merge twice
+                    sent.update(remote.superseded)
+                    incoming = lines.StateLines([line for line in local.leases if line not in sent] + remote.leases,
+                                                remote.superseded, remote.tombstones, min(duids) if duids else None)
+                    del sent
+                merged = lines.merge(known, incoming, now)
+                del incoming
                 stored = merged.leases + merged.superseded + merged.tombstones
                 if stored > MAX_ENTRIES:
                     raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
                 self._write_lines(self.state_path, merged)
+                if local is not None and _version(self.seen_path) == seen_key:  # else another fold
+                    self._write_seen(local, merged)  # read a newer file since: its seen file stands
                 if note:
                     self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
                 return LinesResult(merged)
@@ -362,8 +422,9 @@ class LeaseStore:
         """Whether dnsmasq's file lacks what the knowledge holds (or holds what it dropped)."""
         file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
         if file_lines is not None and known_lines is not None:
-            return (sorted(file_lines.leases, key=lines.address_order), file_lines.duid) != \
-                (sorted(known_lines.leases, key=lines.address_order), known_lines.duid)
+            # the same lines in any order: sorted by address they would be the same list (the line
+            # is address_order's last key), and plain sorting is done in C
+            return (sorted(file_lines.leases), file_lines.duid) != (sorted(known_lines.leases), known_lines.duid)
         file_db = self.read_file().db
         known = self.knowledge()
         return (file_db.leases, file_db.duid) != (known.leases, known.duid)
@@ -419,7 +480,7 @@ class LeaseStore:
         unseen there."""
         file_lines, known_lines = self._file_lines()[1], self._state_lines(self.state_path)
         if file_lines is not None and known_lines is not None:
-            wanted = lines.reservations(known_lines, file_lines, now).encode()
+            wanted = lines.reservations(known_lines, file_lines, now)
         else:
             wanted = reservations(self.knowledge(), self.read_file().db, now).encode()
         path = self.paths.dhcp_reservations
@@ -441,13 +502,36 @@ class LeaseStore:
         and counted; over a message's limits it is refused whole (MessageRefused). A message in the
         canonical form stays lines (leases/lines.py)."""
         Budget().take(raw)
-        split = lines.split(raw)
+        # the knowledge's lines (split now, before the lock, for the merge) and those of the lease
+        # file sent (unfolded_text) were checked when they were split: no second check
+        known = self._state_lines(self.state_path)
+        checked = set(known.leases) if known is not None else set()
+        if self._unfolded is not None:
+            checked.update(self._unfolded[0].leases)
+        split = lines.split(raw, known=checked)
+        del checked
         if split is not None:
             return split, 0
         result = parse_state(raw)
         return result.db, len(result.problems)
 
 
+def _version(path: FsPath) -> tuple | None:
+    """Which file is at path: every writer replaces it (inode, size and mtime tell); None if none."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def entries(db: LeaseDb) -> int:
     return len(db.leases) + len(db.superseded) + len(db.tombstones)
+
+
+def stored_counts(result: MergeResult | LinesResult) -> tuple[int, int]:
+    """Leases and tombstones a merge result holds: what counts() finds in the file written from it."""
+    if isinstance(result, LinesResult):
+        return result.merged.leases, result.merged.tombstones
+    return len(result.db.leases), len(result.db.tombstones)
 

@@ -14,7 +14,7 @@ from .. import jsonsafe
 from ..paths import Paths
 from ..leases.limits import Budget, MessageRefused
 from .importer import reread_reservations
-from .store import LeaseStore
+from .store import LeaseStore, stored_counts
 from .transport import TransportError, call
 
 HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
@@ -103,13 +103,29 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
     store = LeaseStore(paths)
     outcome = SyncOutcome(ok=False, started=time.time())
     now = int(outcome.started)
-    with store.locked():
-        _, local = store.observe_local(now)
-        outcome.malformed_local = len(local.problems)
-        payload = store.knowledge_text()
+
+    made = deferred = False  # deferred: dnsmasq's file is folded in with the answer, in one merge
+
+    def payload() -> bytes:  # made while the SSH client connects and the peer starts (transport.call)
+        nonlocal made, deferred
+        made = True
+        with store.locked():
+            text = store.unfolded_text(now)
+            if text is not None:
+                deferred = True
+                return text
+            _, local = store.observe_local(now)
+            outcome.malformed_local = len(local.problems)
+            return store.knowledge_text()
+
+    def fold() -> None:  # the exchange failed: the lease file is folded in all the same
+        if deferred or not made:
+            with store.locked():
+                store.observe_local(now)
     try:
         reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
     except TransportError as exc:
+        fold()
         outcome.error, outcome.error_kind = str(exc), exc.kind
         outcome.duration = time.time() - outcome.started
         return outcome
@@ -119,18 +135,18 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         del reply  # parsed (a copy): its memory is free for the merge (50 000 leases: ~5 MB)
         outcome.leases_peer = len(remote.leases)
         with store.locked():
-            merged = store.absorb(remote, int(time.time()), note=False)
+            merged = store.absorb(remote, int(time.time()), note=False, observe=deferred)
             store.forget_from_peer()  # the caller now counts everything merged as known to the peer
+            outcome.leases_local, outcome.tombstones = stored_counts(merged)
         del remote  # merged and stored
     except MessageRefused as exc:
+        fold()
         outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"
         outcome.duration = time.time() - outcome.started
         return outcome
     with store.locked():
         outcome.conflicts = merged.conflicts
         outcome.conflict_descriptions = merged.conflict_descriptions
-        counts = store.counts()  # from the state file's lines: no Lease objects for a count
-        outcome.tombstones, outcome.leases_local = counts["tombstones"], counts["leases"]
         apply = apply_if_not_answering and not answering and (store.needs_apply() or store.dnsmasq_behind())
         reserve = not apply and store.refresh_reservations(int(time.time()))
     if apply:

@@ -18,6 +18,10 @@ from ..record import record
 from ..paths import Paths, known_hosts_in
 from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from typing import Callable
+
 CONNECT_TIMEOUT = 5
 VERBS = ("hello", "get", "exchange", "push", "state", "config-get", "config-put")  # the forced command's, no other
 
@@ -113,11 +117,13 @@ def classify(returncode: int, stderr: str) -> TransportError:
     return TransportError("failed", f"exit {returncode}: {stderr.strip()[-300:]}")
 
 
-def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeout: float = 15,
-         scratch: str | None = None, budget: Budget | None = None) -> tuple[Reply, str]:
+def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[], bytes] = b"",
+         timeout: float = 15, scratch: str | None = None, budget: Budget | None = None) -> tuple[Reply, str]:
     """Run one verb on the peer; returns its stdout and the client's stderr. The answer is read as it
     comes, within `budget` (default: one message's limits): a peer that sends more is cut off at
-    once and the call fails with kind `rejected`."""
+    once and the call fails with kind `rejected`. `data` may be a function giving the bytes: it
+    runs once the client is started, so that the connection and the peer's start-up overlap the
+    work that makes them (its exception ends the call, the client killed)."""
     if verb not in VERBS:
         raise ValueError(f"unknown verb {verb}")
     argv, env = command(paths, host, port, verb, scratch)
@@ -126,8 +132,10 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes = b"", timeo
     except OSError as exc:
         raise TransportError("failed", str(exc)) from None
     _running.add(proc)
-    started = time.monotonic()
     try:
+        if callable(data):
+            data = data()
+        started = time.monotonic()
         stdout, raw_stderr = _converse(proc, data, timeout, budget or Budget())
         proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
     except MessageRefused as exc:
