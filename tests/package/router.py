@@ -3,9 +3,9 @@ rc.common and procd.sh, ubusd, logd, netifd, fw4, dnsmasq) whose image has a rel
 manager and ha-pair's dependencies built in.
 
 `booted_router(packages, scratch, with_ha_pair)` starts a lab of plain OpenWrt routers (nothing
-of ha-pair's installed by the lab) and yields r1 once its boot has settled (`settle`: procd has
-run what the interfaces netifd brought up set off, and dnsmasq runs). Before its first boot r1's
-flash gets:
+of ha-pair's installed by the lab) and yields r1 once it has booted; `settle(r1)` waits until
+procd has run what the interfaces netifd brought up set off, and dnsmasq runs. Before its first
+boot r1's flash gets:
 - an image build (tests/package/flash.py) of the dependencies (tests/package/standins.py) and,
   with_ha_pair, of ha-pair and luci-app-ha with r1's /etc/config/ha as the files overlay
   (ImageBuilder FILES=); without ha-pair in the image, r1 has no /etc/config/ha;
@@ -169,16 +169,14 @@ def booted_router(packages: Packages, scratch: Path, with_ha_pair: bool) -> Iter
     lab = Lab(options, prefix=f"{DEFAULT_PREFIX}pkg-")
     try:
         lab.start(wait_master=None)
-        router = lab.routers[ROUTER]
-        settle(router)
-        yield router
+        yield lab.routers[ROUTER]
     finally:
         lab.stop()
 
 
 def settle(router: Router, timeout: float = 60.0) -> None:
-    """Until the boot is over: procd has run what netifd's interfaces set off (BOOT_SETTLED) and
-    dnsmasq runs (after OpenWrt's boot race, procd respawns it 5 s later: see deaths)."""
+    """Until the boot is over: procd has run what netifd's interfaces set off (BOOT_SETTLED), and
+    dnsmasq runs (after OpenWrt's boot race procd respawns it 5 s later: see deaths)."""
     deadline = time.monotonic() + timeout
     while not ({"event": MARK, "step": BOOT_SETTLED} in events(router) and dnsmasq_running(router)):
         if time.monotonic() > deadline:

@@ -13,7 +13,7 @@ import pytest
 from tests.package import rootfs
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
-from tests.package.router import booted_router, deaths, events
+from tests.package.router import booted_router, deaths, events, settle
 
 HOOK = "/etc/hotplug.d/ha/50-notify"
 # conntrackd's report, at a link event of the boot, that its one dedicated link (the sync link) is
@@ -44,6 +44,7 @@ def booted(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict
                         f"printf '[ \"$ACTION\" = master ] && logger -t ha-hook took over\\n' > {HOOK}")
         backup = seq.run(router, "sysupgrade -l")
         state = seq.run(router, "find /etc/ha-pair -type f").stdout.split()
+        settle(router)  # the record holds the whole boot
         recorded = events(router)
         expected_bytecode = step.expected_bytecode(root)
     return {"rc_d": image_rc_d, "step": step, "expected_bytecode": expected_bytecode, "setup": setup,

@@ -20,7 +20,7 @@ from tests.package import build
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
 from tests.lab.router import Router
-from tests.package.router import DIED, PACKAGE_DIR, ROUTER, between, booted_router, daemons, deaths, events
+from tests.package.router import DIED, PACKAGE_DIR, ROUTER, between, booted_router, daemons, deaths, events, settle
 from tests.support import pair
 
 KA_INERT = "/usr/share/ha-pair/openwrt-keepalived.conf"
@@ -42,6 +42,7 @@ def live(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
     scratch = tmp_path_factory.mktemp(f"live-{packages.release.series}")
     steps: dict[str, seq.Step] = {}
     with booted_router(packages, scratch, with_ha_pair=False) as router:
+        settle(router)  # the steps below start after OpenWrt's boot, its dnsmasq race included (deaths)
         router.sh(f"cat > /etc/conntrackd/conntrackd.conf <<'EOF'\n{seq.USER_CONNTRACKD_CONF}EOF\n"
                   "/etc/init.d/conntrackd start")
         seq.wait_for(lambda: daemons(router, "conntrackd"))
