@@ -3,8 +3,9 @@ managers and scripts on a lab router's flash), booted by OpenWrt's procd, and ba
 sysupgrade does.
 
 Nothing may die at boot but for OpenWrt's own dnsmasq race, which plain OpenWrt boots in the lab
-hit too (about 1 boot in 10, without ha-pair): netifd's LAN coming up has dnsmasq's trigger restart it
-and send SIGHUP before the new process has a handler (tests/package/router.py: deaths)."""
+hit too, without ha-pair (1 boot of 15; with this image 3 of 30): netifd's LAN coming up has
+dnsmasq's trigger restart it and send SIGHUP before the new process has a handler
+(tests/package/router.py: deaths)."""
 
 from __future__ import annotations
 
