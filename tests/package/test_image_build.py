@@ -1,6 +1,11 @@
 """ha-pair built into an image (the image build's order, replayed with OpenWrt's own package
 managers and scripts on a lab router's flash), booted by OpenWrt's procd, and backed up the way
-sysupgrade does."""
+sysupgrade does.
+
+Nothing may die at boot but for OpenWrt's own dnsmasq race, which plain OpenWrt boots in the lab
+hit too, without ha-pair (1 boot of 15; with this image 3 of 30): netifd's LAN coming up has
+dnsmasq's trigger restart it and send SIGHUP before the new process has a handler
+(tests/package/router.py: deaths)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import pytest
 from tests.package import rootfs
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
-from tests.package.router import DIED, booted_router, events
+from tests.package.router import booted_router, deaths, events, settle
 
 HOOK = "/etc/hotplug.d/ha/50-notify"
 # conntrackd's report, at a link event of the boot, that its one dedicated link (the sync link) is
@@ -40,6 +45,7 @@ def booted(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict
                         f"printf '[ \"$ACTION\" = master ] && logger -t ha-hook took over\\n' > {HOOK}")
         backup = seq.run(router, "sysupgrade -l")
         state = seq.run(router, "find /etc/ha-pair -type f").stdout.split()
+        settle(router)  # the record holds the whole boot
         recorded = events(router)
         expected_bytecode = step.expected_bytecode(root)
     return {"rc_d": image_rc_d, "step": step, "expected_bytecode": expected_bytecode, "setup": setup,
@@ -61,7 +67,8 @@ def test_booted_image_runs_one_keepalived_and_one_conntrackd_ha_pairs(booted: di
     for service in ("keepalived", "conntrackd"):
         instances = step.services.get(service, {}).get("instances", {}).values()
         assert not any(i.get("running") for i in instances), (service, step.services)
-    assert [e for e in booted["events"] if e["event"] in DIED] == []
+    # nothing died but for OpenWrt's own dnsmasq race at boot (tests/package/router.py: deaths)
+    assert [booted["events"][i] for i in deaths(booted["events"])] == [], booted["events"]
     errors = [line for line in step.log.splitlines() if ".err" in line and LINK_NOT_RUNNING_YET not in line]
     assert errors == [], errors
     # compiled at first boot (uci-defaults), before the service started
