@@ -258,6 +258,9 @@ def table(results: dict[str, Any], title: str = "false failovers under load on t
         lines.append(f"| {kind} | {profile} | {r['false_failovers']} in {_watched(r)} | "
                      f"{r['per_hour']:.0f} [≤ {r['upper95_per_hour']:.0f}] | {r['client_gaps_over_100ms']} | "
                      f"{r['longest_gap_ms']} | {_silence_cell(r)} |")
+    if results.get("load_average"):  # the machine's own state: other work on it shows here
+        lines.append("\n1-minute load average as each kind ended (2 cores): " + ", ".join(
+            f"{kind} {value:.1f}" for kind, value in results["load_average"].items()))
     lines.append("\npower loss gap without load, ms: " + "; ".join(
         f"{profile} {', '.join(f'{g:.0f}' for g in kinds['power_loss_gap_ms'])}"
         for profile, kinds in results["profiles"].items()))

@@ -143,3 +143,15 @@ def test_pairs_of_a_profile_pool_into_pair_hours():
     assert pooled["longest_gap_ms"] == 150 and pooled["longest_advert_silence_ms"] == 120.5
     assert pooled["per_hour"] == 1.0 and pooled["upper95_per_hour"] == 4.7
 
+
+
+def test_the_load_table_says_how_busy_the_machine_was_and_counts_pair_hours():
+    kind = next(iter(bench.load.LOADS))
+    case = {"seconds": 3600, "pairs": 4, "false_failovers": 0, "per_hour": 0, "upper95_per_hour": 3.0,
+            "client_gaps_over_100ms": 2, "longest_gap_ms": 120, "longest_advert_silence_ms": 100.0,
+            "backup_waits_ms": 361, "adverts": 40000}
+    part = {"minutes_per_kind": 15, "burst_s": 2, "pause_s": 2, "pairs_per_profile": 4, "load_average": {kind: 28.8},
+            "profiles": {"fast": {"power_loss_gap_ms": [300.0], kind: case}}}
+    text = bench.load.table(part)
+    assert "4 pairs per profile at once" in text and "0 in 1.00 pair-h" in text
+    assert f"1-minute load average as each kind ended (2 cores): {kind} 28.8" in text
