@@ -157,6 +157,11 @@ def restore(lab: Lab) -> None:
     if not lab.options.baseline:  # and keepalived's notify script has finished its MASTER actions
         lab.wait_for(lambda: lab.routers["r1"].transitions()[-1:] and "MASTER" in lab.routers["r1"].transitions()[-1],
                      10, "r1's notify script done")
+        # a router that came back waits in FAULT until the sync gate opens (up to 10 s, longer on a
+        # loaded machine): the next test starts from a backup, not from a node still starting
+        for name in (n for n in lab.routers if n != "r1"):
+            lab.wait_for(lambda: lab.routers[name].transitions()[-1:] and "BACKUP" in lab.routers[name].transitions()[-1],
+                         30, f"{name} backup")
     if not was_master:
         time.sleep(MIN_OFF_S)
 

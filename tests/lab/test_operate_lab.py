@@ -83,6 +83,7 @@ def test_handover_is_refused_with_the_reason_when_the_peer_cannot_take_over(pair
     assert "refused: the peer is not ready to take over: it is in maintenance mode" in refused.stderr
     assert lab.master() == "r1"
     lab.run_ha_pair("r2", "maintenance", "off")
+    wait_status(lab, "r2", lambda s: s.get("state") == "backup", "r2 backup again after maintenance")
     # and on the backup itself: nothing to hand over
     refused = lab.run_ha_pair("r2", "handover", check=False)
     assert refused.returncode == 1 and "this node is backup, not master" in refused.stderr
