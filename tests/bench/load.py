@@ -237,8 +237,9 @@ def rows(results: dict[str, Any]) -> list[report.Row]:
     margins = [r["longest_advert_silence_ms"] / r["backup_waits_ms"] for _, _, r in cases
                if r.get("longest_advert_silence_ms") is not None]
     margin = f"; longest advert silence {max(margins):.0%} of what the backup waits" if margins else ""
+    source = f"; `make soak` of {part.get('started', '?')}" if part is results.get("soak") else ""
     out = [report.Row("false_failovers", f"{seen} in {hours:.2f} pair-h over {len(cases)} cases (each ≤ {bound:.0f}/h "
-                                         f"at 95 %){margin}",
+                                         f"at 95 %){margin}{source}",
                       False if seen else (True if bound <= FEW_PER_HOUR else None))]
     fastest = (results.get("load") or part)["profiles"].get("fastest")
     if fastest:

@@ -124,7 +124,7 @@ def test_the_longer_of_load_and_soak_gives_the_false_failover_verdict():
                                                                          "upper95_per_hour": 3.6}}}}
     # one case bounded at 3.6/h: an hour short of telling 0 from a few
     assert table_of({**SAMPLE, "load": short, "soak": soak})[label][1:] == [
-        "0 in 1.83 pair-h over 2 cases (each ≤ 4/h at 95 %)", "—", "—"]
+        "0 in 1.83 pair-h over 2 cases (each ≤ 4/h at 95 %); `make soak` of ?", "—", "—"]
     soak["profiles"]["default"][kind] = hour
     assert table_of({**SAMPLE, "load": short, "soak": soak})[label][-1] == "met"
     # a false failover in the soak is not hidden by a quiet short run
