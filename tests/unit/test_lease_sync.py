@@ -233,6 +233,20 @@ def test_a_merge_past_the_stored_state_cap_is_refused_and_nothing_is_stored(root
     assert store.counts()["leases"] == 3
 
 
+def store_holding(tmp: str, known: LeaseDb, in_file: LeaseDb, seen: LeaseDb | None) -> LeaseStore:
+    """A LeaseStore under `tmp` whose knowledge is `known`, dnsmasq's file `in_file`, and whose
+    seen file (the file as last read) is `seen`, when given."""
+    paths = Paths(tmp)
+    store = LeaseStore(paths)
+    Path(store.file).parent.mkdir(parents=True)
+    paths.run_dir.mkdir(parents=True)
+    Path(store.file).write_bytes(serialise(in_file))
+    Path(store.state_path).write_bytes(serialise_state(known))
+    if seen is not None:
+        Path(store.seen_path).write_bytes(serialise_state(LeaseDb(seen.leases, seen.duid)))
+    return store
+
+
 @settings(max_examples=150, deadline=None)
 @given(lease_db, lease_db, lease_db, st.one_of(st.none(), lease_db), st.integers(NOW_L - 60, NOW_L + 60))
 def test_folding_the_file_and_the_message_in_one_merge_is_folding_them_one_after_the_other(
@@ -243,14 +257,7 @@ def test_folding_the_file_and_the_message_in_one_merge_is_folding_them_one_after
     results = []
     for one_merge in (True, False):
         with tempfile.TemporaryDirectory() as tmp:
-            paths = Paths(tmp)
-            store = LeaseStore(paths)
-            Path(store.file).parent.mkdir(parents=True)
-            paths.run_dir.mkdir(parents=True)
-            Path(store.file).write_bytes(serialise(in_file))
-            Path(store.state_path).write_bytes(serialise_state(known))
-            if seen is not None:
-                Path(store.seen_path).write_bytes(serialise_state(LeaseDb(seen.leases, seen.duid)))
+            store = store_holding(tmp, known, in_file, seen)
             remote, _ = store.decode_remote(serialise_state(message))
             if one_merge:
                 store.absorb(remote, now, observe=True)
@@ -271,19 +278,12 @@ def test_an_exchange_that_folds_the_file_in_with_the_answer_ends_as_one_that_fol
     results = []
     for deferred in (True, False):
         with tempfile.TemporaryDirectory() as tmp:
-            paths = Paths(tmp)
-            store = LeaseStore(paths)
-            Path(store.file).parent.mkdir(parents=True)
-            paths.run_dir.mkdir(parents=True)
-            Path(store.file).write_bytes(serialise(in_file))
-            Path(store.state_path).write_bytes(serialise_state(known))
-            if seen is not None:
-                Path(store.seen_path).write_bytes(serialise_state(LeaseDb(seen.leases, seen.duid)))
+            store = store_holding(tmp, known, in_file, seen)
             message = store.unfolded_text(now) if deferred else None
             if message is None:
                 store.observe_local(now)
                 message = store.knowledge_text()
-            peer_side, _ = LeaseStore(paths).decode_remote(message)
+            peer_side, _ = LeaseStore(Paths(tmp)).decode_remote(message)
             answer = lines.merge(lines.split(serialise_state(peer)), peer_side, now).text if \
                 isinstance(peer_side, lines.StateLines) else serialise_state(merge(peer, peer_side, now).db)
             remote, _ = store.decode_remote(answer)
