@@ -155,15 +155,21 @@ def restore(lab: Lab) -> None:
         lab.upstream_answers(name, True)
     lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay + 10, "r1 master again")
     if not lab.options.baseline:  # and keepalived's notify script has finished its MASTER actions
-        lab.wait_for(lambda: lab.routers["r1"].transitions()[-1:] and "MASTER" in lab.routers["r1"].transitions()[-1],
-                     10, "r1's notify script done")
+        wait_notified(lab, "r1", "MASTER", 10)
         # a router that came back waits in FAULT until the sync gate opens (up to 10 s, longer on a
         # loaded machine): the next test starts from a backup, not from a node still starting
         for name in (n for n in lab.routers if n != "r1"):
-            lab.wait_for(lambda: lab.routers[name].transitions()[-1:] and "BACKUP" in lab.routers[name].transitions()[-1],
-                         30, f"{name} backup")
+            wait_notified(lab, name, "BACKUP", 30)
     if not was_master:
         time.sleep(MIN_OFF_S)
+
+
+def wait_notified(lab: Lab, name: str, state: str, timeout: float) -> None:
+    """Until the last transition the router's notify script wrote down is to `state`."""
+    def notified() -> bool:
+        last = lab.routers[name].transitions()[-1:]
+        return bool(last) and state in last[0]
+    lab.wait_for(notified, timeout, f"{name}'s notify script done with {state}")
 
 
 def _broken_by_kind(flows: Flows, since: float) -> dict[str, int]:

@@ -227,7 +227,7 @@ def test_fast_profile_flows_survive_the_failback_after_a_power_loss_and_a_lone_n
         outcome = scenarios.tcp_flows(lab, n=5)
         # r1 came back held (FAULT), then waited as backup, then preempted (recorded once the notify
         # script's MASTER actions are done)
-        lab.wait_for(lambda: "MASTER" in "".join(lab.routers["r1"].transitions()[-1:]), 10, "r1's notify script done")
+        scenarios.wait_notified(lab, "r1", "MASTER", 10)
         states = [line.split()[3] for line in lab.routers["r1"].transitions()]
         lab.power_off("r2")
         lab.power_off("r1")

@@ -15,7 +15,7 @@ boot r1's flash gets:
 - a lab service that records what procd notifies its `service` object's subscribers of
   (`instance.start`, `instance.stop`, `instance.respawn`, `instance.fail`, and the events it is
   told of: the tests' step marks) from early in the boot on, and marks BOOT_SETTLED after
-  procd's triggers have reacted to the interfaces.
+  procd's triggers have reacted to the interfaces and dnsmasq's reload has had its effect.
 
 The image's base-files are OpenWrt 24.10.7's for both releases: on 25.12, apk runs above 24.10.7's
 default_postinst/default_prerm and sysupgrade, which already read apk's database
@@ -52,6 +52,30 @@ MARK = "lab.step"
 # The step mark the lab's own procd trigger sends once procd has run what the interfaces netifd
 # brought up set off (dnsmasq's reload): see EVENTS_INIT's service_triggers.
 BOOT_SETTLED = "interfaces-handled"
+SETTLED_MARK = "/usr/libexec/lab-settled"
+# The mark is sent once dnsmasq's reload is over, and with it what its SIGHUP did: the reload's
+# last act, the SIGHUP, reaches a dnsmasq procd has just started; it either finds its handler or
+# kills it, and procd tells of that death when it reaps the process. Sent at once after the
+# reload, the mark raced that notification and won once in CI (a boot's death recorded after
+# the mark). So it waits until every dnsmasq catches SIGHUP or is gone from /proc (reaped:
+# procd sent its instance.respawn before it handles this mark), 5 s at most.
+SETTLED_MARK_SCRIPT = f"""#!/bin/sh
+hup_ready() {{
+	local pid mask
+	for pid in $(pidof dnsmasq); do
+		mask="$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)" || continue
+		[ -n "$mask" ] || continue  # reaped meanwhile
+		grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null && return 1
+		[ $((0x${{mask#"${{mask%?}}"}} & 1)) = 1 ] || return 1
+	done
+}}
+i=0
+until hup_ready || [ $i -ge 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+exec ubus call service event '{{"type": "{MARK}", "data": {{"step": "{BOOT_SETTLED}"}}}}'
+"""
 EVENTS_INIT = f"""#!/bin/sh /etc/rc.common
 # lab: what procd notifies the subscribers of its service object of (instance.start, instance.stop,
 # instance.respawn, instance.fail, event.trigger), one JSON line each, into {EVENTS_FILE}
@@ -83,8 +107,7 @@ service_triggers() {{
 	# same: procd restarts a pending delay only when less than the whole of it is left, counted
 	# in whole milliseconds, so two equal delays hit by events less than 1 ms apart ended in
 	# either order (the mark came first in 6 boots of 15).
-	procd_add_raw_trigger "interface.*" "$((PROCD_RELOAD_DELAY * 2))" \
-		ubus call service event '{{"type": "{MARK}", "data": {{"step": "{BOOT_SETTLED}"}}}}'
+	procd_add_raw_trigger "interface.*" "$((PROCD_RELOAD_DELAY * 2))" {SETTLED_MARK}
 }}
 """
 
@@ -131,6 +154,7 @@ def factory_image(router: Router, packages: Packages, scratch: Path, with_ha_pai
         for path in paths:
             shutil.copy2(path, directory / kind / path.name)
     router.write_flash("etc/init.d/lab-events", EVENTS_INIT, 0o755)
+    router.write_flash(SETTLED_MARK.lstrip("/"), SETTLED_MARK_SCRIPT, 0o755)
     lab_rootfs.enable(router.flash, "lab-events")
 
 

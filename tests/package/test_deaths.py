@@ -3,7 +3,12 @@ own dnsmasq race at boot is let through, and only that."""
 
 from __future__ import annotations
 
-from tests.package.router import BOOT_SETTLED, deaths
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.package.router import BOOT_SETTLED, SETTLED_MARK_SCRIPT, deaths
 
 
 def start(service: str = "dnsmasq") -> dict:
@@ -48,3 +53,58 @@ def test_other_deaths_are_deaths() -> None:
         recorded = [start(death["service"]), stop(death["service"]), start(death["service"]), stop(death["service"]),
                     death, SETTLED]
         assert deaths(recorded) == [4], death
+
+
+# The settled mark's script (router.py: SETTLED_MARK_SCRIPT) run on this machine's shell, with
+# `pidof` naming a stand-in dnsmasq (a Python process that does not catch SIGHUP, as a dnsmasq procd
+# has just started) and `ubus` writing down what it was asked: the mark is sent only once the
+# stand-in catches SIGHUP, or has died and been reaped (procd tells of a death when it reaps).
+MARK_WAIT = 5.0  # the script's own bound
+
+
+def marking(tmp_path: Path, dnsmasq: subprocess.Popen) -> tuple[subprocess.Popen, Path]:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    asked = tmp_path / "ubus-asked"
+    (bindir / "pidof").write_text(f"#!/bin/sh\necho {dnsmasq.pid}\n")
+    (bindir / "ubus").write_text(f'#!/bin/sh\necho "$@" >> {asked}\n')
+    for tool in bindir.iterdir():
+        tool.chmod(0o755)
+    script = tmp_path / "lab-settled"
+    script.write_text(SETTLED_MARK_SCRIPT)
+    return subprocess.Popen(["sh", str(script)], env={"PATH": f"{bindir}:/usr/bin:/bin"}), asked
+
+
+def stand_in(code: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", f"import signal, time\n{code}\ntime.sleep(60)"])
+
+
+def test_the_settled_mark_waits_until_a_hung_up_dnsmasq_is_reaped(tmp_path: Path) -> None:
+    dnsmasq = stand_in("pass")
+    mark, asked = marking(tmp_path, dnsmasq)
+    try:
+        time.sleep(0.5)
+        assert mark.poll() is None and not asked.exists()  # alive, SIGHUP would kill it
+        dnsmasq.send_signal(1)  # the reload's SIGHUP
+        time.sleep(0.5)
+        assert mark.poll() is None and not asked.exists()  # dead but not reaped: procd has not told yet
+        assert dnsmasq.wait() == -1
+        assert mark.wait(timeout=MARK_WAIT) == 0
+        assert f'"step": "{BOOT_SETTLED}"' in asked.read_text()
+    finally:
+        mark.kill()
+        dnsmasq.kill()
+        dnsmasq.wait()
+
+
+def test_the_settled_mark_waits_until_a_new_dnsmasq_catches_sighup(tmp_path: Path) -> None:
+    dnsmasq = stand_in("time.sleep(0.5)\nsignal.signal(signal.SIGHUP, lambda *_: None)")
+    mark, asked = marking(tmp_path, dnsmasq)
+    try:
+        started = time.monotonic()
+        assert mark.wait(timeout=MARK_WAIT) == 0
+        assert time.monotonic() - started >= 0.4  # not before the handler was set
+        assert dnsmasq.poll() is None and f'"step": "{BOOT_SETTLED}"' in asked.read_text()
+    finally:
+        dnsmasq.kill()
+        dnsmasq.wait()
