@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from tests.lab import ipv6
+from tests.lab import ipv6, wireguard
 from tests.lab.pair_lab import RESETS_CHAIN, Lab
 from tests.lab.traffic import Flows, Pinger, UdpStreams
 
@@ -294,3 +294,66 @@ def udp_streams(lab: Lab, streams: int = 2, failure: str = "power", resume_s: fl
 
     return UdpOutcome(len(after_failback), resumed(after_failover, taken), resumed(after_failback, failback),
                       gaps(after_failover, failover, taken), gaps(after_failback, failback, failback))
+
+
+@dataclass
+class TunnelOutcome:
+    resumed_failover: bool  # the peer's pings got answers through the new master within the window
+    resumed_failback: bool | None  # None: no failback run
+    gap_ms_failover: float | None  # longest silence inside the tunnel around the transition (None: never resumed)
+    gap_ms_failback: float | None
+    endpoint_before: str  # where the peer sends the client's packets: the NAT's address and port
+    endpoint_after: str
+    handshakes_before: dict[str, int]  # per end, its latest handshake (epoch s)
+    handshakes_after: dict[str, int]
+    tunnel_age_s: float  # from the handshake to the end: below wireguard.REKEY_AFTER_S no rekey was due
+
+    @property
+    def rehandshaked(self) -> bool:
+        return self.handshakes_after != self.handshakes_before
+
+
+def wireguard_tunnel(lab: Lab, failure: str = "power", resume_s: float = 10.0, failback: bool = True) -> TunnelOutcome:
+    """A WireGuard tunnel from the LAN client to the inet host through the NAT; the peer (inet) pings
+    the client's tunnel address every 10 ms, across a failover of r1 to r2 and (`failback`) back.
+
+    The peer drives: its encrypted datagrams reach the client only through a router that holds
+    the tunnel's NAT entry, and the client sends nothing until it hears from the peer (a ping from
+    the client would make a new entry on the new master by itself, as UDP echo streams do)."""
+    fail, recover = FAILURES[failure]
+    with wireguard.Tunnel(lab.topo) as tunnel, Pinger(lab.topo.inet_ns, wireguard.CLIENT_ADDR) as ping:
+        opened = time.monotonic()
+        if not ping.wait_flowing(timeout=15):
+            raise AssertionError("no ping replies from the client through the WireGuard tunnel before the failure")
+        endpoint, handshakes = tunnel.endpoint(), tunnel.latest_handshakes()
+        lab.random_phase()
+        failover = time.monotonic()
+        fail(lab)
+        lab.wait_for(lambda: lab.master() == "r2", _timeout(lab), f"r2 takes over ({failure}, WireGuard)")
+        resumed_failover = ping.wait_flowing(timeout=resume_s, min_replies=10, since=time.monotonic())
+        resumed_failback = None
+        failback_at = None
+        if failback:
+            recover(lab)
+            lab.wait_for(lambda: lab.master() == "r1", _timeout(lab) + lab.options.preempt_delay,
+                         "r1 preempts (WireGuard)")
+            failback_at = time.monotonic()
+            resumed_failback = ping.wait_flowing(timeout=resume_s, min_replies=10, since=failback_at)
+        after = (tunnel.endpoint(), tunnel.latest_handshakes())
+        age = time.monotonic() - opened
+        replies = ping.stop().reply_times
+
+    def gap(since: float, until: float | None, resumed: bool | None) -> float | None:
+        return _longest_gap_ms(replies, since, until) if resumed else None
+
+    return TunnelOutcome(resumed_failover, resumed_failback,
+                         gap(failover, failback_at, resumed_failover),
+                         gap(failback_at, None, resumed_failback) if failback_at else None,
+                         endpoint, after[0], handshakes, after[1], round(age, 1))
+
+
+def _longest_gap_ms(times: list[float], since: float, until: float | None) -> float:
+    """The longest interval between consecutive replies that ends after `since` and starts
+    before `until` (the silence spanning a failure injected at `since` included)."""
+    pairs = zip(times, times[1:])
+    return max([(b - a) * 1000 for a, b in pairs if b > since and (until is None or a < until)] or [0.0])

@@ -1,9 +1,9 @@
-"""UDP through the pair's NAT: client-driven and server-driven streams across failover and
-failback, with conntrackd's sync of UDP and without it (ha.conntrack.protocol)."""
+"""UDP through the pair's NAT: client-driven and server-driven streams and a WireGuard tunnel
+across failover and failback, with conntrackd's sync of UDP and without it (ha.conntrack.protocol)."""
 
 from __future__ import annotations
 
-from tests.lab import scenarios
+from tests.lab import scenarios, wireguard
 
 
 def reconfigure(lab, script: str) -> None:
@@ -23,6 +23,20 @@ def test_udp_streams_through_nat_survive_failover_and_failback(healthy):
     assert outcome.resumed_failback == {"echo": 2, "push": 2}, outcome
 
 
+def test_wireguard_tunnel_through_nat_survives_failover_and_failback(healthy):
+    """The peer keeps pinging the client through the tunnel across a power loss of the master and
+    its return; the synced NAT entry carries it: no new handshake, the same NAT address and port."""
+    wireguard.require_wireguard()
+    outcome = scenarios.wireguard_tunnel(healthy)
+    print(f"WireGuard: {outcome}")
+    assert outcome.endpoint_before.rsplit(":", 1)[0] == healthy.topo.wan_vip, outcome  # the SNAT to the VIP
+    assert outcome.resumed_failover and outcome.resumed_failback, outcome
+    assert outcome.endpoint_after == outcome.endpoint_before, outcome
+    # a rekey is due only after REKEY_AFTER_S: below it, a changed handshake time is a re-initiation
+    assert outcome.tunnel_age_s < wireguard.REKEY_AFTER_S, outcome
+    assert not outcome.rehandshaked, outcome
+
+
 def test_protocols_left_out_of_the_sync_do_not_survive(healthy):
     """ha.conntrack.protocol 'tcp': conntrackd syncs no UDP, so a stream only the server drives
     meets a new master without its NAT entry and stops (the echo streams make new entries)."""
@@ -40,3 +54,23 @@ def test_protocols_left_out_of_the_sync_do_not_survive(healthy):
         scenarios.restore(lab)
     for router in lab.routers:
         assert "UDP" in conntrackd_protocols(lab, router)
+
+
+def test_wireguard_tunnel_without_udp_sync_does_not_resume(healthy):
+    """ha.conntrack.protocol 'tcp': the new master has no NAT entry for the tunnel, drops the peer's
+    datagrams, and the client, hearing nothing, sends nothing that would make one."""
+    wireguard.require_wireguard()
+    lab = healthy
+    reconfigure(lab, "uci add_list ha.conntrack.protocol=tcp")
+    try:
+        for router in lab.routers:
+            lab.wait_for(lambda: "UDP" not in conntrackd_protocols(lab, router), 30, f"{router} syncs TCP only")
+        outcome = scenarios.wireguard_tunnel(lab, failback=False)
+        print(f"WireGuard, TCP-only sync: {outcome}")
+        assert outcome.endpoint_before.rsplit(":", 1)[0] == lab.topo.wan_vip, outcome
+        assert not outcome.resumed_failover, outcome
+    finally:
+        scenarios.restore(lab)  # r1 back on (no failback was run)
+        reconfigure(lab, "uci -q delete ha.conntrack.protocol; true")
+    for router in lab.routers:
+        lab.wait_for(lambda: "UDP" in conntrackd_protocols(lab, router), 30, f"{router} syncs UDP again")

@@ -8,6 +8,8 @@ set -eu
 # tests/ssh; its sshd runs only inside a test namespace); GNU time measures peak memory
 APT_PACKAGES="keepalived conntrackd conntrack dnsmasq dropbear-bin openssh-client openssh-server udhcpc nftables"
 APT_PACKAGES="$APT_PACKAGES iproute2 iputils-ping time busybox"
+# the WireGuard tunnel through the pair's NAT (tests/lab/wireguard.py): userspace, this kernel may lack the module
+APT_PACKAGES="$APT_PACKAGES wireguard-go wireguard-tools"
 # make bench: the load kinds of its false-failover part (tests/bench/load.py)
 APT_PACKAGES="$APT_PACKAGES stress-ng"
 # what builds OpenWrt's own components (tests/vendor)
