@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from tests.bench import report, stats
-from tests.lab import scenarios
+from tests.lab import scenarios, wireguard
 from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
 
@@ -71,6 +71,8 @@ def run_variant(profile: str, baseline: bool, runs: int, log) -> dict[str, Any]:
             result["udp_streams"] = _udp_record(udp)
             log(f"  {profile:7} ha-pair  udp streams (power): failover gap echo {udp.gap_ms_failover['echo']:.0f} ms, "
                 f"push {udp.gap_ms_failover['push']:.0f} ms; resumed {udp.resumed_failover} / {udp.resumed_failback}")
+            result["wireguard"] = _wireguard_record(lab)
+            log(f"  {profile:7} ha-pair  wireguard tunnel (power): {_wireguard_cell(result['wireguard'])}")
     result["tcp_flows"] = flows
     return result
 
@@ -87,6 +89,30 @@ def _udp_record(outcome: scenarios.UdpOutcome) -> dict[str, Any]:
     return {"total": outcome.total, "resumed_failover": outcome.resumed_failover,
             "resumed_failback": outcome.resumed_failback, "gap_ms_failover": finite(outcome.gap_ms_failover),
             "gap_ms_failback": finite(outcome.gap_ms_failback)}
+
+
+def _wireguard_record(lab: Lab) -> dict[str, Any]:
+    """The tunnel's failover and failback (scenarios.wireguard_tunnel), or why it could not run here."""
+    why = wireguard.unavailable()
+    if why:
+        return {"not_run": why}
+    outcome = scenarios.wireguard_tunnel(lab)
+    scenarios.restore(lab)
+    time.sleep(scenarios.SETTLE_S)
+    gaps = {"gap_ms_failover": outcome.gap_ms_failover, "gap_ms_failback": outcome.gap_ms_failback}
+    return {**{k: None if v is None else round(v, 1) for k, v in gaps.items()},
+            "same_endpoint": outcome.endpoint_after == outcome.endpoint_before,
+            "new_handshake": outcome.rehandshaked, "tunnel_age_s": outcome.tunnel_age_s}
+
+
+def _wireguard_cell(record: dict[str, Any]) -> str:
+    if "not_run" in record:
+        return f"not run: {record['not_run']}"
+    def ms(value: float | None) -> str:
+        return "never resumed" if value is None else f"{value:.0f}"
+    return (f"{ms(record['gap_ms_failover'])}; {ms(record['gap_ms_failback'])} "
+            f"({'same' if record['same_endpoint'] else 'changed'} NAT endpoint, "
+            f"{'a new' if record['new_handshake'] else 'no new'} handshake)")
 
 
 def compare(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +220,9 @@ def table(results: dict[str, Any]) -> str:
             raw_udp = _udp_cell(base["udp_streams"]) if "udp_streams" in base else "not run"
             lines.append(f"| {profile} | udp streams (power) gap ms echo / push, failover; failback | "
                          f"{_udp_cell(ours['udp_streams'])} | | {raw_udp} | | |")
+        if "wireguard" in ours:
+            lines.append(f"| {profile} | wireguard tunnel (power), the peer pinging the client: gap ms failover; failback | "
+                         f"{_wireguard_cell(ours['wireguard'])} | | not run | | |")
     return "\n".join(lines)
 
 
