@@ -108,9 +108,7 @@ def _wireguard_record(lab: Lab) -> dict[str, Any]:
 def _wireguard_cell(record: dict[str, Any]) -> str:
     if "not_run" in record:
         return f"not run: {record['not_run']}"
-    def ms(value: float | None) -> str:
-        return "never resumed" if value is None else f"{value:.0f}"
-    return (f"{ms(record['gap_ms_failover'])}; {ms(record['gap_ms_failback'])} "
+    return (f"{_ms(record['gap_ms_failover'])}; {_ms(record['gap_ms_failback'])} "
             f"({'same' if record['same_endpoint'] else 'changed'} NAT endpoint, "
             f"{'a new' if record['new_handshake'] else 'no new'} handshake)")
 
@@ -226,11 +224,14 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ms(value: float | None) -> str:
+    """A gap in the table: None is a stream or tunnel that never resumed."""
+    return "never resumed" if value is None else f"{value:.0f}"
+
+
 def _udp_cell(udp: dict[str, Any]) -> str:
-    def ms(value: float | None) -> str:
-        return "never resumed" if value is None else f"{value:.0f}"
     over, back = udp["gap_ms_failover"], udp["gap_ms_failback"]
-    return f"{ms(over['echo'])} / {ms(over['push'])}; {ms(back['echo'])} / {ms(back['push'])}"
+    return f"{_ms(over['echo'])} / {_ms(over['push'])}; {_ms(back['echo'])} / {_ms(back['push'])}"
 
 
 def _spread(values: list[float]) -> str:

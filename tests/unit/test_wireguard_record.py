@@ -1,10 +1,21 @@
 """The WireGuard tunnel's figures: the gap inside the tunnel is read off the peer's ping replies
-(scenarios._longest_gap_ms), and `make bench` puts them in the failover table beside the UDP row."""
+(scenarios._longest_gap_ms), and `make bench` puts them in the failover table beside the UDP row.
+Without wireguard-go or wg the lab tests skip, and fail under CI=true."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bench import failover
-from tests.lab import scenarios
+from tests.lab import scenarios, wireguard
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_missing_wireguard_fails_under_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
+    monkeypatch.setattr(wireguard, "PROGRAMS", ("wg", "no-such-wireguard-go"))
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="apt-get install wireguard-go wireguard-tools"):
+        wireguard.require_wireguard()
 
 
 def test_the_gap_is_the_longest_silence_across_the_window():
