@@ -43,6 +43,14 @@ def leases_of(lab: Lab, router: str) -> dict[str, str]:
     return out
 
 
+def unused_address(lab: Lab, top: int = 249) -> str:
+    """The highest address of the LAN's DHCP range that neither router knows a lease of: one a
+    client can ask for and get (earlier tests' clients got addresses by dnsmasq's hash of their
+    MAC, any of the range)."""
+    taken = {*known(lab, "r1"), *known(lab, "r2"), *leases_of(lab, "r1"), *leases_of(lab, "r2")}
+    return next(a for a in (f"192.168.50.{n}" for n in range(top, 99, -1)) if a not in taken)
+
+
 def known(lab: Lab, router: str) -> dict[str, str]:
     """address -> client-id from what the router's ha-pair knows (its lease state file)."""
     from ha_pair.leases import parse_state
@@ -354,8 +362,9 @@ def test_a_grant_made_during_a_partition_is_never_handed_out_again_by_the_master
         lab.lan_link("r1", False)  # r2 takes over and grants
         lab.wait_for(lambda: lab.master() == "r2", 15, "r2 master")
         holder = new_client(lab)
-        granted = holder.lease(requested="192.168.50.242")
-        assert granted.get("serverid") == "192.168.50.3" and granted.get("ip") == "192.168.50.242", granted
+        wanted = unused_address(lab)
+        granted = holder.lease(requested=wanted)
+        assert granted.get("serverid") == "192.168.50.3" and granted.get("ip") == wanted, granted
         lab.lan_link("r1", True)
         lab.wait_for(lambda: lab.master() == "r1", 15, "r1 master again")
         # answering DHCP (the notify script opens the guard after conntrackd's resync): from
