@@ -21,8 +21,8 @@ which moves with the VIP, instead of via a router that may lose power.
 Where the backup drops its own replies matters: a packet dropped in an IP output hook fails the
 sender's send (EPERM), and odhcpd logs every RA it could not send as an error, dnsmasq every reply
 as a warning, every few seconds on a healthy backup. A netdev egress hook does no better for
-odhcpd's raw ICMPv6 socket (ENOBUFS) and needs the device to exist when it is loaded (before
-Linux 6.16), which a bridge netifd creates after ha-pair starts does not. A bridge hands what it
+odhcpd's raw ICMPv6 socket (ENOBUFS), and kernels older than the lab's 6.18 refuse its chain for a
+device that does not exist yet, as a bridge netifd creates after ha-pair starts. A bridge hands what it
 transmits to its ports and reports success whatever their hooks do, so for a managed device that
 is a bridge (`meta oifkind`, OpenWrt's br-lan) `not_master` only marks the reply, and the bridge
 family's output hook of table `bridge ha_pair` drops the marked frames before any port sends
