@@ -1,13 +1,15 @@
 """paths.Paths for the package's shell scripts: /usr/share/ha-pair/paths.sh, which the init script,
 keepalived's notify and check scripts and the dhcp hotplug hook source, so that every file name
-they share with the Python side is spelled once, in paths.py. A test keeps the shipped file equal
-to this output; regenerate it with
+they share with the Python side is spelled once, in paths.py; and the nftables tables and chains
+the scripts switch, spelled once in the renderers that generate them. A test keeps the shipped
+file equal to this output; regenerate it with
 `PYTHONPATH=src python3 -m ha_pair.shell_paths > files/usr/share/ha-pair/paths.sh`.
 """
 
 from __future__ import annotations
 
 from .paths import Paths
+from .render import dhcp_guard, wan_silence
 
 TARGET = "files/usr/share/ha-pair/paths.sh"
 ROOT = "HA_PAIR_ROOT"  # set by the sourcing script: "" on a router, a router tree's directory in the lab
@@ -53,6 +55,19 @@ VARIABLES = (
 )
 
 
+# shell variable -> an nftables name the scripts use (tables with their family, as `nft` takes them)
+NFT_NAMES = (
+    ("HA_NFT_DHCP_TABLE", dhcp_guard.TABLE),
+    ("HA_NFT_DHCP_BRIDGE_TABLE", dhcp_guard.BRIDGE_TABLE),
+    ("HA_NFT_DHCP_SWITCH", dhcp_guard.SWITCH_CHAIN),
+    ("HA_NFT_DHCP_BACKUP_RULE", dhcp_guard.switch_rule()),
+    ("HA_NFT_WAN_TABLE", wan_silence.TABLE),
+    ("HA_NFT_WAN_EGRESS", wan_silence.EGRESS_CHAIN),
+    ("HA_NFT_WAN_SWITCH", wan_silence.BACKUP_CHAIN),
+    ("HA_NFT_WAN_BACKUP_RULE", wan_silence.switch_rule()),
+)
+
+
 def values(paths: Paths) -> dict[str, str]:
     """Each variable's value for a root, as the sourced fragment sets it."""
     return {name: str(getattr(paths, attribute)) for name, attribute in VARIABLES}
@@ -60,11 +75,12 @@ def values(paths: Paths) -> dict[str, str]:
 
 def fragment() -> str:
     lines = [
-        "# Generated from ha-pair's src/ha_pair/paths.py by ha_pair.shell_paths: do not edit (a test",
-        "# compares the two). Sourced by the package's shell scripts with HA_PAIR_ROOT set to the router",
-        "# tree's root: empty on a router, a directory in the lab.",
+        "# Generated from ha-pair's src/ha_pair/paths.py and the nftables names of its renderers by",
+        "# ha_pair.shell_paths: do not edit (a test compares the two). Sourced by the package's shell",
+        "# scripts with HA_PAIR_ROOT set to the router tree's root: empty on a router, a directory in the lab.",
     ]
     lines += [f'{name}="${{{ROOT}:-}}{value}"' for name, value in values(Paths("/")).items()]
+    lines += [f'{name}="{value}"' for name, value in NFT_NAMES]
     return "\n".join(lines) + "\n"
 
 

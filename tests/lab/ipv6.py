@@ -24,6 +24,7 @@ ROUTER_WAN = {"r1": "2001:db8:ff::2", "r2": "2001:db8:ff::3"}
 WAN_VIP = "2001:db8:ff::1"
 INET = "2001:db8:ff::254"
 ROUTER_LINK_LOCAL = "fe80::1"
+RA_MIN_INTERVAL, RA_MAX_INTERVAL = 3, 4  # seconds between odhcpd's unsolicited RAs
 
 
 def network(router: str, text: str) -> str:
@@ -38,11 +39,14 @@ def network(router: str, text: str) -> str:
 
 
 def dhcp(text: str) -> str:
-    """/etc/config/dhcp: OpenWrt's defaults for IPv6 on the LAN (odhcpd: RAs and DHCPv6)."""
+    """/etc/config/dhcp: OpenWrt's defaults for IPv6 on the LAN (odhcpd: RAs and DHCPv6), with
+    unsolicited RAs every 3-4 s (the shortest RFC 4861 allows; OpenWrt's default is 200-600 s), so
+    a test sees several in seconds."""
     section = "config dhcp 'lan'\n\toption interface 'lan'\n"
     assert text.count(section) == 1
     return text.replace(section, section + "\toption ra 'server'\n\toption dhcpv6 'server'\n"
-                        "\tlist ra_flags 'managed-config'\n\tlist ra_flags 'other-config'\n")
+                        "\tlist ra_flags 'managed-config'\n\tlist ra_flags 'other-config'\n"
+                        f"\toption ra_maxinterval '{RA_MAX_INTERVAL}'\n\toption ra_mininterval '{RA_MIN_INTERVAL}'\n")
 
 
 def ha(text: str) -> str:

@@ -5,15 +5,26 @@ across a power loss of the master and the failback, beside an IPv4 ping in the s
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.lab import ipv6, scenarios
+from ha_pair.render import dhcp_guard
+from tests.lab import ipv6, netns, scenarios
 from tests.lab.conftest import start_lab
 from tests.lab.pair_lab import LabOptions
 
 EXTRA_MS = 100  # the issue's bound: IPv6 resumes within the IPv4 gap + 100 ms
+RA_WATCH = Path(__file__).resolve().parent / "tools" / "ra_watch.py"
+# what a sender logs when the kernel refuses its packet: odhcpd's "Failed to send to ... (%m)"
+# (daemon.err), dnsmasq's "Error sending DHCP packet to ...: %s" (daemon.warn)
+SEND_FAILED = ("Failed to send", "Error sending", "Operation not permitted", "No buffer space")
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +47,10 @@ def healthy6(lab6):
 
 
 def dropped_on_backup(lab, router: str) -> int:
-    out = lab.routers[router].exec("nft", "list", "chain", "inet", "ha_pair", "dhcp_backup").stdout
-    match = re.search(r"counter packets (\d+)", out)
-    return int(match.group(1)) if match else 0
+    """The router's RAs and DHCP replies the guard dropped on br-lan (in the bridge family's output
+    hook, see render/dhcp_guard.py); 0 without that table."""
+    out = lab.routers[router].exec("nft", "list", "table", *dhcp_guard.BRIDGE_TABLE.split(), check=False).stdout
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
 
 
 def lan_mac(lab, router: str) -> str:
@@ -74,3 +86,34 @@ def test_ipv6_follows_the_master_across_power_loss_and_failback(healthy6):
     assert ipv6.client_routers(lab.topo) == [ipv6.ROUTER_LINK_LOCAL]
     for what, m in (("power loss", failover), ("failback", failback)):
         assert m.gap6_ms is not None and m.gap6_ms <= m.gap_ms + EXTRA_MS, (what, m)
+
+
+def test_the_backup_logs_no_failed_send_while_its_advertisements_are_dropped(healthy6):
+    """Both odhcpds send an RA every 3-4 s and one per solicitation. The backup's are dropped by
+    the guard after odhcpd's send has succeeded, so its log stays clean: with the drop in the IP
+    output hook each send failed (EPERM) and odhcpd logged "Failed to send ... (Operation not
+    permitted)" as daemon.err every few seconds on every healthy backup. Over 12 s with three
+    solicitations the client receives RAs from the master's br-lan only, and the backup's guard
+    counts the RAs it dropped."""
+    lab, topo = healthy6, healthy6.topo
+    marker = f"lab-mark-{uuid.uuid4().hex[:8]}"
+    for router in lab.routers.values():
+        router.exec("logger", "-t", "lab", marker)
+    before = dropped_on_backup(lab, "r2")
+    watch = netns.spawn(topo.client_ns, [sys.executable, str(RA_WATCH), "12"], stdout=subprocess.PIPE)
+    try:
+        for _ in range(3):
+            ipv6.solicit(topo)
+            time.sleep(3)
+        out, _ = watch.communicate(timeout=30)
+    finally:
+        netns.kill_pid(watch.pid)  # reaps it, or ends it if the test failed first
+    logs = {name: router.log().split(marker, 1)[-1] for name, router in lab.routers.items()}
+    failed = {name: [line for line in log.splitlines() if any(s in line for s in SEND_FAILED)]
+              for name, log in logs.items()}
+    assert failed == {"r1": [], "r2": []}, failed
+    seen = json.loads(out)
+    print(f"RAs seen by the client in 12 s: {seen}; r2 dropped {dropped_on_backup(lab, 'r2') - before}")
+    assert set(seen) == {lan_mac(lab, "r1")} and seen[lan_mac(lab, "r1")] >= 12 // ipv6.RA_MAX_INTERVAL, seen
+    # r2's odhcpd did send: an RA per solicitation at least, each dropped before it left
+    assert dropped_on_backup(lab, "r2") - before >= 3

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -188,6 +189,8 @@ def dhcp_waiting(router) -> bool:
     return False
 
 
+# the package's DHCP guard functions, as keepalived's notify script sources them
+GUARD = ". /usr/share/ha-pair/paths.sh && . /usr/share/ha-pair/dhcp-guard.sh &&"
 OFFER_PROBE = """table netdev ha_lab_offers {
 	chain from_r1 {
 		type filter hook ingress device eth0 priority 0; policy accept;
@@ -210,6 +213,8 @@ def test_a_request_the_master_received_is_not_answered_once_it_is_backup(synced)
     running = [i["pid"] for i in r1.services()["dnsmasq"]["instances"].values() if i.get("running")]
     dnsmasq = r1.host_pid(running[0])
     offers_before = r1.log("DHCPOFFER").count("DHCPOFFER")
+    marker = f"lab-mark-{uuid.uuid4().hex[:8]}"
+    r1.exec("logger", "-t", "lab", marker)
     netns.ns_run(lab.topo.client_ns, "nft", "-f", "-", input=OFFER_PROBE)
     late = new_client(lab)
     asking = None
@@ -218,7 +223,7 @@ def test_a_request_the_master_received_is_not_answered_once_it_is_backup(synced)
         asking = netns.spawn(lab.topo.client_ns, ["udhcpc", "-f", "-i", "eth0", "-s", late._script(), "-t", "1",
                                                   "-T", "10", "-n", "-q", "-x", f"0x3d:{late.client_id}"])
         lab.wait_for(lambda: dhcp_waiting(r1), 5, "the DISCOVER waits in r1's dnsmasq socket")
-        r1.sh("printf 'flush chain inet ha_pair dhcp_backup\\nadd rule inet ha_pair dhcp_backup counter drop\\n' | nft -f -")
+        r1.sh(f"{GUARD} dhcp_guard_switch no")  # as keepalived's notify script does on BACKUP
         os.kill(dnsmasq, signal.SIGCONT)
         lab.wait_for(lambda: r1.log("DHCPOFFER").count("DHCPOFFER") > offers_before, 10,
                      "r1's dnsmasq answered the DISCOVER it had received")
@@ -228,9 +233,13 @@ def test_a_request_the_master_received_is_not_answered_once_it_is_backup(synced)
         os.kill(dnsmasq, signal.SIGCONT)
         if asking is not None:
             netns.kill_pid(asking.pid)
-        r1.sh("nft flush chain inet ha_pair dhcp_backup")  # r1 is master: answering again
+        r1.sh(f"{GUARD} dhcp_guard_switch yes")  # r1 is master: answering again
         netns.ns_run(lab.topo.client_ns, "nft", "delete", "table", "netdev", "ha_lab_offers", check=False)
     assert "counter packets 0 " in counted, f"a backup's DHCP reply reached the client:\n{counted}"
+    # and dnsmasq's send of that offer succeeded: the guard dropped it after (on br-lan, a bridge), so
+    # dnsmasq logged no "Error sending DHCP packet ... Operation not permitted"
+    failed = [line for line in r1.log().split(marker, 1)[-1].splitlines() if "Error sending" in line]
+    assert failed == [], failed
 
 
 def test_sync_link_down_then_back_both_converge(synced):

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from ha_pair.render import wan_silence
 from tests.lab import scenarios, single_wan
 from tests.lab.conftest import start_lab
 from tests.lab.pair_lab import LabOptions
@@ -105,7 +106,7 @@ def test_the_master_holds_the_one_address_and_the_backup_is_silent_yet_online(pa
     assert f"dst={address}" in nat and "src=192.168.50.3" in nat, nat
     # the silence is the egress table's doing: it dropped what r2 tried to send (its DHCP client,
     # ARP answers to the ISP's requests...)
-    chain = lab.routers["r2"].exec("nft", "list", "chain", "netdev", "ha_pair_wan", "wan_backup").stdout
+    chain = lab.routers["r2"].exec("nft", "list", "chain", *wan_silence.TABLE.split(), wan_silence.BACKUP_CHAIN).stdout
     assert "drop" in chain
 
 

@@ -9,6 +9,8 @@ dnsmasq's trigger restart it and send SIGHUP before the new process has a handle
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.package import rootfs
@@ -22,6 +24,9 @@ HOOK = "/etc/hotplug.d/ha/50-notify"
 # is settled. conntrackd keeps running and uses the link then; it is the cable's state, not a
 # failure (it is logged whenever the sync link goes down, e.g. with the peer off).
 LINK_NOT_RUNNING_YET = "no dedicated links available!"
+# a send the kernel refused, as odhcpd ("Failed to send to ... (%m)") and dnsmasq ("Error sending
+# DHCP packet to ...: %s") log it
+SEND_FAILED = re.compile(r"(odhcpd|dnsmasq\S*)\[\d+\]: (Failed to send|Error sending)")
 PEER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ"
 
 
@@ -47,9 +52,10 @@ def booted(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict
         state = seq.run(router, "find /etc/ha-pair -type f").stdout.split()
         settle(router)  # the record holds the whole boot
         recorded = events(router)
+        settled_log = router.log()  # the whole boot, and the router since, as a backup of its own
         expected_bytecode = step.expected_bytecode(root)
     return {"rc_d": image_rc_d, "step": step, "expected_bytecode": expected_bytecode, "setup": setup,
-            "backup": backup, "state": state, "events": recorded}
+            "backup": backup, "state": state, "events": recorded, "settled_log": settled_log}
 
 
 def test_image_build_enables_every_service_as_openwrt_does(booted: dict) -> None:
@@ -71,6 +77,11 @@ def test_booted_image_runs_one_keepalived_and_one_conntrackd_ha_pairs(booted: di
     assert [booted["events"][i] for i in deaths(booted["events"])] == [], booted["events"]
     errors = [line for line in step.log.splitlines() if ".err" in line and LINK_NOT_RUNNING_YET not in line]
     assert errors == [], errors
+    # nor later, while the router keeps its guard closed (no peer: backup, or fault until its sync
+    # gate opens) and odhcpd advertises on br-lan: the guard drops those RAs without failing odhcpd's
+    # sends (each used to log "Failed to send ... (Operation not permitted)" as daemon.err)
+    failed = [line for line in booted["settled_log"].splitlines() if SEND_FAILED.search(line)]
+    assert failed == [], failed
     # compiled at first boot (uci-defaults), before the service started
     assert set(step.pycache) == booted["expected_bytecode"]
 

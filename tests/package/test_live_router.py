@@ -54,9 +54,7 @@ def live(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> dict:
         check = seq.run(router, "ha-pair check --no-keepalived-test")
         steps["install"].out += f"\n$ ha-pair check: {check.returncode}\n{check.stdout}{check.stderr}"
         steps["install"].rc = steps["install"].rc or check.returncode
-        # what follows starts after OpenWrt's boot, its dnsmasq race included (router.py: deaths).
-        # Not before the install: started later, the install met odhcpd's daemon.err more often
-        # (ha-pair's DHCP guard drops its router advertisements; 4 runs of 10 failed on it).
+        # what follows starts after OpenWrt's boot, its dnsmasq race included (router.py: deaths)
         settle(router)
 
         # the operator configures the pair (what `uci commit ha` + reload_config does)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ha_pair.render import dhcp_guard, wan_silence
 from tests.support import pair, tree
 from tests.support.privileges import require_root_and
 
@@ -39,11 +40,11 @@ def router(tmp_path: Path):
 
 
 def observed(root: Path, namespace: str) -> dict[str, str]:
-    chain = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "chain", "inet", "ha_pair",
-                            "dhcp_backup"], capture_output=True, text=True, check=True).stdout
+    chain = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "chain", *dhcp_guard.TABLE.split(),
+                            dhcp_guard.SWITCH_CHAIN], capture_output=True, text=True, check=True).stdout
     run = root / "var/run/ha-pair"
     return {
-        "guard": "drop" if " drop" in chain else "answer",
+        "guard": "drop" if dhcp_guard.switch_rule() in chain else "answer",
         "dhcp": (run / "dhcp").read_text().strip(),
         "state": (run / "state").read_text().strip(),
         "log": (run / "transitions.log").read_text().splitlines()[-1].split()[3],
@@ -103,6 +104,42 @@ def test_backup_closes_dhcp_while_a_master_run_still_holds_the_lock(router):
     assert observed(root, namespace) == expected("BACKUP")
 
 
+def guard_sh(root: Path, namespace: str, call: str) -> None:
+    """A function of the package's dhcp-guard.sh, as the init script runs it (paths.sh first)."""
+    script = (f'HA_PAIR_ROOT="{root}"; . "$HA_PAIR_ROOT/usr/share/ha-pair/paths.sh"; '
+              f'. "$HA_PAIR_ROOT/usr/share/ha-pair/dhcp-guard.sh"; {call}')
+    subprocess.run(["ip", "netns", "exec", namespace, "sh", "-c", script], check=True, timeout=30)
+
+
+def tables(namespace: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "tables"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_the_init_scripts_load_keeps_a_master_answering_and_replaces_an_older_guard(router):
+    """`start`/`reload` (and a package upgrade's start) reload the generated tables: a master keeps
+    answering, in the same transaction, a backup keeps dropping, and an older ha-pair's table (one
+    inet table, its dhcp_backup holding `counter drop` itself) is replaced by both of today's."""
+    root, namespace = router
+    notify = root / "usr/libexec/ha-pair/notify"
+    subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", "MASTER", "0"], check=True,
+                   timeout=60)
+    older = ("table inet ha_pair\ndelete table inet ha_pair\ntable bridge ha_pair\ndelete table bridge ha_pair\n"
+             "table inet ha_pair {\n\tchain dhcp_backup {\n\t}\n}\n")
+    subprocess.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input=older, text=True, check=True)
+    guard_sh(root, namespace, "dhcp_guard_load")
+    assert observed(root, namespace) == expected("MASTER")
+    assert "table bridge ha_pair" in tables(namespace)
+    subprocess.run(["ip", "netns", "exec", namespace, str(notify), "GROUP", "ha", "BACKUP", "0"], check=True,
+                   timeout=60)
+    guard_sh(root, namespace, "dhcp_guard_load")
+    assert observed(root, namespace) == expected("BACKUP")
+    guard_sh(root, namespace, "dhcp_guard_remove")
+    assert "ha_pair" not in tables(namespace)
+    assert not (root / "var/run/ha-pair/dhcp").exists()
+    guard_sh(root, namespace, "dhcp_guard_remove")  # nothing to remove: no error either
+
+
 @pytest.fixture
 def wan_router(tmp_path: Path):
     """ha.global.single_wan_ip in a router tree: the WAN silence table loaded in a namespace (real
@@ -136,8 +173,8 @@ def wan_router(tmp_path: Path):
 
 
 def wan_seen(namespace: str, client: int) -> dict:
-    chain = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "chain", "netdev", "ha_pair_wan",
-                            "wan_backup"], capture_output=True, text=True, check=True).stdout
+    chain = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "chain", *wan_silence.TABLE.split(),
+                            wan_silence.BACKUP_CHAIN], capture_output=True, text=True, check=True).stdout
     return {"wan": "drop" if " drop" in chain else "open",
             "client_stopped": "\nState:\tT" in Path(f"/proc/{client}/status").read_text()}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ha_pair.config import grammar
-from ha_pair.render import render_dhcp_guard
+from ha_pair.render import dhcp_guard, render_dhcp_guard
 from tests.unit.render_cases import NETWORK_V6
 from tests.unit.test_validate import assert_error, base, model_for
 
@@ -51,15 +51,45 @@ def test_guard_rewrites_ras_to_the_virtual_link_local_and_drops_them_on_the_back
     assert len(rewrite) == 1 and drop[0] < rewrite[0]  # the backup drops before anything is rewritten
 
 
+def tables(text: str) -> dict[str, dict[str, str]]:
+    """{table: {chain: its body}} of a rendered guard."""
+    out: dict[str, dict[str, str]] = {}
+    for block in text.split("\ntable ")[1:]:
+        if "{" not in block.splitlines()[0]:
+            continue  # the `table X` / `delete table X` preamble
+        name = block.split("{", 1)[0].strip()
+        out[name] = {chain.split("{", 1)[0].strip(): chain for chain in block.split("\tchain ")[1:]}
+    return out
+
+
 def test_guard_drops_the_backups_dhcp_replies_too():
     """A request dnsmasq received as master may be answered after a switch to backup (it pings an
     address for up to 3 s before offering it): the replies leaving the LAN go through the switch."""
     text = render_dhcp_guard(model_for(base()).model)
-    chains = {block.split("{", 1)[0].strip(): block for block in text.split("\tchain ")[1:]}
+    chains = tables(text)[dhcp_guard.TABLE]
     output = [name for name, block in chains.items() if "hook output" in block]
     assert len(output) == 1
     for port in (67, 547):
         assert f'oifname {{ "br-lan" }} udp sport {port} jump dhcp_backup' in chains[output[0]]
+
+
+def test_a_backup_reply_through_a_bridge_is_marked_and_dropped_by_the_bridge_table():
+    """A drop in the IP output hook fails the sender's send (odhcpd and dnsmasq log each one): on a
+    bridge the backup only marks its replies, and the bridge family's output hook drops frames with
+    that mark. The switch is one chain: dhcp_backup, which on the backup jumps to not_master."""
+    text = render_dhcp_guard(model_for(base()).model)
+    found = tables(text)
+    assert set(found) == {"inet ha_pair", "bridge ha_pair"}
+    inet, bridge = found["inet ha_pair"], found["bridge ha_pair"]
+    assert [line.strip() for line in inet["dhcp_backup"].splitlines()[1:-1] if line.strip()] == ["jump not_master"]
+    not_master = [line.strip() for line in inet["not_master"].splitlines()[1:] if line.strip() not in ("", "}")]
+    assert not_master[0].startswith('meta oifkind "bridge" meta mark set 0x68617072 accept ')
+    assert not_master[1].startswith("counter drop ")  # any other device: dropped here, as before
+    (drop,) = [line.strip() for line in bridge["reply_drop"].splitlines() if "counter" in line]
+    assert "type filter hook output priority filter;" in bridge["reply_drop"]
+    assert drop.startswith("meta mark 0x68617072 counter drop ")
+    # the preamble replaces both tables in the one transaction that loads them
+    assert text.index("delete table bridge ha_pair") < text.index("table inet ha_pair {")
 
 
 def test_guard_without_link_local_vip_rewrites_nothing():

@@ -67,3 +67,14 @@ def test_no_module_spells_a_run_directory_file_name_outside_paths_py():
                     node.value == n or node.value.endswith("/" + n) for n in names):
                 found.append(f"{module.relative_to(REPO)}:{node.lineno}: {node.value!r}")
     assert found == []
+
+
+def test_no_shell_script_spells_an_nftables_name_itself():
+    """The tables and chains the scripts switch come from the renderers, through paths.sh."""
+    shared = REPO / "files/usr/share/ha-pair"
+    names = [value for _, value in shell_paths.NFT_NAMES]
+    for script in [*SCRIPTS, *(p for p in sorted(shared.iterdir()) if p != FRAGMENT)]:
+        text = script.read_text()
+        for value in names:
+            assert value not in text, (script.name, value)
+    assert all(f'{name}="{value}"' in FRAGMENT.read_text() for name, value in shell_paths.NFT_NAMES)

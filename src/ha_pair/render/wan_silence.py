@@ -17,7 +17,8 @@ from ..config.model import Model
 from .blocks import HEADER
 
 TABLE = "netdev ha_pair_wan"
-BACKUP_CHAIN = "wan_backup"
+EGRESS_CHAIN = "wan_egress"
+BACKUP_CHAIN = "wan_backup"  # empty on the master; on the backup it holds switch_rule()
 
 
 def device(model: Model) -> str | None:
@@ -29,6 +30,11 @@ def device(model: Model) -> str | None:
     return mode.wan_device
 
 
+def switch_rule() -> str:
+    """The one rule `wan_backup` holds on the backup (the notify script adds it, see paths.sh)."""
+    return "counter drop"
+
+
 def render_wan_silence(model: Model) -> str:
     name = device(model)
     if name is None:
@@ -36,12 +42,12 @@ def render_wan_silence(model: Model) -> str:
     return HEADER + f"""table {TABLE}
 delete table {TABLE}
 table {TABLE} {{
-	chain wan_egress {{
+	chain {EGRESS_CHAIN} {{
 		type filter hook egress device "{name}" priority filter; policy accept;
 		jump {BACKUP_CHAIN} comment "ha-pair: everything this node sends on the shared WAN"
 	}}
 	chain {BACKUP_CHAIN} {{
-		counter drop comment "ha-pair: not master, silent on the shared WAN"
+		{switch_rule()} comment "ha-pair: not master, silent on the shared WAN"
 	}}
 }}
 """

@@ -1,6 +1,6 @@
-# Generated from ha-pair's src/ha_pair/paths.py by ha_pair.shell_paths: do not edit (a test
-# compares the two). Sourced by the package's shell scripts with HA_PAIR_ROOT set to the router
-# tree's root: empty on a router, a directory in the lab.
+# Generated from ha-pair's src/ha_pair/paths.py and the nftables names of its renderers by
+# ha_pair.shell_paths: do not edit (a test compares the two). Sourced by the package's shell
+# scripts with HA_PAIR_ROOT set to the router tree's root: empty on a router, a directory in the lab.
 HA_GENERATED_DIR="${HA_PAIR_ROOT:-}/var/etc/ha-pair"
 HA_RUN_DIR="${HA_PAIR_ROOT:-}/var/run/ha-pair"
 HA_CHECKS_DIR="${HA_PAIR_ROOT:-}/var/run/ha-pair/checks"
@@ -37,3 +37,11 @@ HA_SYSTEM_CONFIG="${HA_PAIR_ROOT:-}/etc/config/system"
 HA_DNSMASQ_INIT="${HA_PAIR_ROOT:-}/etc/init.d/dnsmasq"
 HA_DNSMASQ_LOCK="${HA_PAIR_ROOT:-}/var/lock/procd_dnsmasq.lock"
 HA_DNSMASQ_BEHIND="${HA_PAIR_ROOT:-}/var/run/ha-pair/dnsmasq.behind-its-file"
+HA_NFT_DHCP_TABLE="inet ha_pair"
+HA_NFT_DHCP_BRIDGE_TABLE="bridge ha_pair"
+HA_NFT_DHCP_SWITCH="dhcp_backup"
+HA_NFT_DHCP_BACKUP_RULE="jump not_master"
+HA_NFT_WAN_TABLE="netdev ha_pair_wan"
+HA_NFT_WAN_EGRESS="wan_egress"
+HA_NFT_WAN_SWITCH="wan_backup"
+HA_NFT_WAN_BACKUP_RULE="counter drop"

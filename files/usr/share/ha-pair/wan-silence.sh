@@ -1,6 +1,6 @@
 # One dynamic public IP (ha.global.single_wan_ip): keep the backup silent on the shared WAN.
 # Sourced after paths.sh by keepalived's notify script and the init script; acts only when ha-pair
-# generated $HA_WAN_SILENCE (the table `netdev ha_pair_wan`, see src/ha_pair/render/wan_silence.py).
+# generated $HA_WAN_SILENCE (the table $HA_NFT_WAN_TABLE, see src/ha_pair/render/wan_silence.py).
 #
 #   wan_speak no    drop every frame the WAN device sends (ARP replies, DHCP, IPv6 included), then
 #                   freeze the WAN's DHCP client (SIGSTOP): it keeps the shared address and routes
@@ -20,7 +20,7 @@
 # The WAN device, from the loaded table (what the node runs with), else from the generated file
 # (the one place ha-pair wrote it, validated)
 wan_device() {
-	{ nft list chain netdev ha_pair_wan wan_egress 2>/dev/null || cat "$HA_WAN_SILENCE" 2>/dev/null; } |
+	{ nft list chain $HA_NFT_WAN_TABLE $HA_NFT_WAN_EGRESS 2>/dev/null || cat "$HA_WAN_SILENCE" 2>/dev/null; } |
 		sed -n 's/.*hook egress device "\([^"]*\)".*/\1/p' | head -n 1
 }
 
@@ -61,21 +61,21 @@ wan_speak() {
 	[ "$1" = free ] || [ -f "$HA_WAN_SILENCE" ] || return 0
 	case "$1" in
 		yes)
-			nft flush chain netdev ha_pair_wan wan_backup || return 1
+			nft flush chain $HA_NFT_WAN_TABLE $HA_NFT_WAN_SWITCH || return 1
 			wan_dhcp_now
 			;;
 		no)
-			printf 'flush chain netdev ha_pair_wan wan_backup\nadd rule netdev ha_pair_wan wan_backup counter drop\n' |
-				nft -f - || return 1
+			printf 'flush chain %s %s\nadd rule %s %s %s\n' "$HA_NFT_WAN_TABLE" "$HA_NFT_WAN_SWITCH" \
+				"$HA_NFT_WAN_TABLE" "$HA_NFT_WAN_SWITCH" "$HA_NFT_WAN_BACKUP_RULE" | nft -f - || return 1
 			wan_dhcp_client STOP
 			;;
 		again)
-			nft flush chain netdev ha_pair_wan wan_backup || return 1
+			nft flush chain $HA_NFT_WAN_TABLE $HA_NFT_WAN_SWITCH || return 1
 			wan_dhcp_client CONT
 			;;
 		free)
 			wan_dhcp_client CONT
-			nft delete table netdev ha_pair_wan 2>/dev/null
+			nft delete table $HA_NFT_WAN_TABLE 2>/dev/null
 			return 0
 			;;
 	esac
