@@ -1,7 +1,8 @@
 """paths.Paths for the package's shell scripts: /usr/share/ha-pair/paths.sh, which the init script,
 keepalived's notify and check scripts and the dhcp hotplug hook source, so that every file name
 they share with the Python side is spelled once, in paths.py; and the nftables tables and chains
-the scripts switch, spelled once in the renderers that generate them. A test keeps the shipped
+the scripts switch, spelled once in the renderers that generate them; and the numbers they write
+for keepalived's tracked files, spelled once in operate/hold.py. A test keeps the shipped
 file equal to this output; regenerate it with
 `PYTHONPATH=src python3 -m ha_pair.shell_paths > files/usr/share/ha-pair/paths.sh`.
 """
@@ -9,6 +10,7 @@ file equal to this output; regenerate it with
 from __future__ import annotations
 
 from .paths import Paths
+from .operate import hold
 from .render import dhcp_guard, wan_silence
 
 TARGET = "files/usr/share/ha-pair/paths.sh"
@@ -68,6 +70,13 @@ NFT_NAMES = (
 )
 
 
+# shell variable -> a number the scripts write into a file keepalived tracks (operate/hold.py)
+TRACK_VALUES = (
+    ("HA_TRACK_YIELD", hold.YIELD),  # the hold file after a handover: priority 1
+    ("HA_TRACK_FAULT", hold.OUT),  # FAULT: maintenance, and the sync gate while closed
+)
+
+
 def values(paths: Paths) -> dict[str, str]:
     """Each variable's value for a root, as the sourced fragment sets it."""
     return {name: str(getattr(paths, attribute)) for name, attribute in VARIABLES}
@@ -81,6 +90,7 @@ def fragment() -> str:
     ]
     lines += [f'{name}="${{{ROOT}:-}}{value}"' for name, value in values(Paths("/")).items()]
     lines += [f'{name}="{value}"' for name, value in NFT_NAMES]
+    lines += [f'{name}="{value}"' for name, value in TRACK_VALUES]
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,8 @@ the shell scripts source /usr/share/ha-pair/paths.sh, generated from it."""
 
 from __future__ import annotations
 
+import re
+
 import ast
 import os
 import subprocess
@@ -78,3 +80,12 @@ def test_no_shell_script_spells_an_nftables_name_itself():
         for value in names:
             assert value not in text, (script.name, value)
     assert all(f'{name}="{value}"' in FRAGMENT.read_text() for name, value in shell_paths.NFT_NAMES)
+
+
+def test_no_shell_script_spells_a_tracked_number_itself():
+    """The hold's and the sync gate's numbers come from operate/hold.py, through paths.sh."""
+    for script in SCRIPTS:
+        text = script.read_text()
+        for _, value in shell_paths.TRACK_VALUES:
+            assert not re.search(rf"(?<![\w-]){value}(?!\w)", text), (script.name, value)
+    assert all(f'{name}="{value}"' in FRAGMENT.read_text() for name, value in shell_paths.TRACK_VALUES)
