@@ -171,18 +171,6 @@ def test_a_19_digit_expiry_up_to_time_t_is_a_lease_and_past_it_declined():
         assert (lines.split(text) is not None) is taken, expiry
 
 
-@settings(max_examples=200, deadline=None)
-@given(db, db, st.integers(NOW - 60, NOW + 60))
-def test_in_address_order_is_sorting_by_address(a: LeaseDb, b: LeaseDb, now: int):
-    """With the merge's kept leases at hand (the fold-in's case) and without (others)."""
-    local = lines.split(serialise(a), state=False).leases
-    merged = lines.merge(lines.split(serialise_state(b)), lines.StateLines(local, [], [], None), now)
-    expected = sorted(local, key=lines.address_order)
-    assert lines.in_address_order(local, merged.state.leases) == expected
-    assert lines.in_address_order(local + local[:1], merged.state.leases) == sorted(local + local[:1], key=lines.address_order)
-    assert lines.in_address_order(local, []) == expected
-
-
 def test_a_bad_line_among_known_ones_still_sends_the_text_to_the_parser_which_names_its_line():
     good = [b"%d 02:00:00:00:00:0%d 10.0.0.%d pc *" % (NOW + 100, n, n) for n in (1, 2, 3)]
     bad = b"%d 02:00:00:00:00:04 10.0.0.04 pc *" % (NOW + 100)  # a leading zero: not canonical
