@@ -70,6 +70,28 @@ def test_a_lease_gone_from_the_file_becomes_a_tombstone_but_not_after_a_reboot(r
     assert result.db.tombstones == ()
 
 
+def test_the_seen_file_is_the_lease_file_as_read_and_the_same_bytes_need_no_release_diff(root: Path, monkeypatch):
+    """The seen file holds dnsmasq's file byte for byte (in the file's order, not sorted); a fold
+    that reads those same bytes again knows nothing is gone without a diff, and a changed file
+    still gets one (a release becomes a tombstone)."""
+    store = LeaseStore(Paths(root))
+    seen = root / "var/run/ha-pair/leases.seen"
+    write_leases(root, line(2) + line(1))
+    with store.locked():
+        store.observe_local(NOW)
+    assert seen.read_text() == line(2) + line(1)
+    diffs = []
+    real_diff = lines.diff
+    monkeypatch.setattr(lines, "diff", lambda *args: diffs.append(args) or real_diff(*args))
+    with store.locked():
+        LeaseStore(Paths(root)).observe_local(NOW + 1)
+    assert diffs == []
+    write_leases(root, line(1))  # 2 released
+    with store.locked():
+        LeaseStore(Paths(root)).observe_local(NOW + 2)
+    assert len(diffs) >= 1 and store.counts() == {"leases": 1, "tombstones": 1, "superseded": 0}
+
+
 def test_a_half_written_lease_file_tombstones_nothing(root: Path, monkeypatch):
     """dnsmasq truncates and rewrites its file: a read in between sees only part of it."""
     store = LeaseStore(Paths(root))

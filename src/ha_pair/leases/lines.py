@@ -26,7 +26,7 @@ from operator import itemgetter  # loaded with re already
 from ..record import field, record
 from .merge import TOMBSTONE_GRACE, INFINITE_TOMBSTONE_TTL
 from .model import _CANONICAL_V4, CANONICAL_V4_SHORT, INFINITE_RANK, MAX_EXPIRY, MAX_SERVER_DUID
-from .reservations import dhcp_host_entries
+from .reservations import dhcp_hosts_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -284,20 +284,25 @@ def reservations(knowledge: StateLines, in_dnsmasq: StateLines, now: int) -> byt
     the order of its text (the pair's state files are written in address order), as bytes."""
     # reservations() also skips a lease whose slot dnsmasq holds: its address is then taken too.
     # A line dnsmasq's file holds as it is has its address taken: a set difference (in C) leaves
-    # only the others for the loop (after an exchange, most of the knowledge is in the file).
+    # only the others, and a set of the file's addresses those whose address is free, for the loop
+    # (after an exchange, most of the knowledge is in the file).
     in_file = set(in_dnsmasq.leases)
     candidates = [line for line in knowledge.leases if line not in in_file]
     if not candidates:
         return b""
-    taken = {line.split(b" ", 3)[2] for line in in_dnsmasq.leases}
+    taken = set(_field(in_dnsmasq.leases, 2))
     out = []
-    for line in candidates:
+    for line in [line for line, quad in zip(candidates, _field(candidates, 2)) if quad not in taken]:
         expiry, mac, quad, _, client_id = line.split(b" ")
-        if quad in taken or 0 < int(expiry) <= now:
+        if 0 < int(expiry) <= now:
             continue
         if client_id != b"*" and b":" in client_id:
             out.append(b"id:%s,%s" % (client_id, quad))
         elif client_id == b"*" and mac.count(b":") == 5:  # Ethernet: the form has no `<type>-`
             out.append(b"%s,%s" % (mac, quad))
-    dhcp_host_entries(out)
-    return b"".join(entry + b"\n" for entry in out)
+    return dhcp_hosts_text(out)
+
+
+def _field(leases: Iterable[bytes], index: int) -> Iterator[bytes]:
+    """Field `index` (0: expiry ... 4: client-id) of each lease line, split in C."""
+    return map(itemgetter(index), map(bytes.split, leases, repeat(b" "), repeat(index + 1)))
