@@ -193,12 +193,14 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
     lost: list[tuple] = []  # (packed address, sort key): model._address_order
     descriptions: list[str] = []
     holders: dict[bytes, bytes]  # packed address -> the kept line holding it: the kept leases
-    if _apart(latest, 2) and _apart(latest, 0):
-        # no two slots share an address or a client: each slot's latest copy is kept (_hold would
-        # keep them all), found with no sort by rank and no loop in Python
+    # When no two slots share an address or a client, each slot's latest copy is kept (_hold would
+    # keep them all): found with no sort by rank and no loop in Python. One line per address: as
+    # many holders as slots.
+    holders = {}
+    if _apart(latest, 0):
         addresses = map(_socket.inet_aton, map(bytes.decode, _parts(latest, 2)))
         holders = dict(zip(addresses, map(itemgetter(2), latest.values())))
-    else:
+    if len(holders) != len(latest):
         holders = _hold(latest, a, b, lost, descriptions)
     del latest
     conflicts = len(descriptions)
@@ -224,7 +226,8 @@ def _parts(slots: Iterable[bytes], part: int) -> Iterator[bytes]:
 
 
 def _apart(slots: Collection[bytes], part: int) -> bool:
-    """Whether no two slots share that part (by hash: a collision only sends the merge the long way)."""
+    """Whether no two slots share that part (by hash, which holds less memory than the parts: a
+    collision only sends the merge the long way)."""
     return len(set(map(hash, _parts(slots, part)))) == len(slots)
 
 
