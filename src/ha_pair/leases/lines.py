@@ -65,11 +65,12 @@ def split(text: bytes, state: bool = True, known: Container[bytes] = ()) -> Stat
     tombstones: list[tuple[int, int, bytes]] = []
     duid = None
     run = _LEASE_RUN.match(text).end()  # the leading lease lines, checked at once
-    if run:
-        leases = text[:run - 1].split(b"\n")
-    lines = text[run:].split(b"\n") if run < len(text) else []
-    if lines and lines[-1] == b"":
+    lines = text.split(b"\n")  # the whole text (no copy of the run: 5 MB at 50 000 leases)
+    if lines[-1] == b"":
         lines.pop()
+    if run:
+        count = text.count(b"\n", 0, run)
+        leases, lines = lines[:count], lines[count:]
     short = CANONICAL_V4_SHORT.fullmatch  # this loop's cost: one C-level match per line
     for line in lines:
         if line in known or short(line) is not None or _lease_line(line):  # the last: a 19-digit expiry
@@ -148,10 +149,23 @@ def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
 
 
 def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
-    # The loops below run for every line (10^5 at 50 000 leases a side): _slot and _identity are
-    # spelled out inline there.
-    tombs: dict[bytes, tuple] = {}  # slot -> (the killed lease's rank, expires, deleted_at, line)
-    for deleted_at, expires, line in chain(a.tombstones, b.tombstones):
+    fold = Fold(chain(a.tombstones, b.tombstones), now)
+    # A line of b that a holds too would only repeat a's key (and an expired or killed line counts
+    # once): left out. After an exchange, most of the answer is what the asker sent.
+    in_a = set(a.leases)
+    in_a.update(a.superseded)
+    only_b = [line for line in chain(b.leases, b.superseded) if line not in in_a]
+    del in_a
+    fold.add(chain(a.leases, a.superseded, only_b))
+    del only_b
+    return _finish(fold, a, b)
+
+
+def _tombs(tombstones: Iterable[tuple[int, int, bytes]], now: int) -> dict[bytes, tuple]:
+    """slot -> (the killed lease's rank, expires, deleted_at, line): each slot's latest tombstone
+    still in force at `now`."""
+    tombs: dict[bytes, tuple] = {}
+    for deleted_at, expires, line in tombstones:
         if now <= expires:
             expiry, mac, quad, _, client_id = line.split(b" ")
             key = (int(expiry) or INFINITE_RANK, expires, deleted_at, line)
@@ -159,37 +173,82 @@ def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
             current = tombs.get(slot)
             if current is None or key > current:
                 tombs[slot] = key
-    expired = killed = 0
-    dropped: set[bytes] = set()  # expired or killed lines, each counted once (as merge.py's pool does)
-    latest: dict[bytes, tuple] = {}  # slot -> its latest copy's sort key (rank, has a name, line)
-    get = latest.get
-    # A line of b that a holds too would only repeat a's key (and an expired or killed line counts
-    # once): left out. After an exchange, most of the answer is what the asker sent.
-    in_a = set(a.leases)
-    in_a.update(a.superseded)
-    only_b = [line for line in chain(b.leases, b.superseded) if line not in in_a]
-    del in_a
-    for line in chain(a.leases, a.superseded, only_b):
-        expiry, mac, quad, hostname, client_id = line.split(b" ")
-        rank = int(expiry)
-        if 0 < rank <= now:
-            if line not in dropped:
-                dropped.add(line)
-                expired += 1
-            continue
-        slot = (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad  # _slot
-        if tombs:
-            tomb = tombs.get(slot)
-            if tomb is not None and (rank or INFINITE_RANK) <= tomb[0]:
+    return tombs
+
+
+class Fold:
+    """merge()'s first pass, over lines given in parts: each slot's latest copy, and the expired
+    and killed lines. The pass is a fold over a set of lines (each slot keeps its greatest key,
+    each dropped line counts once), so its parts may come in any order and at any time: the
+    caller of an exchange folds its own lines while the peer works (merge_onto)."""
+
+    def __init__(self, tombstones: Iterable[tuple[int, int, bytes]], now: int) -> None:
+        self.now = now
+        self.tombs = _tombs(tombstones, now)
+        self.expired = self.killed = 0
+        self.dropped: set[bytes] = set()  # expired or killed lines, each counted once (as merge.py's pool does)
+        self.latest: dict[bytes, tuple] = {}  # slot -> its latest copy's sort key (rank, has a name, line)
+
+    def add(self, pool: Iterable[bytes]) -> None:
+        collecting = gc.isenabled()
+        gc.disable()  # as in merge()
+        try:
+            self._add(pool)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _add(self, pool: Iterable[bytes]) -> None:
+        # This loop runs for every line (10^5 at 50 000 leases a side): _slot is spelled out inline.
+        now, tombs, dropped, latest = self.now, self.tombs, self.dropped, self.latest
+        get = latest.get
+        expired = killed = 0
+        for line in pool:
+            expiry, mac, quad, hostname, client_id = line.split(b" ")
+            rank = int(expiry)
+            if 0 < rank <= now:
                 if line not in dropped:
                     dropped.add(line)
-                    killed += 1
+                    expired += 1
                 continue
-        key = (rank or INFINITE_RANK, hostname != b"*", line)
-        current = get(slot)
-        if current is None or key > current:
-            latest[slot] = key
-    del dropped, only_b, get
+            slot = (b"i" + client_id if client_id != b"*" else b"h" + mac) + b" " + quad  # _slot
+            if tombs:
+                tomb = tombs.get(slot)
+                if tomb is not None and (rank or INFINITE_RANK) <= tomb[0]:
+                    if line not in dropped:
+                        dropped.add(line)
+                        killed += 1
+                    continue
+            key = (rank or INFINITE_RANK, hostname != b"*", line)
+            current = get(slot)
+            if current is None or key > current:
+                latest[slot] = key
+        self.expired += expired
+        self.killed += killed
+
+
+def merge_onto(fold: Fold, folded: Container[bytes], a: StateLines, b: StateLines) -> LinesMerge | None:
+    """merge(a, b, fold.now) when `fold` has folded exactly the lines in `folded`, all of them
+    lines of a or b, among them every lease and superseded line of a, with a's tombstones: the
+    rest of b is folded now. None (nothing changed) when b brings a tombstone that would change
+    the fold's: then merge() must do it all."""
+    if _tombs(chain(a.tombstones, b.tombstones), fold.now) != fold.tombs:
+        return None
+    fold.add([line for line in chain(b.leases, b.superseded) if line not in folded])
+    collecting = gc.isenabled()
+    gc.disable()  # as in merge()
+    try:
+        return _finish(fold, a, b)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _finish(fold: Fold, a: StateLines, b: StateLines) -> LinesMerge:
+    """merge()'s steps after the first pass: who keeps each address, the kept leases in address
+    order, the set-aside ones, the tombstones, the DUID."""
+    latest, tombs, expired, killed = fold.latest, fold.tombs, fold.expired, fold.killed
+    fold.latest, fold.dropped = {}, set()  # spent: its memory goes with the lines below
     lost: list[tuple] = []  # (packed address, sort key): model._address_order
     descriptions: list[str] = []
     holders: dict[bytes, bytes]  # packed address -> the kept line holding it: the kept leases

@@ -116,6 +116,7 @@ class LeaseStore:
         self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
         self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
         self._unfolded: tuple[bytes, lines.StateLines, tuple | None] | None = None  # unfolded_text's file, seen version
+        self._folded: tuple[lines.StateLines, lines.StateLines, lines.Fold, set[bytes]] | None = None  # fold_ahead's
 
     def locked(self) -> _Flock:
         """`with store.locked():` holds the store's lock file (flock) for the block."""
@@ -183,15 +184,15 @@ class LeaseStore:
         the file changed (every writer replaces it: inode, size and mtime tell)."""
         try:
             info = os.stat(path)
+            key: tuple | None = (info.st_ino, info.st_size, info.st_mtime_ns)
         except FileNotFoundError:
-            return lines.split(b"")
-        key = (info.st_ino, info.st_size, info.st_mtime_ns)
+            key = None  # no file: no lines (the same object each time, as for a file unchanged)
         cached = self._split.get(str(path))
         if cached is not None and cached[0] == key:
             return cached[1]
         written = self._written.get(str(path))
         known = written is not None and written[0] == key and written[1] is not None
-        split = lines.split(written[1] if known else self._bytes(path))
+        split = lines.split(written[1] if known else self._bytes(path) if key is not None else b"")
         self._split[str(path)] = (key, split)
         return split
 
@@ -312,6 +313,32 @@ class LeaseStore:
         self._unfolded = (raw, local, _version(self.seen_path))
         return lines.serialise(lines.StateLines(known.leases + extra, known.superseded, known.tombstones, known.duid))
 
+    def fold_ahead(self, now: int) -> bool:
+        """For an exchange, while the peer works (after unfolded_text): the first pass of the merge
+        that absorb(observe=True) will do, over the lines this node sent (its knowledge and the
+        file's leases), at `now`. absorb uses it when given the same `now` and the knowledge is
+        still the one sent (its lines then only fold in what the answer brings). Returns whether
+        it folded."""
+        if self._unfolded is None:
+            return False
+        try:
+            known = self._state_lines(self.state_path)  # split for unfolded_text: no second read
+        except OSError:
+            return False
+        if known is None:
+            return False
+        local = self._unfolded[1]
+        folded = set(known.leases)
+        folded.update(known.superseded)
+        extra = [line for line in local.leases if line not in folded]
+        fold = lines.Fold(known.tombstones, now)
+        fold.add(known.leases)
+        fold.add(known.superseded)
+        fold.add(extra)
+        folded.update(extra)
+        self._folded = (known, local, fold, folded)
+        return True
+
     def _write_seen(self, raw: bytes, local: lines.StateLines) -> None:
         """The seen file: dnsmasq's file as read (`raw`, split into `local`), byte for byte. In the
         canonical form a lease file is a state text too (leases and a DUID), and only the slots
@@ -356,7 +383,9 @@ class LeaseStore:
                     incoming = lines.StateLines([line for line in local.leases if line not in sent] + remote.leases,
                                                 remote.superseded, remote.tombstones, min(duids) if duids else None)
                     del sent
-                merged = lines.merge(known, incoming, now)
+                merged = self._merge_folded(known, local, incoming, now)
+                if merged is None:
+                    merged = lines.merge(known, incoming, now)
                 del incoming
                 stored = merged.leases + merged.superseded + merged.tombstones
                 if stored > MAX_ENTRIES:
@@ -376,6 +405,15 @@ class LeaseStore:
         if note:
             self._note_from_peer(serialise_state(remote) if remote_text is None else remote_text)
         return result
+
+    def _merge_folded(self, known: lines.StateLines, local: lines.StateLines | None, incoming: lines.StateLines,
+                      now: int) -> lines.LinesMerge | None:
+        """lines.merge(known, incoming, now) on fold_ahead's first pass, when it folded this
+        knowledge and this file at this time (else None)."""
+        folded, self._folded = self._folded, None
+        if folded is None or folded[0] is not known or folded[1] is not local or folded[2].now != now:
+            return None
+        return lines.merge_onto(folded[2], folded[3], known, incoming)
 
     def _note_from_peer(self, lines: bytes) -> None:
         """Append to leases.from-peer (0600). It only saves echoing the peer's news back: past one
@@ -516,10 +554,14 @@ class LeaseStore:
         Budget().take(raw)
         # the knowledge's lines (split now, before the lock, for the merge) and those of the lease
         # file sent (unfolded_text) were checked when they were split: no second check
-        known = self._state_lines(self.state_path)
-        checked = set(known.leases) if known is not None else set()
-        if self._unfolded is not None:
-            checked.update(self._unfolded[1].leases)
+        checked: set[bytes]
+        if self._folded is not None:
+            checked = self._folded[3]  # fold_ahead's lines: the knowledge's and the file's sent
+        else:
+            known = self._state_lines(self.state_path)
+            checked = set(known.leases) if known is not None else set()
+            if self._unfolded is not None:
+                checked.update(self._unfolded[1].leases)
         split = lines.split(raw, known=checked)
         del checked
         if split is not None:
