@@ -30,7 +30,9 @@ from .reservations import dhcp_hosts_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
-    from typing import Collection, Container, Iterable, Iterator
+    from typing import Callable, Collection, Container, Iterable, Iterator, TypeVar
+
+    T = TypeVar("T")
 
 # A run of lease lines (each with its newline) from the start of a text, matched in one C call:
 # ~half the cost of matching line by line. Possessive (*+): no backtracking state per line.
@@ -137,15 +139,21 @@ class LinesMerge:
     state: StateLines | None = field(default=None, compare=False, repr=False)  # the text, split
 
 
-def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
-    """merge.merge() for two canonical texts (see there for the rules, step by step)."""
+def _uncollected(work: Callable[..., T], *args: object) -> T:
+    """work(*args) with the cyclic garbage collector off: the merge builds ~10^5 tuples and no
+    cycle among them, so the collector's passes would only cost."""
     collecting = gc.isenabled()
-    gc.disable()  # ~10^5 tuples and no cycle among them: the collector's passes would only cost
+    gc.disable()
     try:
-        return _merge(a, b, now)
+        return work(*args)
     finally:
         if collecting:
             gc.enable()
+
+
+def merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
+    """merge.merge() for two canonical texts (see there for the rules, step by step)."""
+    return _uncollected(_merge, a, b, now)
 
 
 def _merge(a: StateLines, b: StateLines, now: int) -> LinesMerge:
@@ -190,13 +198,7 @@ class Fold:
         self.latest: dict[bytes, tuple] = {}  # slot -> its latest copy's sort key (rank, has a name, line)
 
     def add(self, pool: Iterable[bytes]) -> None:
-        collecting = gc.isenabled()
-        gc.disable()  # as in merge()
-        try:
-            self._add(pool)
-        finally:
-            if collecting:
-                gc.enable()
+        _uncollected(self._add, pool)
 
     def _add(self, pool: Iterable[bytes]) -> None:
         # This loop runs for every line (10^5 at 50 000 leases a side): _slot is spelled out inline.
@@ -235,13 +237,7 @@ def merge_onto(fold: Fold, folded: Container[bytes], a: StateLines, b: StateLine
     if _tombs(chain(a.tombstones, b.tombstones), fold.now) != fold.tombs:
         return None
     fold.add([line for line in chain(b.leases, b.superseded) if line not in folded])
-    collecting = gc.isenabled()
-    gc.disable()  # as in merge()
-    try:
-        return _finish(fold, a, b)
-    finally:
-        if collecting:
-            gc.enable()
+    return _uncollected(_finish, fold, a, b)
 
 
 def _finish(fold: Fold, a: StateLines, b: StateLines) -> LinesMerge:
