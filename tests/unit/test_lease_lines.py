@@ -71,6 +71,36 @@ def test_merging_an_answer_that_repeats_the_askers_lines_is_the_lease_merge(a: L
     assert lines.merge(lines.split(answer), lines.split(text_a), now + later) == reference(answer, text_a, now + later)
 
 
+@settings(max_examples=400, deadline=None)
+@given(db, db, db, st.integers(NOW - 60, NOW + 60), st.data())
+def test_a_merge_whose_first_pass_ran_ahead_on_part_of_the_lines_is_the_lease_merge(
+        a: LeaseDb, sent: LeaseDb, peer: LeaseDb, now: int, data: st.DataObject):
+    """The caller of an exchange folds its knowledge (a) and the file's leases it sent, with a's
+    tombstones, while the peer works; merge_onto then folds the rest of the answer (b): the
+    result is merge(a, b)'s, or None (and merge() does it) when b's tombstones change the fold's."""
+    split_a = lines.split(serialise_state(a))
+    file_leases = lines.split(serialise_state(LeaseDb(sent.leases))).leases
+    answer = lines.split(lines.merge(lines.split(serialise_state(peer)),
+                                     lines.StateLines(split_a.leases + file_leases, split_a.superseded,
+                                                      split_a.tombstones, split_a.duid), now).text)
+    in_answer = set(answer.leases) | set(answer.superseded)
+    b = lines.StateLines([line for line in file_leases if line not in in_answer] + answer.leases,
+                         answer.superseded, answer.tombstones, answer.duid)
+    ahead = split_a.leases + split_a.superseded + file_leases
+    order = data.draw(st.permutations(range(len(ahead))))
+    fold = lines.Fold(split_a.tombstones, now)
+    cut = data.draw(st.integers(0, len(ahead)))
+    fold.add([ahead[i] for i in order[:cut]])  # in parts, in any order
+    fold.add([ahead[i] for i in order[cut:]])
+    got = lines.merge_onto(fold, set(ahead), split_a, b)
+    expected = reference(serialise_state(a), lines.serialise(b), now)
+    if got is None:
+        assert lines._tombs(split_a.tombstones + b.tombstones, now) != lines._tombs(split_a.tombstones, now)
+    else:
+        assert got == expected
+    assert lines.merge(split_a, b, now) == expected
+
+
 def test_conflicts_are_reported_as_the_lease_merge_reports_them():
     a = b"%d 02:00:00:00:00:01 10.0.0.1 pc *\n" % (NOW + 100)
     b = b"%d 02:00:00:00:00:02 10.0.0.1 phone *\n" % (NOW + 200)
@@ -169,18 +199,6 @@ def test_a_19_digit_expiry_up_to_time_t_is_a_lease_and_past_it_declined():
     for expiry, taken in ((10**18, True), (MAX_EXPIRY, True), (MAX_EXPIRY + 1, False), (10**19, False)):
         text = b"%d 02:00:00:00:00:01 10.0.0.1 pc *\n" % expiry
         assert (lines.split(text) is not None) is taken, expiry
-
-
-@settings(max_examples=200, deadline=None)
-@given(db, db, st.integers(NOW - 60, NOW + 60))
-def test_in_address_order_is_sorting_by_address(a: LeaseDb, b: LeaseDb, now: int):
-    """With the merge's kept leases at hand (the fold-in's case) and without (others)."""
-    local = lines.split(serialise(a), state=False).leases
-    merged = lines.merge(lines.split(serialise_state(b)), lines.StateLines(local, [], [], None), now)
-    expected = sorted(local, key=lines.address_order)
-    assert lines.in_address_order(local, merged.state.leases) == expected
-    assert lines.in_address_order(local + local[:1], merged.state.leases) == sorted(local + local[:1], key=lines.address_order)
-    assert lines.in_address_order(local, []) == expected
 
 
 def test_a_bad_line_among_known_ones_still_sends_the_text_to_the_parser_which_names_its_line():

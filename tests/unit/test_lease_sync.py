@@ -70,6 +70,28 @@ def test_a_lease_gone_from_the_file_becomes_a_tombstone_but_not_after_a_reboot(r
     assert result.db.tombstones == ()
 
 
+def test_the_seen_file_is_the_lease_file_as_read_and_the_same_bytes_need_no_release_diff(root: Path, monkeypatch):
+    """The seen file holds dnsmasq's file byte for byte (in the file's order, not sorted); a fold
+    that reads those same bytes again knows nothing is gone without a diff, and a changed file
+    still gets one (a release becomes a tombstone)."""
+    store = LeaseStore(Paths(root))
+    seen = root / "var/run/ha-pair/leases.seen"
+    write_leases(root, line(2) + line(1))
+    with store.locked():
+        store.observe_local(NOW)
+    assert seen.read_text() == line(2) + line(1)
+    diffs = []
+    real_diff = lines.diff
+    monkeypatch.setattr(lines, "diff", lambda *args: diffs.append(args) or real_diff(*args))
+    with store.locked():
+        LeaseStore(Paths(root)).observe_local(NOW + 1)
+    assert diffs == []
+    write_leases(root, line(1))  # 2 released
+    with store.locked():
+        LeaseStore(Paths(root)).observe_local(NOW + 2)
+    assert len(diffs) >= 1 and store.counts() == {"leases": 1, "tombstones": 1, "superseded": 0}
+
+
 def test_a_half_written_lease_file_tombstones_nothing(root: Path, monkeypatch):
     """dnsmasq truncates and rewrites its file: a read in between sees only part of it."""
     store = LeaseStore(Paths(root))
@@ -273,23 +295,27 @@ def test_folding_the_file_and_the_message_in_one_merge_is_folding_them_one_after
 def test_an_exchange_that_folds_the_file_in_with_the_answer_ends_as_one_that_folds_it_first(
         known: LeaseDb, in_file: LeaseDb, peer: LeaseDb, seen: LeaseDb | None, now: int):
     """The caller may send its knowledge with the file's new leases added unmerged
-    (unfolded_text) and fold the file in when it merges the answer (absorb(observe=True)): the
-    peer's merged knowledge, and the caller's state and seen files, are those of folding first."""
+    (unfolded_text) and fold the file in when it merges the answer (absorb(observe=True)), with
+    or without the merge's first pass run ahead over what it sent (fold_ahead, while the peer
+    works): the peer's merged knowledge, and the caller's state and seen files, are those of
+    folding first."""
     results = []
-    for deferred in (True, False):
+    for deferred, ahead in ((True, True), (True, False), (False, False)):
         with tempfile.TemporaryDirectory() as tmp:
             store = store_holding(tmp, known, in_file, seen)
             message = store.unfolded_text(now) if deferred else None
             if message is None:
                 store.observe_local(now)
                 message = store.knowledge_text()
+            elif ahead:
+                store.fold_ahead(now)
             peer_side, _ = LeaseStore(Paths(tmp)).decode_remote(message)
             answer = lines.merge(lines.split(serialise_state(peer)), peer_side, now).text if \
                 isinstance(peer_side, lines.StateLines) else serialise_state(merge(peer, peer_side, now).db)
             remote, _ = store.decode_remote(answer)
             store.absorb(remote, now, note=False, observe=deferred)
             results.append((answer, Path(store.state_path).read_bytes(), Path(store.seen_path).read_bytes()))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
 
 
 FAKE_SSH_STARTED = """#!/bin/sh

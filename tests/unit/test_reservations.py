@@ -4,14 +4,18 @@ dnsmasq to it (and back)."""
 
 from __future__ import annotations
 
+import _signal
+import io
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from ha_pair.leases import Lease, LeaseDb
-from ha_pair.leases.reservations import dhcp_host_entries, dhcp_host_entry, entry, reservations
+from ha_pair.leases.reservations import dhcp_host_entry, dhcp_hosts_text, entry, reservations
+from ha_pair.leasesync.peer import serve
 from ha_pair.leasesync.store import LeaseStore
 from ha_pair.paths import DHCP_RESERVATIONS, Paths
 from ha_pair.uci import load
@@ -56,9 +60,9 @@ def test_the_hostsfile_grammar_refuses_anything_else(line: str):
     with pytest.raises(ValueError):
         dhcp_host_entry(line)
     good = [b"id:ff:00,192.168.50.1", b"02:00:00:00:00:0b,10.0.0.255"]
-    dhcp_host_entries(good)
+    assert dhcp_hosts_text(good) == b"id:ff:00,192.168.50.1\n02:00:00:00:00:0b,10.0.0.255\n"
     with pytest.raises(ValueError, match="not a dhcp-hostsfile line"):  # the whole file's check, as bytes
-        dhcp_host_entries(good + [line.encode()] + good)
+        dhcp_hosts_text(good + [line.encode()] + good)
 
 
 @pytest.fixture
@@ -112,3 +116,51 @@ def test_after_an_import_nothing_is_left_to_reserve(root: Path):
     assert Paths(root).dhcp_reservations.read_text() == "id:ff:00:00:00:02,192.168.50.242\n"
     assert store.apply_to_dnsmasq(NOW)  # no dnsmasq init script in this tree: just the swap
     assert Paths(root).dhcp_reservations.read_text() == ""
+
+
+def test_the_real_forced_command_answers_and_its_child_writes_the_reservations(root: Path):
+    """lease-peer as dropbear runs it (bound_process: the reservations are a child's work after
+    the answer): the answer and exit status as before, and the reservations land."""
+    assert run(root, "render").returncode == 0
+    (root / "tmp").mkdir(exist_ok=True)
+    (root / "tmp/dhcp.leases").write_text(lease_line(100, 1))
+    hostsfile = Paths(root).dhcp_reservations
+    env = {"PATH": os.environ["PATH"], "SSH_ORIGINAL_COMMAND": "push"}
+    proc = subprocess.run([str(root / "usr/libexec/ha-pair/lease-peer")], input=lease_line(242, 2).encode(),
+                          capture_output=True, env=env, timeout=30)
+    assert (proc.returncode, proc.stdout) == (0, b"ok\n"), proc.stderr
+    deadline = time.monotonic() + 10
+    while hostsfile.read_text() == "" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hostsfile.read_text() == "id:ff:00:00:00:02,192.168.50.242\n"
+
+
+def test_reservations_after_the_answer_run_in_another_process_when_the_forced_command_is_bounded(
+        root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Inside the forced command's own process (bound_process's alarm set) the reservations are the
+    child's work: serve() returns with the answer written while another process does them."""
+    assert run(root, "render").returncode == 0
+    (root / "tmp").mkdir(exist_ok=True)
+    (root / "tmp/dhcp.leases").write_text(lease_line(100, 1))
+    record = tmp_path / "reserved-by"
+    real = LeaseStore.refresh_reservations
+
+    def noted(self: LeaseStore, now: int) -> bool:
+        record.write_text(str(os.getpid()))
+        return real(self, now)
+
+    monkeypatch.setattr(LeaseStore, "refresh_reservations", noted)
+    out = io.BytesIO()
+    _signal.setitimer(_signal.ITIMER_REAL, 60)
+    try:
+        assert serve(Paths(root), "exchange", io.BytesIO(lease_line(242, 2).encode()), out) == 0
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+    assert b"192.168.50.242" in out.getvalue()
+    deadline = time.monotonic() + 10
+    while not record.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert record.read_text() != str(os.getpid()), "reserved by the forced command itself"
+    while Paths(root).dhcp_reservations.read_text() == "" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Paths(root).dhcp_reservations.read_text() == "id:ff:00:00:00:02,192.168.50.242\n"

@@ -115,7 +115,8 @@ class LeaseStore:
         self._file_read: tuple[bytes, LocalRead] | None = None  # dnsmasq's file: last bytes, parsed
         self._split: dict[str, tuple[tuple, lines.StateLines | None]] = {}  # path -> (stat key, lines)
         self._file_split: tuple[bytes, lines.StateLines | None] | None = None  # dnsmasq's file, as lines
-        self._unfolded: tuple[lines.StateLines, tuple | None] | None = None  # unfolded_text's file, seen version
+        self._unfolded: tuple[bytes, lines.StateLines, tuple | None] | None = None  # unfolded_text's file, seen version
+        self._folded: tuple[lines.StateLines, lines.StateLines, lines.Fold, set[bytes]] | None = None  # fold_ahead's
 
     def locked(self) -> _Flock:
         """`with store.locked():` holds the store's lock file (flock) for the block."""
@@ -183,15 +184,15 @@ class LeaseStore:
         the file changed (every writer replaces it: inode, size and mtime tell)."""
         try:
             info = os.stat(path)
+            key: tuple | None = (info.st_ino, info.st_size, info.st_mtime_ns)
         except FileNotFoundError:
-            return lines.split(b"")
-        key = (info.st_ino, info.st_size, info.st_mtime_ns)
+            key = None  # no file: no lines (the same object each time, as for a file unchanged)
         cached = self._split.get(str(path))
         if cached is not None and cached[0] == key:
             return cached[1]
         written = self._written.get(str(path))
         known = written is not None and written[0] == key and written[1] is not None
-        split = lines.split(written[1] if known else self._bytes(path))
+        split = lines.split(written[1] if known else self._bytes(path) if key is not None else b"")
         self._split[str(path)] = (key, split)
         return split
 
@@ -202,6 +203,15 @@ class LeaseStore:
         if self._file_split is None or self._file_split[0] != raw:
             self._file_split = (raw, lines.split(raw, state=False))
         return self._file_split
+
+    def split_ahead(self) -> None:
+        """Read and split dnsmasq's file and the state files now, without the lock (the forced
+        command, while the peer's message is on its way): kept for the merge, which reads them
+        again under the lock and splits again only what changed meanwhile."""
+        self._file_lines()
+        self._state_lines(self.state_path)
+        if self.seen_path.exists():
+            self._state_lines(self.seen_path)
 
     def counts(self) -> dict[str, int]:
         """Leases and tombstones this node knows, counted from the state file's lines (cheap
@@ -267,7 +277,7 @@ class LeaseStore:
         raw, local, known = observed
         merged = lines.merge(known, lines.StateLines(local.leases, [], [], local.duid), now)
         self._write_lines(self.state_path, merged)
-        self._write_seen(local, merged)
+        self._write_seen(raw, local)
         return LinesResult(merged), LinesRead(raw)
 
     def _observed_lines(self, now: int) -> tuple[bytes, lines.StateLines, lines.StateLines] | None:
@@ -278,7 +288,7 @@ class LeaseStore:
         known = self._state_lines(self.state_path)
         if local is None or known is None:
             return None
-        if self.seen_path.exists():
+        if self.seen_path.exists() and self._bytes(self.seen_path) != raw:  # the same bytes: nothing gone
             seen = self._state_lines(self.seen_path)
             if seen is None or lines.diff(seen.leases, local.leases, now):
                 return None
@@ -292,7 +302,7 @@ class LeaseStore:
         observed = self._observed_lines(now)
         if observed is None:
             return None
-        _, local, known = observed
+        raw, local, known = observed
         if local.duid not in (None, known.duid):
             return None
         have = set(known.leases)
@@ -300,13 +310,42 @@ class LeaseStore:
         del have
         if len(known.leases) + len(known.superseded) + len(known.tombstones) + len(extra) + 1 > MAX_ENTRIES:
             return None
-        self._unfolded = (local, _version(self.seen_path))
+        self._unfolded = (raw, local, _version(self.seen_path))
         return lines.serialise(lines.StateLines(known.leases + extra, known.superseded, known.tombstones, known.duid))
 
-    def _write_seen(self, local: lines.StateLines, merged: lines.LinesMerge) -> None:
-        seen = lines.StateLines(lines.in_address_order(local.leases, merged.state.leases), [], [], local.duid)
-        self._write_text(self.seen_path, lines.serialise(seen), keep=False)
-        self._remember_lines(self.seen_path, seen)
+    def fold_ahead(self, now: int) -> bool:
+        """For an exchange, while the peer works (after unfolded_text): the first pass of the merge
+        that absorb(observe=True) will do, over the lines this node sent (its knowledge and the
+        file's leases), at `now`. absorb uses it when given the same `now` and the knowledge is
+        still the one sent (its lines then only fold in what the answer brings). Returns whether
+        it folded."""
+        if self._unfolded is None:
+            return False
+        try:
+            known = self._state_lines(self.state_path)  # split for unfolded_text: no second read
+        except OSError:
+            return False
+        if known is None:
+            return False
+        local = self._unfolded[1]
+        folded = set(known.leases)
+        folded.update(known.superseded)
+        extra = [line for line in local.leases if line not in folded]
+        fold = lines.Fold(known.tombstones, now)
+        fold.add(known.leases)
+        fold.add(known.superseded)
+        fold.add(extra)
+        folded.update(extra)
+        self._folded = (known, local, fold, folded)
+        return True
+
+    def _write_seen(self, raw: bytes, local: lines.StateLines) -> None:
+        """The seen file: dnsmasq's file as read (`raw`, split into `local`), byte for byte. In the
+        canonical form a lease file is a state text too (leases and a DUID), and only the slots
+        matter to a diff: no sorting; and the next fold that reads the same bytes knows at once that
+        nothing is gone (_observed_lines)."""
+        self._write_text(self.seen_path, raw, keep=False)
+        self._remember_lines(self.seen_path, lines.StateLines(local.leases, [], [], local.duid))
 
     def absorb(self, remote: LeaseDb | lines.StateLines, now: int, remote_text: bytes | None = None,
                note: bool = True, observe: bool = False) -> MergeResult | LinesResult:
@@ -320,9 +359,9 @@ class LeaseStore:
         After unfolded_text, `observe` folds in the file as it was sent (and the peer's answer
         holds it already): what dnsmasq wrote since is not in the answer, and stays for the next
         fold to find (and push)."""
-        local, seen_key, known = None, None, None
+        raw, local, seen_key, known = b"", None, None, None
         if observe and self._unfolded is not None:
-            (local, seen_key), known = self._unfolded, self._state_lines(self.state_path)
+            (raw, local, seen_key), known = self._unfolded, self._state_lines(self.state_path)
             self._unfolded = None
             if known is None or not isinstance(remote, lines.StateLines):
                 local = None  # the Lease path: the answer, which holds the file as sent, is enough
@@ -331,7 +370,7 @@ class LeaseStore:
             if observed is None:
                 self.observe_local(now)  # the Lease path's fold, then the merge
             else:
-                _, local, known = observed
+                raw, local, known = observed
                 seen_key = _version(self.seen_path)
         if isinstance(remote, lines.StateLines):
             known = self._state_lines(self.state_path) if local is None else known
@@ -344,14 +383,16 @@ class LeaseStore:
                     incoming = lines.StateLines([line for line in local.leases if line not in sent] + remote.leases,
                                                 remote.superseded, remote.tombstones, min(duids) if duids else None)
                     del sent
-                merged = lines.merge(known, incoming, now)
+                merged = self._merge_folded(known, local, incoming, now)
+                if merged is None:
+                    merged = lines.merge(known, incoming, now)
                 del incoming
                 stored = merged.leases + merged.superseded + merged.tombstones
                 if stored > MAX_ENTRIES:
                     raise MessageRefused(f"merged, the lease state would hold {stored} entries (at most {MAX_ENTRIES})")
                 self._write_lines(self.state_path, merged)
                 if local is not None and _version(self.seen_path) == seen_key:  # else another fold
-                    self._write_seen(local, merged)  # read a newer file since: its seen file stands
+                    self._write_seen(raw, local)  # read a newer file since: its seen file stands
                 if note:
                     self._note_from_peer(lines.serialise(remote) if remote_text is None else remote_text)
                 return LinesResult(merged)
@@ -364,6 +405,15 @@ class LeaseStore:
         if note:
             self._note_from_peer(serialise_state(remote) if remote_text is None else remote_text)
         return result
+
+    def _merge_folded(self, known: lines.StateLines, local: lines.StateLines | None, incoming: lines.StateLines,
+                      now: int) -> lines.LinesMerge | None:
+        """lines.merge(known, incoming, now) on fold_ahead's first pass, when it folded this
+        knowledge and this file at this time (else None)."""
+        folded, self._folded = self._folded, None
+        if folded is None or folded[0] is not known or folded[1] is not local or folded[2].now != now:
+            return None
+        return lines.merge_onto(folded[2], folded[3], known, incoming)
 
     def _note_from_peer(self, lines: bytes) -> None:
         """Append to leases.from-peer (0600). It only saves echoing the peer's news back: past one
@@ -504,10 +554,14 @@ class LeaseStore:
         Budget().take(raw)
         # the knowledge's lines (split now, before the lock, for the merge) and those of the lease
         # file sent (unfolded_text) were checked when they were split: no second check
-        known = self._state_lines(self.state_path)
-        checked = set(known.leases) if known is not None else set()
-        if self._unfolded is not None:
-            checked.update(self._unfolded[0].leases)
+        checked: set[bytes]
+        if self._folded is not None:
+            checked = self._folded[3]  # fold_ahead's lines: the knowledge's and the file's sent
+        else:
+            known = self._state_lines(self.state_path)
+            checked = set(known.leases) if known is not None else set()
+            if self._unfolded is not None:
+                checked.update(self._unfolded[1].leases)
         split = lines.split(raw, known=checked)
         del checked
         if split is not None:

@@ -118,12 +118,20 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
             outcome.malformed_local = len(local.problems)
             return store.knowledge_text()
 
+    merge_at: int | None = None  # the time of the merge with the answer, when its first pass ran ahead
+
+    def ahead() -> None:  # while the peer works: the merge's first pass over what was sent
+        nonlocal merge_at
+        at = int(time.time())
+        if deferred and store.fold_ahead(at):
+            merge_at = at
+
     def fold() -> None:  # the exchange failed: the lease file is folded in all the same
         if deferred or not made:
             with store.locked():
                 store.observe_local(now)
     try:
-        reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout)
+        reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout, idle=ahead)
     except TransportError as exc:
         fold()
         outcome.error, outcome.error_kind = str(exc), exc.kind
@@ -135,7 +143,7 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         del reply  # parsed (a copy): its memory is free for the merge (50 000 leases: ~5 MB)
         outcome.leases_peer = len(remote.leases)
         with store.locked():
-            merged = store.absorb(remote, int(time.time()), note=False, observe=deferred)
+            merged = store.absorb(remote, merge_at or int(time.time()), note=False, observe=deferred)
             store.forget_from_peer()  # the caller now counts everything merged as known to the peer
             outcome.leases_local, outcome.tombstones = stored_counts(merged)
         del remote  # merged and stored

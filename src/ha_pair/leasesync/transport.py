@@ -118,12 +118,14 @@ def classify(returncode: int, stderr: str) -> TransportError:
 
 
 def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[], bytes] = b"",
-         timeout: float = 15, scratch: str | None = None, budget: Budget | None = None) -> tuple[Reply, str]:
+         timeout: float = 15, scratch: str | None = None, budget: Budget | None = None,
+         idle: Callable[[], None] | None = None) -> tuple[Reply, str]:
     """Run one verb on the peer; returns its stdout and the client's stderr. The answer is read as it
     comes, within `budget` (default: one message's limits): a peer that sends more is cut off at
     once and the call fails with kind `rejected`. `data` may be a function giving the bytes: it
     runs once the client is started, so that the connection and the peer's start-up overlap the
-    work that makes them (its exception ends the call, the client killed)."""
+    work that makes them (its exception ends the call, the client killed). `idle` runs once all of
+    `data` is written, while the peer works on it (the answer waits in the pipe meanwhile)."""
     if verb not in VERBS:
         raise ValueError(f"unknown verb {verb}")
     argv, env = command(paths, host, port, verb, scratch)
@@ -136,7 +138,7 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
         if callable(data):
             data = data()
         started = time.monotonic()
-        stdout, raw_stderr = _converse(proc, data, timeout, budget or Budget())
+        stdout, raw_stderr = _converse(proc, data, timeout, budget or Budget(), idle)
         proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
     except MessageRefused as exc:
         raise TransportError("rejected", f"refused the peer's answer to {verb}: {exc}") from None
@@ -154,8 +156,10 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
     return Reply(stdout, len(data), len(stdout)), stderr
 
 
-def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget) -> tuple[bytes, bytes]:
-    """Write data to the client's stdin while reading its stdout (within budget) and stderr (capped)."""
+def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget,
+              idle: Callable[[], None] | None = None) -> tuple[bytes, bytes]:
+    """Write data to the client's stdin while reading its stdout (within budget) and stderr (capped);
+    `idle` once the data is written."""
     deadline = time.monotonic() + timeout
     out: list[bytes] = []
     err = bytearray()
@@ -170,6 +174,9 @@ def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget) ->
         else:
             proc.close("stdin")
         while selector.get_map():
+            if idle is not None and not pending:
+                idle()
+                idle = None
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
