@@ -18,6 +18,8 @@ from tests.lab.dhcp_clients import client
 from tests.lab.pair_lab import Lab, LabOptions
 from tests.lab.topology import BENCH_PREFIX as PREFIX
 
+EXCHANGE_RUNS = 5  # one 50 000-lease exchange each
+
 
 def _addresses(text: str) -> set[str]:
     return {words[2] for words in (line.split() for line in text.splitlines()) if len(words) >= 5 and words[0] != "duid"}
@@ -72,15 +74,22 @@ def run(leases: int, log) -> dict[str, Any]:
     result = propagation(leases, parallel=1, log=log)  # dnsmasq pings each new address in turn: parallel clients only queue
     result["merge_50k_ms"] = round(min(bench_merge(50_000) for _ in range(3)))
     log(f"  merge of two 50 000-lease databases: {result['merge_50k_ms']} ms (best of 3)")
-    exchange = bench_exchange(50_000)
+    # one exchange's wall time on this shared 2-core machine varies by a quarter from run to run
+    # (0.92-1.14 s in five runs on an idle machine): the median of EXCHANGE_RUNS, peaks the highest
+    runs = [bench_exchange(50_000) for _ in range(EXCHANGE_RUNS)]
+    exchange = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds", "peer_seconds",
+                                                                         "peer_cpu_seconds")}
+    exchange.update({key: max(r[key] for r in runs) for key in ("peak_mb", "peer_peak_mb")})
     result.update({"exchange_50k_s": exchange["seconds"], "exchange_50k_cpu_s": exchange["cpu_seconds"],
                    "exchange_50k_peak_mb": exchange["peak_mb"], "exchange_50k_peer_s": exchange["peer_seconds"],
                    "exchange_50k_peer_cpu_s": exchange["peer_cpu_seconds"],
-                   "exchange_50k_peer_peak_mb": exchange["peer_peak_mb"]})
-    log(f"  one 50 000-lease exchange (50 000 leases each side, half shared): {exchange['seconds']} s at the "
-        f"caller ({exchange['cpu_seconds']} s CPU, peak RSS {exchange['peak_mb']} MB), the peer's forced command "
-        f"{exchange['peer_seconds']} s ({exchange['peer_cpu_seconds']} s CPU, peak RSS {exchange['peer_peak_mb']} MB); "
-        f"{exchange['message_mb']} MB message")
+                   "exchange_50k_peer_peak_mb": exchange["peer_peak_mb"],
+                   "exchange_50k_runs_s": [r["seconds"] for r in runs],
+                   "exchange_50k_peer_runs_s": [r["peer_seconds"] for r in runs]})
+    log(f"  one 50 000-lease exchange (50 000 leases each side, half shared), median of {len(runs)}: "
+        f"{exchange['seconds']} s at the caller (runs {result['exchange_50k_runs_s']}; {exchange['cpu_seconds']} s CPU, "
+        f"peak RSS {exchange['peak_mb']} MB), the peer's forced command {exchange['peer_seconds']} s "
+        f"({exchange['peer_cpu_seconds']} s CPU, peak RSS {exchange['peer_peak_mb']} MB); {runs[0]['message_mb']} MB message")
     return result
 
 
@@ -97,5 +106,8 @@ def rows(results: dict[str, Any]) -> list[report.Row]:
             ends.append(("peer", ls["exchange_50k_peer_s"], ls.get("exchange_50k_peer_cpu_s"),
                          ls["exchange_50k_peer_peak_mb"]))
         text = "; ".join(f"{end} end {s} s (CPU {cpu} s), {peak} MB peak" for end, s, cpu, peak in ends)
+        if "exchange_50k_runs_s" in ls:
+            runs = ls["exchange_50k_runs_s"]
+            text += f" (medians of {len(runs)} runs; calling end {min(runs)}-{max(runs)} s)"
         out.append(report.Row("lease_exchange_50k", text, all(s <= 1 and peak <= 64 for _, s, _, peak in ends)))
     return out

@@ -155,3 +155,15 @@ def test_the_load_table_says_how_busy_the_machine_was_and_counts_pair_hours():
     text = bench.load.table(part)
     assert "4 pairs per profile at once" in text and "0 in 1.00 pair-h" in text
     assert f"1-minute load average as each kind ended (2 cores): {kind} 28.8" in text
+
+
+def test_the_exchange_row_gives_the_medians_and_the_spread_of_the_runs():
+    lease_sync = {**SAMPLE["lease_sync"], "exchange_50k_s": 0.98, "exchange_50k_cpu_s": 0.7, "exchange_50k_peak_mb": 60,
+                  "exchange_50k_peer_s": 0.5, "exchange_50k_peer_cpu_s": 0.45, "exchange_50k_peer_peak_mb": 54,
+                  "exchange_50k_runs_s": [0.92, 1.14, 0.98]}
+    row = table_of({**SAMPLE, "lease_sync": lease_sync})[report.TARGETS["lease_exchange_50k"].label]
+    assert row[1] == ("calling end 0.98 s (CPU 0.7 s), 60 MB peak; peer end 0.5 s (CPU 0.45 s), 54 MB peak "
+                      "(medians of 3 runs; calling end 0.92-1.14 s)")
+    assert row[-1] == "met"
+    slow = {**lease_sync, "exchange_50k_s": 1.02}
+    assert table_of({**SAMPLE, "lease_sync": slow})[report.TARGETS["lease_exchange_50k"].label][-1] == "**not met**"
