@@ -341,19 +341,12 @@ def wireguard_tunnel(lab: Lab, failure: str = "power", resume_s: float = 10.0, f
             resumed_failback = ping.wait_flowing(timeout=resume_s, min_replies=10, since=failback_at)
         after = (tunnel.endpoint(), tunnel.latest_handshakes())
         age = time.monotonic() - opened
-        replies = ping.stop().reply_times
+        replies = ping.stop()
 
     def gap(since: float, until: float | None, resumed: bool | None) -> float | None:
-        return _longest_gap_ms(replies, since, until) if resumed else None
+        return replies.longest_gap_ms_between(since, until) if resumed else None
 
     return TunnelOutcome(resumed_failover, resumed_failback,
                          gap(failover, failback_at, resumed_failover),
                          gap(failback_at, None, resumed_failback) if failback_at else None,
                          endpoint, after[0], handshakes, after[1], round(age, 1))
-
-
-def _longest_gap_ms(times: list[float], since: float, until: float | None) -> float:
-    """The longest interval between consecutive replies that ends after `since` and starts
-    before `until` (the silence spanning a failure injected at `since` included)."""
-    pairs = zip(times, times[1:])
-    return max([(b - a) * 1000 for a, b in pairs if b > since and (until is None or a < until)] or [0.0])

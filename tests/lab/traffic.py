@@ -85,6 +85,12 @@ class PingResult:
         end = after[0] if after else self.stopped
         return (end - start) * 1000.0
 
+    def longest_gap_ms_between(self, since: float, until: Optional[float] = None) -> float:
+        """The longest interval between consecutive replies that ends after ``since`` and starts
+        before ``until`` (the silence spanning a failure injected at ``since`` included); 0 if none."""
+        pairs = zip(self.reply_times, self.reply_times[1:])
+        return max([(b - a) * 1000.0 for a, b in pairs if b > since and (until is None or a < until)] or [0.0])
+
     def gaps(self, min_ms: float = 100.0) -> list[tuple[float, float]]:
         """(start, end) of every reply-less interval longer than ``min_ms``."""
         pts = [self.started, *self.reply_times, self.stopped]
