@@ -1,6 +1,9 @@
 """One honest 50 000-lease exchange, both ends: the agent's side (leasesync.sync.exchange, the code
 the agent runs, in a process of its own) calling the peer's forced command through a stand-in
 for the SSH client that runs the other router tree's lease-peer (no SSH crypto in the figure).
+The peer answers with its own knowledge first and merges the message while the caller merges the
+answer; the caller's wall time ends with the peer's exit, so it covers both merges, and both
+ends' stored knowledge is compared byte for byte after it.
 Wall time of the whole exchange (at the caller) and of the peer's part; CPU time and peak RSS of
 each end (the caller's own getrusage and VmHWM, the peer's from GNU time). Both sides hold 50 000 leases
 overlapping by half, the caller's in its dnsmasq file (folded into its knowledge first, as the
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 
 from ha_pair.leases import LeaseDb, serialise
+from ha_pair.paths import Paths
 from tests.bench.lease_merge import lease
 from tests.support import pair, tree
 
@@ -76,11 +80,13 @@ def bench_exchange(n: int = 50_000) -> dict[str, float]:
         if not caller["ok"]:
             raise RuntimeError(f"exchange failed: {caller['error']}")
         peer_wall, peer_kb, user, system = report.read_text().split()[-4:]
+        stored = {Paths(root).lease_state.read_bytes() for root in roots.values()}
+        same = len(stored) == 1 and stored != {b""}
     # CPU seconds beside the wall times: on a busy machine only the former means much
     return {"seconds": round(caller["seconds"], 2), "cpu_seconds": round(caller["cpu"], 2),
             "peak_mb": round(caller["peak_kb"] / 1024), "peer_seconds": round(float(peer_wall), 2),
             "peer_cpu_seconds": round(float(user) + float(system), 2), "peer_peak_mb": round(int(peer_kb) / 1024),
-            "merged_leases": caller["leases"], "message_mb": round(message_mb, 1)}
+            "merged_leases": caller["leases"], "message_mb": round(message_mb, 1), "same_on_both_ends": same}
 
 
 if __name__ == "__main__":

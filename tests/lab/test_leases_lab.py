@@ -336,6 +336,10 @@ def test_a_changed_peer_host_key_stops_the_sync_and_shows_in_status(synced):
     # the key is gone, e.g. after a reset: OpenWrt's dropbear init makes a new one when it starts
     r2.sh("rm /etc/dropbear/dropbear_ed25519_host_key && /etc/init.d/dropbear restart")
     assert hostkey.read_bytes() != original
+    # r2's own agent is frozen meanwhile: its exchanges with r1 (whose key r2 still trusts) would
+    # fetch the lease rightly, e.g. when dnsmasq restarted after an earlier test replays its leases
+    agent = r2.host_pid(r2.services()["ha-pair"]["instances"]["agent"]["pid"])
+    os.kill(agent, signal.SIGSTOP)
     try:
         granted = new_client(lab).lease()  # r1 pushes the new lease: refused by the host key check
         lab.wait_for(lambda: lab.status("r1")["lease_sync"]["last_error_kind"] == "hostkey", 20,
@@ -343,6 +347,7 @@ def test_a_changed_peer_host_key_stops_the_sync_and_shows_in_status(synced):
         assert granted["ip"] not in leases_of(lab, "r2"), "nothing reached the impostor"
         assert "not the pinned one" in lab.status("r1")["lease_sync"]["last_error"]
     finally:
+        os.kill(agent, signal.SIGCONT)
         hostkey.write_bytes(original)
         r2.init("dropbear", "restart")
     lab.wait_for(lambda: lab.status("r1")["lease_sync"]["last_error"] is None, 90,

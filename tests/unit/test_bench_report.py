@@ -167,3 +167,7 @@ def test_the_exchange_row_gives_the_medians_and_the_spread_of_the_runs():
     assert row[-1] == "met"
     slow = {**lease_sync, "exchange_50k_s": 1.02}
     assert table_of({**SAMPLE, "lease_sync": slow})[report.TARGETS["lease_exchange_50k"].label][-1] == "**not met**"
+    same = table_of({**SAMPLE, "lease_sync": {**lease_sync, "exchange_50k_same_on_both_ends": True}})
+    assert same[report.TARGETS["lease_exchange_50k"].label][1].endswith("; both ends store the same knowledge")
+    apart = table_of({**SAMPLE, "lease_sync": {**lease_sync, "exchange_50k_same_on_both_ends": False}})
+    assert apart[report.TARGETS["lease_exchange_50k"].label][-1] == "**not met**", "fast, but not one merge"

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from ha_pair.commands.lease import fingerprint
 from ha_pair.leases import LeaseDb, lines, merge, serialise, serialise_state
 from ha_pair.leases import parse_state
+from ha_pair.leasesync.message import announced_length
 from ha_pair.leasesync.peer import serve
 from ha_pair.leases.limits import MAX_MESSAGE_BYTES
 from ha_pair.leasesync.store import LeaseStore
@@ -144,13 +145,17 @@ def test_the_forced_command_refuses_everything_but_its_verbs(root: Path, verb: s
     assert "refused" in err
 
 
-def test_exchange_merges_and_answers_with_the_merged_knowledge(root: Path):
+def test_exchange_answers_its_own_knowledge_first_then_merges_the_message(root: Path):
     write_leases(root, line(1))
     status, out, err = run_serve(root, "exchange", (line(2) + "garbage line\n").encode())
     assert status == 0, err
     assert "1 malformed lines skipped" in err
-    merged = parse_state(out).db
-    assert sorted(str(x.address) for x in merged.leases) == ["192.168.50.101", "192.168.50.102"]
+    # the answer is this node's own lease (the asker merges it itself), announced before the message is read
+    assert [str(x.address) for x in parse_state(out).db.leases] == ["192.168.50.101"]
+    assert announced_length(err.encode()) == len(out)
+    assert err.index("answer-bytes") < err.index("malformed"), "announced before the message was read"
+    stored = LeaseStore(Paths(root)).knowledge()
+    assert sorted(str(x.address) for x in stored.leases) == ["192.168.50.101", "192.168.50.102"]
 
 
 def test_exchange_refuses_oversized_input(root: Path):
@@ -160,9 +165,9 @@ def test_exchange_refuses_oversized_input(root: Path):
 
 def test_a_hostname_cannot_inject_a_second_line(root: Path):
     hostile = f"{NOW + 3600} 02:00:00:00:00:09 192.168.50.109 evil\n{NOW + 3600} 02:00:00:00:00:0a 192.168.50.1 x *\n"
-    status, out, _ = run_serve(root, "exchange", hostile.encode())
+    status, _, _ = run_serve(root, "exchange", hostile.encode())
     assert status == 0
-    merged = parse_state(out).db
+    merged = LeaseStore(Paths(root)).knowledge()
     # the first line lacks its fifth field: refused, and what follows is its own line, never glued
     assert all(lease.line.count(b"\n") == 0 for lease in merged.leases)
 

@@ -156,7 +156,8 @@ def test_reservations_after_the_answer_run_in_another_process_when_the_forced_co
         assert serve(Paths(root), "exchange", io.BytesIO(lease_line(242, 2).encode()), out) == 0
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
-    assert b"192.168.50.242" in out.getvalue()
+    assert b"192.168.50.100" in out.getvalue() and b"192.168.50.242" not in out.getvalue(), "its own, unmerged"
+    assert "192.168.50.242" in {str(lease.address) for lease in LeaseStore(Paths(root)).knowledge().leases}
     deadline = time.monotonic() + 10
     while not record.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -4,8 +4,9 @@ on this router, and nothing else.
 The verb comes from SSH_ORIGINAL_COMMAND and must be exactly one of:
 - hello     this node's name, clock and SSH host public keys (for trust-peer and clock offset);
 - get       this node's lease knowledge;
-- exchange  stdin: the peer's lease knowledge (size-limited, parsed strictly); it is merged into
-            this node's, and the merged knowledge is the answer;
+- exchange  answered at once with this node's lease knowledge (unmerged, its length announced on
+            stderr); then stdin: the peer's (size-limited, parsed strictly), merged into this
+            node's while the peer merges the answer: both then hold the same merged knowledge;
 - push      stdin: what changed in the peer's knowledge since its last exchange or push; merged
             the same way, answered with `ok` (a single lease event costs a few hundred bytes);
 - state     this node's report for the peer view (operate/peer.py): VRRP state, effective
@@ -34,7 +35,7 @@ from ..paths import Paths
 from ..runfiles import dhcp_answering, pending_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
 from .importer import answering_dhcp, reread_reservations
-from .message import read_message
+from .message import answer_mark, read_message
 from .store import LeaseStore
 from .transport import VERBS
 
@@ -156,8 +157,10 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
                  "host_keys": host_public_keys(paths)}
         stdout.write(leanjson.dumps(reply).encode() + b"\n")
         return 0
+    if verb == "exchange":
+        return _exchange(paths, store, now, stdin, stdout)
     remote = raw = None
-    if verb in ("exchange", "push"):
+    if verb == "push":
         store.split_ahead()  # while the peer's message is still on its way
         try:
             raw = _read_request(stdin)
@@ -177,15 +180,53 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
         merged = remote is not None
         remote = raw = None  # merged and stored: their memory is free for the answer
         answer = b"ok\n" if verb == "push" else store.knowledge_text()
-        apply = verb in ("exchange", "push") and not answering_dhcp(paths) and store.needs_apply()
+        apply = verb == "push" and not answering_dhcp(paths) and store.needs_apply()
     stdout.write(answer)
     stdout.flush()
     del answer
+    _after_merge(paths, store, now, apply, merged)
+    return 0
+
+
+def _exchange(paths: Paths, store: LeaseStore, now: int, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """The answer first: this node's knowledge with the leases of dnsmasq's file it lacks, unmerged
+    (as the asker sends its own: each end merges both, and the merge is one function of the same
+    lines), announced on stderr (message.answer_mark). Then the asker's message is read and merged,
+    while the asker merges the answer: the two routers' merges run at the same time. The exit status
+    still tells whether this end took the message."""
+    store.split_ahead()  # read and split while the SSH session starts
+    with store.locked():
+        answer = store.unfolded_text(now)
+        if answer is None:  # outside the line form, or released since the last read: fold first
+            store.observe_local(now)
+            answer = store.knowledge_text()
+    stdout.write(answer)
+    stdout.flush()
+    print(answer_mark(len(answer)), end="", file=sys.stderr, flush=True)
+    del answer
+    try:
+        raw = _read_request(stdin)
+        remote, skipped = store.decode_remote(raw)
+    except MessageRefused as exc:
+        return _refuse(str(exc))
+    if skipped:
+        print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
+    with store.locked():
+        try:
+            store.absorb(remote, now, raw, observe=True)  # dnsmasq's file (as answered) and the message
+        except MessageRefused as exc:
+            return _refuse(str(exc))
+        remote = raw = None  # merged and stored
+        apply = not answering_dhcp(paths) and store.needs_apply()
+    _after_merge(paths, store, now, apply, True)
+    return 0
+
+
+def _after_merge(paths: Paths, store: LeaseStore, now: int, apply: bool, merged: bool) -> None:
     if apply:
         _after_answer(paths, store, now)
     elif merged:
         _reserve_after_answer(paths, store, now)
-    return 0
 
 
 def _config(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:

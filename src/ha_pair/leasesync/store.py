@@ -364,7 +364,8 @@ class LeaseStore:
             (raw, local, seen_key), known = self._unfolded, self._state_lines(self.state_path)
             self._unfolded = None
             if known is None or not isinstance(remote, lines.StateLines):
-                local = None  # the Lease path: the answer, which holds the file as sent, is enough
+                local = None
+                self.observe_local(now)  # the Lease path's fold (of the file as it is now), then the merge
         elif observe:
             observed = self._observed_lines(now) if isinstance(remote, lines.StateLines) else None
             if observed is None:

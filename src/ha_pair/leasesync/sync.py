@@ -1,7 +1,9 @@
 """One round of lease sync with the peer: send what this node knows, merge what comes back.
 
-Both nodes run it (on lease changes, periodically, when the peer is back); both merge. The node
-that is not answering DHCP also brings dnsmasq's file up to date (stopped around the swap).
+Both nodes run it (on lease changes, periodically, when the peer is back); both merge. In an
+exchange the peer answers with its own knowledge before it reads ours (peer.py), so each end merges
+the other's while the other does: the round ends with the peer's exit status. The node that is not
+answering DHCP also brings dnsmasq's file up to date (stopped around the swap).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from ..leases.limits import Budget, MessageRefused
 from .importer import reread_reservations
 from .store import LeaseStore, stored_counts
 from .transport import TransportError, call
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
+if TYPE_CHECKING:
+    from ..leases import MergeResult
+    from .store import LinesResult
 
 HELLO_LIMIT = 65536  # bytes: a name, a time and a few host keys
 CLOCK_WARNING_S = 5.0  # expiries are absolute times: a skewed clock shortens or stretches leases
@@ -130,37 +137,51 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         if deferred or not made:
             with store.locked():
                 store.observe_local(now)
-    try:
-        reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout, idle=ahead)
-    except TransportError as exc:
-        fold()
-        outcome.error, outcome.error_kind = str(exc), exc.kind
-        outcome.duration = time.time() - outcome.started
-        return outcome
-    outcome.sent, outcome.received = reply.sent, reply.received
-    try:
-        remote, outcome.malformed_peer = store.decode_remote(reply.data)  # parsed before taking the lock
-        del reply  # parsed (a copy): its memory is free for the merge (50 000 leases: ~5 MB)
+
+    applying = apply_if_not_answering and not answering  # may bring dnsmasq's file up to date
+
+    def reserve() -> None:
+        with store.locked():
+            changed = store.refresh_reservations(int(time.time()))
+        if changed:
+            reread_reservations(paths)  # the running dnsmasq never offers those addresses to others
+
+    def answered(data: bytes) -> None:  # the peer's knowledge, merged here while the peer merges ours
+        nonlocal merged
+        remote, outcome.malformed_peer = store.decode_remote(data)  # parsed before taking the lock
+        del data  # parsed (a copy): its memory is free for the merge (50 000 leases: ~5 MB)
         outcome.leases_peer = len(remote.leases)
         with store.locked():
             merged = store.absorb(remote, merge_at or int(time.time()), note=False, observe=deferred)
             store.forget_from_peer()  # the caller now counts everything merged as known to the peer
             outcome.leases_local, outcome.tombstones = stored_counts(merged)
         del remote  # merged and stored
+        if not applying:
+            reserve()
+
+    merged: MergeResult | LinesResult | None = None
+    try:
+        reply, _ = call(paths, peer, port, "exchange", payload, timeout=timeout, idle=ahead, answered=answered)
+    except TransportError as exc:
+        fold()
+        outcome.error, outcome.error_kind = str(exc), exc.kind
+        outcome.duration = time.time() - outcome.started
+        return outcome
     except MessageRefused as exc:
         fold()
         outcome.error, outcome.error_kind = f"refused the peer's leases: {exc}", "rejected"
         outcome.duration = time.time() - outcome.started
         return outcome
-    with store.locked():
-        outcome.conflicts = merged.conflicts
-        outcome.conflict_descriptions = merged.conflict_descriptions
-        apply = apply_if_not_answering and not answering and (store.needs_apply() or store.dnsmasq_behind())
-        reserve = not apply and store.refresh_reservations(int(time.time()))
-    if apply:
-        outcome.applied = store.apply_to_dnsmasq(int(time.time()))
-    elif reserve:
-        reread_reservations(paths)  # the running dnsmasq never offers those addresses to others
+    outcome.sent, outcome.received = reply.sent, reply.received
+    outcome.conflicts = merged.conflicts
+    outcome.conflict_descriptions = merged.conflict_descriptions
+    if applying:  # only after the peer has taken what was sent, too: dnsmasq is restarted for it
+        with store.locked():
+            apply = store.needs_apply() or store.dnsmasq_behind()
+        if apply:
+            outcome.applied = store.apply_to_dnsmasq(int(time.time()))
+        else:
+            reserve()
     outcome.ok = True
     outcome.duration = time.time() - outcome.started
     return outcome

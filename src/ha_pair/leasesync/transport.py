@@ -17,6 +17,7 @@ from .. import epoll_selector, spawn
 from ..record import record
 from ..paths import Paths, known_hosts_in
 from ..leases.limits import MAX_ERROR_BYTES, Budget, MessageRefused
+from .message import announced_length, without_mark
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
@@ -119,13 +120,18 @@ def classify(returncode: int, stderr: str) -> TransportError:
 
 def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[], bytes] = b"",
          timeout: float = 15, scratch: str | None = None, budget: Budget | None = None,
-         idle: Callable[[], None] | None = None) -> tuple[Reply, str]:
+         idle: Callable[[], None] | None = None, answered: Callable[[bytes], None] | None = None,
+         ) -> tuple[Reply, str]:
     """Run one verb on the peer; returns its stdout and the client's stderr. The answer is read as it
     comes, within `budget` (default: one message's limits): a peer that sends more is cut off at
     once and the call fails with kind `rejected`. `data` may be a function giving the bytes: it
     runs once the client is started, so that the connection and the peer's start-up overlap the
     work that makes them (its exception ends the call, the client killed). `idle` runs once all of
-    `data` is written, while the peer works on it (the answer waits in the pipe meanwhile)."""
+    `data` is written, while the peer works on it (the answer waits in the pipe meanwhile).
+    `answered` takes the answer instead of the Reply (whose data is then empty): as soon as the
+    peer has announced its end (message.answer_mark) and all of `data` is written, while the peer
+    may still be working on it; else once the peer exited 0. Its exceptions end the call (the
+    client killed); a peer that fails after it ran still fails the call."""
     if verb not in VERBS:
         raise ValueError(f"unknown verb {verb}")
     argv, env = command(paths, host, port, verb, scratch)
@@ -134,14 +140,18 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
     except OSError as exc:
         raise TransportError("failed", str(exc)) from None
     _running.add(proc)
+    early = False
     try:
         if callable(data):
             data = data()
         started = time.monotonic()
-        stdout, raw_stderr = _converse(proc, data, timeout, budget or Budget(), idle)
-        proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
-    except MessageRefused as exc:
-        raise TransportError("rejected", f"refused the peer's answer to {verb}: {exc}") from None
+        with _Conversation(proc, data, started + timeout, budget or Budget(), verb, host) as conversation:
+            if answered is not None and not conversation.run(idle, until_answer=True):
+                early = True
+                answered(conversation.take_answer())  # the peer merges meanwhile
+            conversation.run(idle)
+            proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
+        stdout, raw_stderr, received = conversation.result()
     except TimeoutError:
         raise TransportError("unreachable", f"no answer from {host} within {timeout:.0f} s") from None
     finally:
@@ -150,56 +160,98 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
         proc.wait()
         proc.close()
         _running.discard(proc)
-    stderr = raw_stderr.decode("utf-8", "replace")
+    stderr = without_mark(raw_stderr).decode("utf-8", "replace")
     if proc.returncode != 0:
         raise classify(proc.returncode, stderr)
-    return Reply(stdout, len(data), len(stdout)), stderr
+    announced = announced_length(raw_stderr)
+    if announced is not None and announced != received:
+        raise TransportError("rejected", f"the peer announced an answer to {verb} of {announced} bytes "
+                                         f"and sent {received}")
+    if answered is not None and not early:
+        answered(stdout)  # a peer that answers only at its end (an older ha-pair)
+        stdout = b""
+    return Reply(stdout, len(data), received), stderr
 
 
-def _converse(proc: spawn.Child, data: bytes, timeout: float, budget: Budget,
-              idle: Callable[[], None] | None = None) -> tuple[bytes, bytes]:
-    """Write data to the client's stdin while reading its stdout (within budget) and stderr (capped);
-    `idle` once the data is written."""
-    deadline = time.monotonic() + timeout
-    out: list[bytes] = []
-    err = bytearray()
-    pending = memoryview(data)
-    with epoll_selector.EpollSelector() as selector:
+class _Conversation:
+    """The client's pipes: data written to its stdin while its stdout (within budget) and stderr
+    (capped) are read."""
+
+    def __init__(self, proc: spawn.Child, data: bytes, deadline: float, budget: Budget, verb: str,
+                 host: str) -> None:
+        self.proc, self.deadline, self.budget, self.verb = proc, deadline, budget, verb
+        self.out: list[bytes] = []
+        self.received = 0
+        self.err = bytearray()
+        self.pending = memoryview(data)
+        self.selector = epoll_selector.EpollSelector()
         for fd in (proc.stdout, proc.stderr):
             os.set_blocking(fd, False)
-            selector.register(fd, epoll_selector.EVENT_READ)
-        if pending:
+            self.selector.register(fd, epoll_selector.EVENT_READ)
+        if self.pending:
             os.set_blocking(proc.stdin, False)
-            selector.register(proc.stdin, epoll_selector.EVENT_WRITE)
+            self.selector.register(proc.stdin, epoll_selector.EVENT_WRITE)
         else:
             proc.close("stdin")
-        while selector.get_map():
-            if idle is not None and not pending:
+
+    def __enter__(self) -> _Conversation:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.selector.close()
+
+    def run(self, idle: Callable[[], None] | None = None, until_answer: bool = False) -> bool:
+        """Until both outputs end (True); `until_answer`: or until all data is written and the
+        announced answer is all read (False: the client still runs). `idle` once the data is
+        written."""
+        proc = self.proc
+        while self.selector.get_map():
+            if idle is not None and not self.pending:
                 idle()
                 idle = None
-            left = deadline - time.monotonic()
+            if until_answer and not self.pending and self._answer_read():
+                return False
+            left = self.deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            for key, _ in selector.select(left):
+            for key, _ in self.selector.select(left):
                 if key.fd == proc.stdin:
                     try:
-                        written = os.write(proc.stdin, pending[:65536])
+                        written = os.write(proc.stdin, self.pending[:65536])
                     except BrokenPipeError:
-                        written = len(pending)
-                    pending = pending[written:]
-                    if not pending:
-                        selector.unregister(proc.stdin)
+                        written = len(self.pending)
+                    self.pending = self.pending[written:]
+                    if not self.pending:
+                        self.selector.unregister(proc.stdin)
                         proc.close("stdin")
                     continue
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
-                    selector.unregister(key.fd)
+                    self.selector.unregister(key.fd)
                 elif key.fd == proc.stdout:
-                    budget.take(chunk)
-                    out.append(chunk)
-                elif len(err) < MAX_ERROR_BYTES:
-                    err += chunk[:MAX_ERROR_BYTES - len(err)]
-    return b"".join(out), bytes(err)
+                    try:
+                        self.budget.take(chunk)
+                    except MessageRefused as exc:
+                        raise TransportError("rejected", f"refused the peer's answer to {self.verb}: {exc}") from None
+                    self.out.append(chunk)
+                    self.received += len(chunk)
+                elif len(self.err) < MAX_ERROR_BYTES:
+                    self.err += chunk[:MAX_ERROR_BYTES - len(self.err)]
+        return True
+
+    def _answer_read(self) -> bool:
+        announced = announced_length(self.err)
+        return announced is not None and self.received >= announced
+
+    def take_answer(self) -> bytes:
+        """stdout so far, handed over (not kept: 50 000 leases are ~3.5 MB)."""
+        answer = b"".join(self.out)
+        self.out = []
+        return answer
+
+    def result(self) -> tuple[bytes, bytes, int]:
+        """stdout not taken, stderr, and how many bytes stdout brought in all."""
+        return b"".join(self.out), bytes(self.err), self.received
 
 
 _running: set[spawn.Child] = set()
