@@ -4,6 +4,7 @@ file), the forced command's verbs and limits, error classification, pinning host
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ha_pair.commands.lease import fingerprint
-from ha_pair.leases import LeaseDb, lines, merge, serialise, serialise_state
+from ha_pair.leases import Lease, LeaseDb, lines, merge, serialise, serialise_state
 from ha_pair.leases import parse_state
 from ha_pair.leasesync.message import announced_length
 from ha_pair.leasesync.peer import serve
@@ -321,6 +322,61 @@ def test_an_exchange_that_folds_the_file_in_with_the_answer_ends_as_one_that_fol
             store.absorb(remote, now, note=False, observe=deferred)
             results.append((answer, Path(store.state_path).read_bytes(), Path(store.seen_path).read_bytes()))
     assert results[0] == results[1] == results[2]
+
+
+def exchange_in_process(tmp: str, caller: tuple, peer: tuple, now: int, ahead: bool) -> tuple[bytes, bytes]:
+    """One exchange as sync.exchange and lease-peer run it, both ends in this process: each end
+    sends its knowledge (with its file's new leases unmerged when it can) and merges the other's.
+    Returns both ends' state files."""
+    stores = [store_holding(f"{tmp}/{name}", *held) for name, held in (("caller", caller), ("peer", peer))]
+    texts = []
+    for store in stores:
+        text = store.unfolded_text(now)
+        if text is None:
+            store.observe_local(now)
+            text = store.knowledge_text()
+        texts.append(text)
+    asker, answerer = stores
+    deferred = asker._unfolded is not None
+    if deferred and ahead:
+        asker.fold_ahead(now)
+    remote, _ = answerer.decode_remote(texts[0])
+    answerer.absorb(remote, now, texts[0], observe=True)
+    remote, _ = asker.decode_remote(texts[1])
+    asker.absorb(remote, now, note=False, observe=deferred)
+    return Path(asker.state_path).read_bytes(), Path(answerer.state_path).read_bytes()
+
+
+def with_dhcpv6(db: LeaseDb, expiry: int) -> LeaseDb:
+    """db with a DHCPv6 lease added: a file outside the line form (leases/lines.py), read the Lease way."""
+    v6 = Lease(expiry, ipaddress.IPv6Address("fd00::21"), client_id="00:01:00:01:cc:dd", iaid=1)
+    return LeaseDb(db.leases + (v6,), db.duid or "00:01:02", db.tombstones, db.superseded)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lease_db, lease_db, st.one_of(st.none(), lease_db), lease_db, lease_db, st.one_of(st.none(), lease_db),
+       st.integers(NOW_L - 60, NOW_L + 60), st.booleans(), st.sampled_from([None, "caller", "peer"]))
+def test_after_an_exchange_both_ends_hold_one_merge_of_everything_both_knew(
+        known_a: LeaseDb, file_a: LeaseDb, seen_a: LeaseDb | None, known_b: LeaseDb, file_b: LeaseDb,
+        seen_b: LeaseDb | None, now: int, ahead: bool, dhcpv6: str | None):
+    """The peer answers with its own knowledge before merging the message (peer.py), each end merges
+    the other's: both state files are byte for byte the merge of both ends' knowledge, each with its
+    dnsmasq file folded in first (observe_local), whichever path (lines or Lease objects) each took
+    (a DHCPv6 lease in one end's file sends what that end sends the Lease way)."""
+    if dhcpv6 == "caller":
+        file_a = with_dhcpv6(file_a, NOW_L + 3600)
+    elif dhcpv6 == "peer":
+        file_b = with_dhcpv6(file_b, NOW_L + 3600)
+    with tempfile.TemporaryDirectory() as tmp:
+        ends = exchange_in_process(tmp, (known_a, file_a, seen_a), (known_b, file_b, seen_b), now, ahead)
+    with tempfile.TemporaryDirectory() as tmp:
+        folded = []
+        for name, held in (("a", (known_a, file_a, seen_a)), ("b", (known_b, file_b, seen_b))):
+            store = store_holding(f"{tmp}/{name}", *held)
+            store.observe_local(now)
+            folded.append(store.knowledge())
+        expected = serialise_state(merge(folded[0], folded[1], now).db)
+    assert ends[0] == ends[1] == expected
 
 
 FAKE_SSH_STARTED = """#!/bin/sh
