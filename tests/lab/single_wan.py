@@ -92,7 +92,19 @@ class IspDhcp:
             self.process = None
 
     def lease_lines(self) -> list[str]:
-        return self.leases.read_text().splitlines() if self.leases.exists() else []
+        """The ISP's lease file, read until two reads 50 ms apart agree: dnsmasq rewrites it in
+        place (truncate, then write), and a read in between saw it empty (one full lab run)."""
+        def read() -> list[str]:
+            return self.leases.read_text().splitlines() if self.leases.exists() else []
+
+        current = read()
+        for _ in range(20):
+            time.sleep(0.05)
+            again = read()
+            if again == current:
+                break
+            current = again
+        return current
 
     def log(self) -> str:
         path = self.workdir / "isp-dnsmasq.log"

@@ -19,12 +19,10 @@ from ha_pair.render import dhcp_guard
 from tests.lab import ipv6, netns, scenarios
 from tests.lab.conftest import start_lab
 from tests.lab.pair_lab import LabOptions
+from tests.support.syslog import failed_sends
 
 EXTRA_MS = 100  # the bound: IPv6 resumes within the IPv4 gap + 100 ms
 RA_WATCH = Path(__file__).resolve().parent / "tools" / "ra_watch.py"
-# what a sender logs when the kernel refuses its packet: odhcpd's "Failed to send to ... (%m)"
-# (daemon.err), dnsmasq's "Error sending DHCP packet to ...: %s" (daemon.warn)
-SEND_FAILED = ("Failed to send", "Error sending", "Operation not permitted", "No buffer space")
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +107,7 @@ def test_the_backup_logs_no_failed_send_while_its_advertisements_are_dropped(hea
     finally:
         netns.kill_pid(watch.pid)  # reaps it, or ends it if the test failed first
     logs = {name: router.log().split(marker, 1)[-1] for name, router in lab.routers.items()}
-    failed = {name: [line for line in log.splitlines() if any(s in line for s in SEND_FAILED)]
-              for name, log in logs.items()}
+    failed = {name: failed_sends(log) for name, log in logs.items()}
     assert failed == {"r1": [], "r2": []}, failed
     seen = json.loads(out)
     print(f"RAs seen by the client in 12 s: {seen}; r2 dropped {dropped_on_backup(lab, 'r2') - before}")

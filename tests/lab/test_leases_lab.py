@@ -17,6 +17,7 @@ from tests.lab import netns, scenarios
 from tests.lab.dhcp_clients import client
 from tests.lab.pair_lab import Lab
 from tests.support import pair
+from tests.support.syslog import failed_sends
 
 
 @pytest.fixture
@@ -190,7 +191,7 @@ def dhcp_waiting(router) -> bool:
 
 
 # the package's DHCP guard functions, as keepalived's notify script sources them
-GUARD = ". /usr/share/ha-pair/paths.sh && . /usr/share/ha-pair/dhcp-guard.sh &&"
+GUARD = ". /usr/share/ha-pair/paths.sh && . /usr/share/ha-pair/nft-switch.sh && . /usr/share/ha-pair/dhcp-guard.sh &&"
 OFFER_PROBE = """table netdev ha_lab_offers {
 	chain from_r1 {
 		type filter hook ingress device eth0 priority 0; policy accept;
@@ -238,8 +239,7 @@ def test_a_request_the_master_received_is_not_answered_once_it_is_backup(synced)
     assert "counter packets 0 " in counted, f"a backup's DHCP reply reached the client:\n{counted}"
     # and dnsmasq's send of that offer succeeded: the guard dropped it after (on br-lan, a bridge), so
     # dnsmasq logged no "Error sending DHCP packet ... Operation not permitted"
-    failed = [line for line in r1.log().split(marker, 1)[-1].splitlines() if "Error sending" in line]
-    assert failed == [], failed
+    assert failed_sends(r1.log().split(marker, 1)[-1]) == []
 
 
 def test_sync_link_down_then_back_both_converge(synced):

@@ -9,14 +9,13 @@ dnsmasq's trigger restart it and send SIGHUP before the new process has a handle
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.package import rootfs
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
 from tests.package.router import booted_router, deaths, events, settle
+from tests.support.syslog import failed_sends
 
 HOOK = "/etc/hotplug.d/ha/50-notify"
 # conntrackd's report, at a link event of the boot, that its one dedicated link (the sync link) is
@@ -24,9 +23,6 @@ HOOK = "/etc/hotplug.d/ha/50-notify"
 # is settled. conntrackd keeps running and uses the link then; it is the cable's state, not a
 # failure (it is logged whenever the sync link goes down, e.g. with the peer off).
 LINK_NOT_RUNNING_YET = "no dedicated links available!"
-# a send the kernel refused, as odhcpd ("Failed to send to ... (%m)") and dnsmasq ("Error sending
-# DHCP packet to ...: %s") log it
-SEND_FAILED = re.compile(r"(odhcpd|dnsmasq\S*)\[\d+\]: (Failed to send|Error sending)")
 PEER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ"
 
 
@@ -80,8 +76,7 @@ def test_booted_image_runs_one_keepalived_and_one_conntrackd_ha_pairs(booted: di
     # nor later, while the router keeps its guard closed (no peer: backup, or fault until its sync
     # gate opens) and odhcpd advertises on br-lan: the guard drops those RAs without failing odhcpd's
     # sends (each used to log "Failed to send ... (Operation not permitted)" as daemon.err)
-    failed = [line for line in booted["settled_log"].splitlines() if SEND_FAILED.search(line)]
-    assert failed == [], failed
+    assert failed_sends(booted["settled_log"]) == []
     # compiled at first boot (uci-defaults), before the service started
     assert set(step.pycache) == booted["expected_bytecode"]
 

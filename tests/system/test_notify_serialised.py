@@ -105,8 +105,10 @@ def test_backup_closes_dhcp_while_a_master_run_still_holds_the_lock(router):
 
 
 def guard_sh(root: Path, namespace: str, call: str) -> None:
-    """A function of the package's dhcp-guard.sh, as the init script runs it (paths.sh first)."""
+    """A function of the package's dhcp-guard.sh, as the init script runs it (paths.sh and
+    nft-switch.sh first)."""
     script = (f'HA_PAIR_ROOT="{root}"; . "$HA_PAIR_ROOT/usr/share/ha-pair/paths.sh"; '
+              f'. "$HA_PAIR_ROOT/usr/share/ha-pair/nft-switch.sh"; '
               f'. "$HA_PAIR_ROOT/usr/share/ha-pair/dhcp-guard.sh"; {call}')
     subprocess.run(["ip", "netns", "exec", namespace, "sh", "-c", script], check=True, timeout=30)
 

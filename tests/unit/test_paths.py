@@ -89,3 +89,14 @@ def test_no_shell_script_spells_a_tracked_number_itself():
         for _, value in shell_paths.TRACK_VALUES:
             assert not re.search(rf"(?<![\w-]){value}(?!\w)", text), (script.name, value)
     assert all(f'{name}="{value}"' in FRAGMENT.read_text() for name, value in shell_paths.TRACK_VALUES)
+
+
+def test_a_switched_chain_is_switched_only_by_nft_switch_sh():
+    """The DHCP guard and the WAN silence flip their chains through nft-switch.sh's two functions:
+    no other script spells the flush (or the flush-and-add transaction) itself."""
+    shared = REPO / "files/usr/share/ha-pair"
+    switch = shared / "nft-switch.sh"
+    assert "flush chain" in switch.read_text()
+    for script in [*SCRIPTS, *(p for p in sorted(shared.iterdir()) if p not in (FRAGMENT, switch))]:
+        for line in script.read_text().splitlines():
+            assert not re.search(r"\bnft\b.*flush chain|flush chain %s %s\\nadd rule", line), (script.name, line)

@@ -1,6 +1,6 @@
 # The DHCP guard (ha.dhcp.managed): only the master answers DHCP and DHCPv6 and advertises itself
-# as IPv6 router. Sourced after paths.sh by keepalived's notify script and the init script; acts
-# only when ha-pair generated $HA_DHCP_GUARD (the tables $HA_NFT_DHCP_TABLE and
+# as IPv6 router. Sourced after paths.sh and nft-switch.sh by keepalived's notify script and the
+# init script; acts only when ha-pair generated $HA_DHCP_GUARD (the tables $HA_NFT_DHCP_TABLE and
 # $HA_NFT_DHCP_BRIDGE_TABLE, see src/ha_pair/render/dhcp_guard.py for how they work).
 #
 #   dhcp_guard_switch yes|no   answer (master) or not (backup, fault): one nft call, one transaction
@@ -12,10 +12,9 @@
 
 dhcp_guard_switch() {
 	if [ "$1" = yes ]; then
-		nft flush chain $HA_NFT_DHCP_TABLE $HA_NFT_DHCP_SWITCH
+		nft_switch_open "$HA_NFT_DHCP_TABLE" "$HA_NFT_DHCP_SWITCH"
 	else
-		printf 'flush chain %s %s\nadd rule %s %s %s\n' "$HA_NFT_DHCP_TABLE" "$HA_NFT_DHCP_SWITCH" \
-			"$HA_NFT_DHCP_TABLE" "$HA_NFT_DHCP_SWITCH" "$HA_NFT_DHCP_BACKUP_RULE" | nft -f -
+		nft_switch_close "$HA_NFT_DHCP_TABLE" "$HA_NFT_DHCP_SWITCH" "$HA_NFT_DHCP_BACKUP_RULE"
 	fi
 }
 

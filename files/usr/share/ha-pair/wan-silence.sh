@@ -1,6 +1,7 @@
 # One dynamic public IP (ha.global.single_wan_ip): keep the backup silent on the shared WAN.
-# Sourced after paths.sh by keepalived's notify script and the init script; acts only when ha-pair
-# generated $HA_WAN_SILENCE (the table $HA_NFT_WAN_TABLE, see src/ha_pair/render/wan_silence.py).
+# Sourced after paths.sh and nft-switch.sh by keepalived's notify script and the init script; acts
+# only when ha-pair generated $HA_WAN_SILENCE (the table $HA_NFT_WAN_TABLE, see
+# src/ha_pair/render/wan_silence.py).
 #
 #   wan_speak no    drop every frame the WAN device sends (ARP replies, DHCP, IPv6 included), then
 #                   freeze the WAN's DHCP client (SIGSTOP): it keeps the shared address and routes
@@ -61,16 +62,15 @@ wan_speak() {
 	[ "$1" = free ] || [ -f "$HA_WAN_SILENCE" ] || return 0
 	case "$1" in
 		yes)
-			nft flush chain $HA_NFT_WAN_TABLE $HA_NFT_WAN_SWITCH || return 1
+			nft_switch_open "$HA_NFT_WAN_TABLE" "$HA_NFT_WAN_SWITCH" || return 1
 			wan_dhcp_now
 			;;
 		no)
-			printf 'flush chain %s %s\nadd rule %s %s %s\n' "$HA_NFT_WAN_TABLE" "$HA_NFT_WAN_SWITCH" \
-				"$HA_NFT_WAN_TABLE" "$HA_NFT_WAN_SWITCH" "$HA_NFT_WAN_BACKUP_RULE" | nft -f - || return 1
+			nft_switch_close "$HA_NFT_WAN_TABLE" "$HA_NFT_WAN_SWITCH" "$HA_NFT_WAN_BACKUP_RULE" || return 1
 			wan_dhcp_client STOP
 			;;
 		again)
-			nft flush chain $HA_NFT_WAN_TABLE $HA_NFT_WAN_SWITCH || return 1
+			nft_switch_open "$HA_NFT_WAN_TABLE" "$HA_NFT_WAN_SWITCH" || return 1
 			wan_dhcp_client CONT
 			;;
 		free)
