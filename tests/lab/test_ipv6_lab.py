@@ -23,6 +23,7 @@ from tests.support.syslog import failed_sends
 
 EXTRA_MS = 100  # the issue's bound: IPv6 resumes within the IPv4 gap + 100 ms
 RA_WATCH = Path(__file__).resolve().parent / "tools" / "ra_watch.py"
+DHCP6_SOLICIT = Path(__file__).resolve().parent / "tools" / "dhcp6_solicit.py"
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,21 @@ def dropped_on_backup(lab, router: str) -> int:
     hook, see render/dhcp_guard.py); 0 without that table."""
     out = lab.routers[router].exec("nft", "list", "table", *dhcp_guard.BRIDGE_TABLE.split(), check=False).stdout
     return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
+
+
+def requests_dropped(lab, router: str) -> int:
+    """What the guard's table dropped in the IP hooks: on a bridge LAN, the DHCP and DHCPv6
+    requests that reached the backup (its daemons never see them)."""
+    out = lab.routers[router].exec("nft", "list", "chain", *dhcp_guard.TABLE.split(), dhcp_guard.NOT_MASTER_CHAIN,
+                                   check=False).stdout
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
+
+
+def dhcpv6_answers(lab, seconds: float = 5, solicits: int = 3) -> dict[str, int]:
+    """Solicits from the client, one per second: the answers it received, by the sender's MAC."""
+    out = netns.ns_run(lab.topo.client_ns, sys.executable, str(DHCP6_SOLICIT), lab.topo.client_dev, str(seconds),
+                       str(solicits)).stdout
+    return json.loads(out)
 
 
 def lan_mac(lab, router: str) -> str:
@@ -114,3 +130,19 @@ def test_the_backup_logs_no_failed_send_while_its_advertisements_are_dropped(hea
     assert set(seen) == {lan_mac(lab, "r1")} and seen[lan_mac(lab, "r1")] >= 12 // ipv6.RA_MAX_INTERVAL, seen
     # r2's odhcpd did send: an RA per solicitation at least, each dropped before it left
     assert dropped_on_backup(lab, "r2") - before >= 3
+
+
+def test_only_the_master_answers_dhcpv6_and_the_new_master_after_a_power_loss(healthy6):
+    """odhcpd serves DHCPv6 on both routers (option dhcpv6 'server'); the guard drops the
+    Solicits that reach the backup, so only the master's odhcpd answers, and after a power loss
+    of the master the new master does."""
+    lab = healthy6
+    before = requests_dropped(lab, "r2")
+    seen = dhcpv6_answers(lab)
+    print(f"DHCPv6 answers, both up: {seen}; r2's guard dropped {requests_dropped(lab, 'r2') - before} requests")
+    assert set(seen) == {lan_mac(lab, "r1")} and seen[lan_mac(lab, "r1")] >= 3, seen
+    assert requests_dropped(lab, "r2") - before >= 3, "r2 got the Solicits and dropped them"
+    scenarios.power_loss(lab)
+    seen = dhcpv6_answers(lab)
+    print(f"DHCPv6 answers, r1 off: {seen}")
+    assert set(seen) == {lan_mac(lab, "r2")} and seen[lan_mac(lab, "r2")] >= 3, seen
