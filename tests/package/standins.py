@@ -32,6 +32,9 @@ EMPTY = {
     "python3-ctypes": ("3.11.14", "", ""),
     "nftables-json": ("1.1.1", "nftables", ""),
     "dropbear": ("2024.86", "", ""),
+    # kernel packages: the version of OpenWrt 24.10.7's kernel (include/kernel-6.6)
+    "kmod-nft-bridge": ("6.6.141", "", ""),
+    "kmod-nft-netdev": ("6.6.141", "", ""),
     "luci-base": ("25.001.0", "", "/www/luci-static/resources/view/status/include /usr/share/luci/menu.d "
                   "/usr/share/rpcd/acl.d"),
     "dnsmasq": ("2.90", "", "/etc/hotplug.d/dhcp /etc/hotplug.d/neigh /etc/hotplug.d/ntp /etc/hotplug.d/tftp"),

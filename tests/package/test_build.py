@@ -48,7 +48,8 @@ def test_both_packages_carry_the_project_identity(packages: Packages) -> None:
         assert info.get("URL" if path.suffix == ".ipk" else "url", "") == url, (name, info)
     ha_pair = contents.metadata(packages.current["ha-pair"])
     depends = {d.strip() for d in ha_pair.get("Depends", ha_pair.get("depends", "")).split(",")}
-    assert {"keepalived", "conntrackd", "nftables", "dropbear", "python3-light", "python3-ctypes"} <= depends
+    assert {"keepalived", "conntrackd", "nftables", "dropbear", "python3-light", "python3-ctypes",
+            "kmod-nft-bridge", "kmod-nft-netdev"} <= depends
     if packages.release.manager == "opkg":
         assert ha_pair["LicenseFiles"] == "LICENSE"
     luci = contents.metadata(packages.current["luci-app-ha"])

@@ -128,3 +128,41 @@ def test_runs_with_only_light_and_the_declared_subpackages_each_of_them_needed(t
     for package in declared - {"python3-light"}:
         without = run_as_on_router(root, declared - {package})
         assert without.returncode != 0, f"{package} is declared but ha-pair runs without it"
+
+
+# What ha-pair's generated nftables tables use beyond kmod-nft-core (firewall4's dependency: nf_tables
+# with the inet, bridge and netdev families, meta mark and oifkind, counter, payload), by the kernel
+# package that brings it on OpenWrt 24.10 and 25.12 (README "Packages" gives the sources):
+# (table family, what its text contains) -> package
+KERNEL_FEATURES = {
+    # CONFIG_NFT_BRIDGE_META=m: nf_tables refuses a meta expression in a bridge table (ENOENT)
+    # unless nft_meta_bridge, kmod-nft-bridge's module, can be loaded
+    ("bridge", "meta "): "kmod-nft-bridge",
+    # CONFIG_NETFILTER_EGRESS=y is in kmod-nft-netdev's KCONFIG; without it the chain is refused
+    ("netdev", "hook egress "): "kmod-nft-netdev",
+}
+CORE_FAMILIES = {"inet", "bridge", "netdev"}
+
+
+def test_depends_name_the_kernel_packages_the_generated_tables_need():
+    from tests.unit.render_cases import CASES
+    from tests.unit.test_ipv6_lan import tables
+    from tests.unit.test_render_golden import render_case
+
+    needed: dict[str, set[str]] = {}
+    for case in CASES:
+        for filename, text in render_case(case).items():
+            if not filename.endswith(".nft"):
+                continue
+            for table, chains in tables(text).items():
+                family = table.split()[0]
+                assert family in CORE_FAMILIES, f"{filename}: table {table}: which kernel package has its family?"
+                body = "".join(chains.values())
+                for (wanted_family, feature), package in KERNEL_FEATURES.items():
+                    if family == wanted_family and feature in body:
+                        needed.setdefault(package, set()).add(case)
+    # every feature is exercised by some case (the check above is not vacuous), and declared
+    assert set(needed) == set(KERNEL_FEATURES.values()), needed
+    assert needed["kmod-nft-netdev"] == {"single-wan"}
+    depends = {d.lstrip("+") for d in variable("DEPENDS").split()}
+    assert set(needed) <= depends
