@@ -158,3 +158,14 @@ def test_the_announced_answer_is_handed_over_and_the_whole_message_still_sent(pa
     assert seen == [b"ok"] and reply.data == b"" and (reply.sent, reply.received) == (len(data), 2)
     assert (r1 / "got").read_bytes() == data
     assert stderr == ""
+
+
+def test_idle_runs_once_when_the_answer_comes_before_the_peer_ends(pair_trees):
+    """`idle` (the asker's first pass of the merge, over what it sent) runs once the message is
+    written, and not again while the call waits for the peer's exit after `answered`."""
+    r1, _, bindir = pair_trees
+    stand_in(bindir, f"#!/bin/sh\nprintf 'ok'\nprintf '%s' '{answer_mark(2)}' >&2\ncat > /dev/null\nsleep 0.5\n")
+    calls = []
+    transport.call(Paths(r1), "10.255.0.2", 22, "exchange", b"x" * 1000, idle=lambda: calls.append("idle"),
+                   answered=lambda answer: calls.append("answered"))
+    assert calls == ["idle", "answered"]

@@ -145,11 +145,11 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
         if callable(data):
             data = data()
         started = time.monotonic()
-        with _Conversation(proc, data, started + timeout, budget or Budget(), verb, host) as conversation:
-            if answered is not None and not conversation.run(idle, until_answer=True):
+        with _Conversation(proc, data, started + timeout, budget or Budget(), verb, idle) as conversation:
+            if answered is not None and not conversation.run(until_answer=True):
                 early = True
                 answered(conversation.take_answer())  # the peer merges meanwhile
-            conversation.run(idle)
+            conversation.run()
             proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
         stdout, raw_stderr, received = conversation.result()
     except TimeoutError:
@@ -178,8 +178,9 @@ class _Conversation:
     (capped) are read."""
 
     def __init__(self, proc: spawn.Child, data: bytes, deadline: float, budget: Budget, verb: str,
-                 host: str) -> None:
+                 idle: Callable[[], None] | None = None) -> None:
         self.proc, self.deadline, self.budget, self.verb = proc, deadline, budget, verb
+        self.idle = idle  # runs once, when all of data is written
         self.out: list[bytes] = []
         self.received = 0
         self.err = bytearray()
@@ -200,15 +201,14 @@ class _Conversation:
     def __exit__(self, *_exc: object) -> None:
         self.selector.close()
 
-    def run(self, idle: Callable[[], None] | None = None, until_answer: bool = False) -> bool:
+    def run(self, until_answer: bool = False) -> bool:
         """Until both outputs end (True); `until_answer`: or until all data is written and the
-        announced answer is all read (False: the client still runs). `idle` once the data is
-        written."""
+        announced answer is all read (False: the client still runs)."""
         proc = self.proc
         while self.selector.get_map():
-            if idle is not None and not self.pending:
+            if self.idle is not None and not self.pending:
+                idle, self.idle = self.idle, None
                 idle()
-                idle = None
             if until_answer and not self.pending and self._answer_read():
                 return False
             left = self.deadline - time.monotonic()
