@@ -15,7 +15,7 @@ from tests.package import rootfs
 from tests.package import sequences as seq
 from tests.package.conftest import Packages
 from tests.package.router import booted_router, deaths, events, settle
-from tests.support.syslog import failed_sends
+from tests.support.syslog import errors, failed_sends
 
 HOOK = "/etc/hotplug.d/ha/50-notify"
 # conntrackd's report, at a link event of the boot, that its one dedicated link (the sync link) is
@@ -71,8 +71,7 @@ def test_booted_image_runs_one_keepalived_and_one_conntrackd_ha_pairs(booted: di
         assert not any(i.get("running") for i in instances), (service, step.services)
     # nothing died but for OpenWrt's own dnsmasq race at boot (tests/package/router.py: deaths)
     assert [booted["events"][i] for i in deaths(booted["events"])] == [], booted["events"]
-    errors = [line for line in step.log.splitlines() if ".err" in line and LINK_NOT_RUNNING_YET not in line]
-    assert errors == [], errors
+    assert [line for line in errors(step.log) if LINK_NOT_RUNNING_YET not in line] == []
     # nor later, while the router keeps its guard closed (no peer: backup, or fault until its sync
     # gate opens) and odhcpd advertises on br-lan: the guard drops those RAs without failing odhcpd's
     # sends (each used to log "Failed to send ... (Operation not permitted)" as daemon.err)

@@ -22,6 +22,7 @@ from tests.package.conftest import Packages
 from tests.lab.router import Router
 from tests.package.router import DIED, PACKAGE_DIR, ROUTER, between, booted_router, daemons, deaths, events, settle
 from tests.support import pair
+from tests.support.syslog import errors
 
 KA_INERT = "/usr/share/ha-pair/openwrt-keepalived.conf"
 
@@ -108,8 +109,7 @@ def test_shipped_configuration_is_valid_on_a_fresh_router(live: dict) -> None:
     step = live["steps"]["install"]
     assert "$ ha-pair check: 0" in step.out, step.out
     assert "invalid" not in step.out
-    errors = [line for line in step.log.splitlines() if "daemon.err" in line or "user.err" in line]
-    assert errors == [], errors
+    assert errors(step.log) == []
 
 
 def test_exactly_one_keepalived_and_one_conntrackd_ha_pairs(live: dict) -> None:
