@@ -20,8 +20,6 @@ from ha_pair.leasesync.sync import exchange
 from ha_pair.paths import Paths
 from tests.support import pair, tree
 
-NOW = int(time.time())
-
 # the peer's real forced command; AFTER runs once it has exited (a slower peer), its status kept
 PEER_SSH = """#!/bin/sh
 verb="$(eval echo \\${{$#}})"
@@ -32,7 +30,10 @@ exit $status
 """
 
 
-def lease(n: int, expiry: int = NOW + 3600) -> str:
+def lease(n: int, expiry: int | None = None) -> str:
+    """A lease line; by default expiring an hour from now (now: when the test runs, not when the
+    module was imported, which is as long before as the suite takes to get here)."""
+    expiry = int(time.time()) + 3600 if expiry is None else expiry
     return f"{expiry} 02:00:00:00:00:{n:02x} 192.168.50.{n} host{n} *\n"
 
 
@@ -68,15 +69,16 @@ def ask(r1: Path) -> sync.SyncOutcome:
 
 def test_both_ends_hold_the_same_merged_knowledge(pair_trees):
     r1, r2, bindir = pair_trees
-    (r1 / "tmp/dhcp.leases").write_text(lease(11) + lease(12, NOW + 100))
-    (r2 / "tmp/dhcp.leases").write_text(lease(12, NOW + 900) + lease(21))  # .12: the same client, later
+    now = int(time.time())
+    (r1 / "tmp/dhcp.leases").write_text(lease(11) + lease(12, now + 100))
+    (r2 / "tmp/dhcp.leases").write_text(lease(12, now + 900) + lease(21))  # .12: the same client, later
     stand_in(bindir, PEER_SSH.format(peer=r2, after=""))
     outcome = ask(r1)
     assert outcome.ok, outcome.error
     assert addresses(r1) == {"192.168.50.11", "192.168.50.12", "192.168.50.21"}
     assert Paths(r1).lease_state.read_bytes() == Paths(r2).lease_state.read_bytes(), "one merge, at both ends"
     twelve = [x for x in LeaseStore(Paths(r1)).knowledge().leases if str(x.address) == "192.168.50.12"]
-    assert [x.expiry for x in twelve] == [NOW + 900], "the later copy of a client's lease wins"
+    assert [x.expiry for x in twelve] == [now + 900], "the later copy of a client's lease wins"
     assert (outcome.leases_peer, outcome.leases_local) == (2, 3)
 
 
@@ -86,7 +88,7 @@ def test_an_answer_outside_the_line_form_still_keeps_the_askers_own_file(pair_tr
     r1, r2, bindir = pair_trees
     (r1 / "tmp/dhcp.leases").write_text(lease(11))
     (r2 / "tmp/dhcp.leases").write_text(lease(21) + "duid 00:01:00:01:aa:bb\n"
-                                        f"{NOW + 3600} 1234 fd00::21 pc6 00:01:00:01:cc:dd\n")
+                                        f"{int(time.time()) + 3600} 1234 fd00::21 pc6 00:01:00:01:cc:dd\n")
     stand_in(bindir, PEER_SSH.format(peer=r2, after=""))
     outcome = ask(r1)
     assert outcome.ok, outcome.error
