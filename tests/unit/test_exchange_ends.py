@@ -156,7 +156,8 @@ def test_the_announced_answer_is_handed_over_and_the_whole_message_still_sent(pa
     data = b"x" * 300_000
     stand_in(bindir, f"#!/bin/sh\nprintf 'ok'\nprintf '%s' '{answer_mark(2)}' >&2\ncat > {r1}/got\nsleep 0.3\n")
     seen = []
-    reply, stderr = transport.call(Paths(r1), "10.255.0.2", 22, "exchange", data, answered=seen.append)
+    reply, stderr = transport.call(Paths(r1), "10.255.0.2", 22, "exchange", data,
+                                   answered=lambda take: seen.append(take()))
     assert seen == [b"ok"] and reply.data == b"" and (reply.sent, reply.received) == (len(data), 2)
     assert (r1 / "got").read_bytes() == data
     assert stderr == ""
@@ -169,5 +170,5 @@ def test_idle_runs_once_when_the_answer_comes_before_the_peer_ends(pair_trees):
     stand_in(bindir, f"#!/bin/sh\nprintf 'ok'\nprintf '%s' '{answer_mark(2)}' >&2\ncat > /dev/null\nsleep 0.5\n")
     calls = []
     transport.call(Paths(r1), "10.255.0.2", 22, "exchange", b"x" * 1000, idle=lambda: calls.append("idle"),
-                   answered=lambda answer: calls.append("answered"))
+                   answered=lambda take: calls.append("answered"))
     assert calls == ["idle", "answered"]

@@ -21,6 +21,8 @@ from .transport import TransportError, call
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
+    from typing import Callable
+
     from ..leases import MergeResult
     from .store import LinesResult
 
@@ -146,10 +148,10 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         if changed:
             reread_reservations(paths)  # the running dnsmasq never offers those addresses to others
 
-    def answered(data: bytes) -> None:  # the peer's knowledge, merged here while the peer merges ours
+    def answered(take: Callable[[], bytes]) -> None:  # the peer's knowledge, merged while the peer merges ours
         nonlocal merged
-        remote, outcome.malformed_peer = store.decode_remote(data)  # parsed before taking the lock
-        del data  # parsed (a copy): its memory is free for the merge (50 000 leases: ~5 MB)
+        # parsed before taking the lock; the bytes (a copy) are free once parsed: their ~5 MB go to the merge
+        remote, outcome.malformed_peer = store.decode_remote(take())
         outcome.leases_peer = len(remote.leases)
         with store.locked():
             merged = store.absorb(remote, merge_at or int(time.time()), note=False, observe=deferred)

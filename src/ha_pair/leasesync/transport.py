@@ -120,7 +120,7 @@ def classify(returncode: int, stderr: str) -> TransportError:
 
 def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[], bytes] = b"",
          timeout: float = 15, scratch: str | None = None, budget: Budget | None = None,
-         idle: Callable[[], None] | None = None, answered: Callable[[bytes], None] | None = None,
+         idle: Callable[[], None] | None = None, answered: Callable[[Callable[[], bytes]], None] | None = None,
          ) -> tuple[Reply, str]:
     """Run one verb on the peer; returns its stdout and the client's stderr. The answer is read as it
     comes, within `budget` (default: one message's limits): a peer that sends more is cut off at
@@ -128,7 +128,9 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
     runs once the client is started, so that the connection and the peer's start-up overlap the
     work that makes them (its exception ends the call, the client killed). `idle` runs once all of
     `data` is written, while the peer works on it (the answer waits in the pipe meanwhile).
-    `answered` takes the answer instead of the Reply (whose data is then empty): as soon as the
+    `answered` takes the answer instead of the Reply (whose data is then empty), through the
+    function it is given, which hands the bytes over once (the callee alone then holds them, and
+    can free them as soon as it has parsed them: 50 000 leases are ~3.5 MB): as soon as the
     peer has announced its end (message.answer_mark) and all of `data` is written, while the peer
     may still be working on it; else once the peer exited 0. Its exceptions end the call (the
     client killed); a peer that fails after it ran still fails the call."""
@@ -148,7 +150,7 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
         with _Conversation(proc, data, started + timeout, budget or Budget(), verb, idle) as conversation:
             if answered is not None and not conversation.run(until_answer=True):
                 early = True
-                answered(conversation.take_answer())  # the peer merges meanwhile
+                answered(conversation.take_answer)  # the peer merges meanwhile
             conversation.run()
             proc.wait(max(0.1, timeout - (time.monotonic() - started)))  # output ended: let it exit
         stdout, raw_stderr, received = conversation.result()
@@ -168,8 +170,8 @@ def call(paths: Paths, host: str, port: int, verb: str, data: bytes | Callable[[
         raise TransportError("rejected", f"the peer announced an answer to {verb} of {announced} bytes "
                                          f"and sent {received}")
     if answered is not None and not early:
-        answered(stdout)  # a peer that answers only at its end (an older ha-pair)
-        stdout = b""
+        held, stdout = [stdout], b""
+        answered(held.pop)  # a peer that answers only at its end (an older ha-pair)
     return Reply(stdout, len(data), received), stderr
 
 
