@@ -15,13 +15,13 @@ def failed_sends(log: str) -> list[str]:
 
 
 # OpenWrt's own harmless error lines, not ha-pair's:
-# - "procd: Got unexpected signal 1": dnsmasq's init `reload` (reload_service: start_service, then
-#   procd_send_signal dnsmasq) has procd restart the instance whose configuration changed and signal
-#   the service's instances at once. A SIGHUP that reaches the freshly forked child before it execs
-#   dnsmasq runs the handler the child inherited from procd (procd's signal.c, signal_dummy), which
-#   logs this; the child then execs dnsmasq all the same. Traced in the package lab with the
-#   kernel's signal_generate event: SIGHUP from procd to a process still named procd, once in a
-#   full run (24.10's fresh router, during the boot's interface reloads).
+# - "procd: Got unexpected signal 1": procd's SIGHUP handler (signal.c, signal_dummy), in a child
+#   procd has just forked for a service instance and that has not exec'd yet: a reload signal sent
+#   to that instance (procd's `service signal`, which OpenWrt's dnsmasq init sends right after its
+#   start_service in reload_service; or an instance's reload_signal) reaches the child first; it
+#   logs this and then execs the service all the same. Seen in a full run with the kernel's
+#   signal_generate event: SIGHUP from a router's procd to a process still named procd (its
+#   instance child), once (24.10's fresh router); which service it was for was not caught.
 OPENWRT_OWN_ERRORS = ("procd: Got unexpected signal 1",)
 _ERROR_PRIORITY = re.compile(r"\s[a-z]+\.err\s")
 
