@@ -16,12 +16,12 @@ def failed_sends(log: str) -> list[str]:
 
 # OpenWrt's own harmless error lines, not ha-pair's:
 # - "procd: Got unexpected signal 1": procd's SIGHUP handler (signal.c, signal_dummy), in a child
-#   procd has just forked for a service instance and that has not exec'd yet: a reload signal sent
-#   to that instance (procd's `service signal`, which OpenWrt's dnsmasq init sends right after its
-#   start_service in reload_service; or an instance's reload_signal) reaches the child first; it
-#   logs this and then execs the service all the same. Seen in a full run with the kernel's
-#   signal_generate event: SIGHUP from a router's procd to a process still named procd (its
-#   instance child), once (24.10's fresh router); which service it was for was not caught.
+#   procd has just forked for dnsmasq's instance and that has not exec'd yet. OpenWrt's dnsmasq init
+#   `reload` (reload_service: start_service, then procd_send_signal dnsmasq) has procd restart the
+#   instance whose configuration changed and signal the service's instances at once; the new child
+#   gets the SIGHUP first, logs this, and then execs dnsmasq all the same. Traced with the kernel's
+#   signal_generate and sched_process_exec events: /etc/init.d/dnsmasq runs, 6 ms later procd sends
+#   SIGHUP to a process still named procd, which execs /usr/sbin/dnsmasq 0.35 ms after.
 OPENWRT_OWN_ERRORS = ("procd: Got unexpected signal 1",)
 _ERROR_PRIORITY = re.compile(r"\s[a-z]+\.err\s")
 
