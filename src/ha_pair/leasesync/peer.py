@@ -34,7 +34,7 @@ from .. import __version__, leanjson, log
 from ..paths import Paths
 from ..runfiles import dhcp_answering, pending_state
 from ..leases.limits import MAX_MESSAGE_BYTES, PEER_LIFETIME_S, Budget, MessageRefused
-from .importer import answering_dhcp, reread_reservations
+from .importer import answering_dhcp
 from .message import answer_mark, read_message
 from .store import LeaseStore
 from .transport import VERBS
@@ -42,6 +42,9 @@ from .transport import VERBS
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see README, Architecture
 if TYPE_CHECKING:
     from typing import BinaryIO
+
+    from ..leases import LeaseDb
+    from ..leases.lines import StateLines
 
 
 def host_public_keys(paths: Paths) -> list[str]:
@@ -127,6 +130,16 @@ def _read_request(stdin: BinaryIO, budget: Budget | None = None) -> bytes:
     return read_message(fd, budget)
 
 
+def _take_message(store: LeaseStore, stdin: BinaryIO) -> tuple[bytes, LeaseDb | StateLines]:
+    """The peer's message (exchange, push) and what it parses to, before the lease lock is taken;
+    MessageRefused past its limits. Malformed lines are skipped, and said so on stderr."""
+    raw = _read_request(stdin)
+    remote, skipped = store.decode_remote(raw)
+    if skipped:
+        print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
+    return raw, remote
+
+
 def _refuse(message: str) -> int:
     print(f"ha-pair lease-peer: refused: {message}", file=sys.stderr)
     return 1
@@ -163,12 +176,9 @@ def serve(paths: Paths, verb: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     if verb == "push":
         store.split_ahead()  # while the peer's message is still on its way
         try:
-            raw = _read_request(stdin)
-            remote, skipped = store.decode_remote(raw)
+            raw, remote = _take_message(store, stdin)
         except MessageRefused as exc:
             return _refuse(str(exc))
-        if skipped:
-            print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
     with store.locked():
         if remote is None:
             store.observe_local(now)
@@ -205,12 +215,9 @@ def _exchange(paths: Paths, store: LeaseStore, now: int, stdin: BinaryIO, stdout
     print(answer_mark(len(answer)), end="", file=sys.stderr, flush=True)
     del answer
     try:
-        raw = _read_request(stdin)
-        remote, skipped = store.decode_remote(raw)
+        raw, remote = _take_message(store, stdin)
     except MessageRefused as exc:
         return _refuse(str(exc))
-    if skipped:
-        print(f"ha-pair lease-peer: {skipped} malformed lines skipped", file=sys.stderr)
     with store.locked():
         try:
             store.absorb(remote, now, raw, observe=True)  # dnsmasq's file (as answered) and the message
@@ -252,12 +259,12 @@ def _reserve_after_answer(paths: Paths, store: LeaseStore, now: int) -> None:
     reservations took ~0.1 s of it. The child takes the lease lock again (the answer's is gone), so
     it writes from the knowledge as it is then. Elsewhere (tests) in this process."""
     if not _signal.getitimer(_signal.ITIMER_REAL)[0]:
-        _reserve(paths, store, now)
+        store.reserve(now)
         return
     try:
         pid = os.fork()
     except OSError:
-        _reserve(paths, store, now)
+        store.reserve(now)
         return
     if pid:
         return
@@ -267,16 +274,9 @@ def _reserve_after_answer(paths: Paths, store: LeaseStore, now: int) -> None:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        _reserve(paths, store, now)
+        store.reserve(now)  # a signal at most: nothing that could fail the answer
     finally:
         os._exit(0)
-
-
-def _reserve(paths: Paths, store: LeaseStore, now: int) -> None:
-    with store.locked():
-        changed = store.refresh_reservations(now)
-    if changed:
-        reread_reservations(paths)  # a signal: nothing that could fail the answer already given
 
 
 def _after_answer(paths: Paths, store: LeaseStore, now: int) -> None:

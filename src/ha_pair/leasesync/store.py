@@ -548,6 +548,16 @@ class LeaseStore:
             return False
         return True
 
+    def reserve(self, now: int) -> None:
+        """refresh_reservations under the lock, then SIGHUP to the running dnsmasq if the file
+        changed: it never offers those addresses to others."""
+        from .importer import reread_reservations
+
+        with self.locked():
+            changed = self.refresh_reservations(now)
+        if changed:
+            reread_reservations(self.paths)
+
     def decode_remote(self, raw: bytes) -> tuple[LeaseDb | lines.StateLines, int]:
         """The peer's knowledge from the wire (parsed without the lock); malformed lines are skipped
         and counted; over a message's limits it is refused whole (MessageRefused). A message in the

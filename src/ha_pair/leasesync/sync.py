@@ -15,7 +15,6 @@ from ..record import record, field
 from .. import jsonsafe
 from ..paths import Paths
 from ..leases.limits import Budget, MessageRefused
-from .importer import reread_reservations
 from .store import LeaseStore, stored_counts
 from .transport import TransportError, call
 
@@ -142,12 +141,6 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
 
     applying = apply_if_not_answering and not answering  # may bring dnsmasq's file up to date
 
-    def reserve() -> None:
-        with store.locked():
-            changed = store.refresh_reservations(int(time.time()))
-        if changed:
-            reread_reservations(paths)  # the running dnsmasq never offers those addresses to others
-
     def answered(take: Callable[[], bytes]) -> None:  # the peer's knowledge, merged while the peer merges ours
         nonlocal merged
         # parsed before taking the lock; the bytes (a copy) are free once parsed: their ~5 MB go to the merge
@@ -159,7 +152,7 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
             outcome.leases_local, outcome.tombstones = stored_counts(merged)
         del remote  # merged and stored
         if not applying:
-            reserve()
+            store.reserve(int(time.time()))
 
     merged: MergeResult | LinesResult | None = None
     try:
@@ -183,7 +176,7 @@ def exchange(paths: Paths, peer: str, port: int, apply_if_not_answering: bool, a
         if apply:
             outcome.applied = store.apply_to_dnsmasq(int(time.time()))
         else:
-            reserve()
+            store.reserve(int(time.time()))
     outcome.ok = True
     outcome.duration = time.time() - outcome.started
     return outcome
